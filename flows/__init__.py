@@ -1,0 +1,1 @@
+"""Flow entry points (runnable scripts and Prefect deployment targets)."""

@@ -1,0 +1,71 @@
+"""Trial schedulers: pure objects that decide continue / pause / stop / perturb.
+
+Each algorithm lives in its own module and is re-exported here; :data:`SCHEDULERS`
+maps the names used by YAML specs and the CLI to the classes, and
+:func:`create_scheduler` builds one by name with validated keyword arguments.
+
+Example:
+    >>> from tuneflows.schedulers import create_scheduler
+    >>> create_scheduler("asha", metric="loss", mode="min", max_t=27, grace_period=1)
+    ... # doctest: +ELLIPSIS
+    <tuneflows.schedulers.async_hyperband.AsyncHyperBandScheduler object at ...>
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from tuneflows.schedulers.async_hyperband import AsyncHyperBandScheduler
+from tuneflows.schedulers.fifo import FIFOScheduler
+from tuneflows.schedulers.hyperband import HyperBandScheduler
+from tuneflows.schedulers.median_stopping import MedianStoppingRule
+from tuneflows.schedulers.pbt import PopulationBasedTraining
+from tuneflows.schedulers.trial_scheduler import Decision, MetricSpec, TrialScheduler
+
+SCHEDULERS: dict[str, type[TrialScheduler]] = {
+    "fifo": FIFOScheduler,
+    "median": MedianStoppingRule,
+    "asha": AsyncHyperBandScheduler,
+    "async_hyperband": AsyncHyperBandScheduler,
+    "hyperband": HyperBandScheduler,
+    "pbt": PopulationBasedTraining,
+}
+
+
+def create_scheduler(name: str, **kwargs: Any) -> TrialScheduler:
+    """Builds the scheduler registered as ``name`` (case-insensitive, ``-`` = ``_``).
+
+    Args:
+        name: A key of :data:`SCHEDULERS`.
+        **kwargs: Constructor arguments of that scheduler.
+
+    Raises:
+        ValueError: For an unknown name or keyword argument, listing the valid ones.
+    """
+    key = str(name).strip().lower().replace("-", "_")
+    if key not in SCHEDULERS:
+        raise ValueError(f"Unknown scheduler {name!r}; valid names: {sorted(SCHEDULERS)}.")
+    cls = SCHEDULERS[key]
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"Unknown keyword argument(s) {unknown} for scheduler {name!r} "
+            f"({cls.__name__}); valid: {valid}."
+        )
+    return cls(**kwargs)
+
+
+__all__ = [
+    "AsyncHyperBandScheduler",
+    "Decision",
+    "FIFOScheduler",
+    "HyperBandScheduler",
+    "MedianStoppingRule",
+    "MetricSpec",
+    "PopulationBasedTraining",
+    "SCHEDULERS",
+    "TrialScheduler",
+    "create_scheduler",
+]

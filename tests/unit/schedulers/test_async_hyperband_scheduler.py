@@ -1,0 +1,113 @@
+"""ASHA against Li et al. (MLSys 2020): rungs, cutoffs, brackets, early stopping."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+from scheduler_sim import Simulation, make_trials
+
+from tuneflows.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from tuneflows.trial import TrialSnapshot
+
+
+def _snap(tid, it=0):
+    last = {"training_iteration": it} if it else None
+    return TrialSnapshot.make(tid, {}, status="RUNNING", last_result=last)
+
+
+def test_seed_defaults_give_three_brackets_of_rungs():
+    s = AsyncHyperBandScheduler()  # max_t=100, grace_period=10, reduction_factor=3, brackets=3
+    assert s._milestones == [[10.0, 30.0, 90.0], [30.0, 90.0], [90.0]]
+    assert s.metric == "episode_reward_mean" and s.mode == "max"
+
+
+def test_hand_computed_rung_cutoffs():
+    # One bracket, rungs 1, 3, 9. The cutoff is the (1 - 1/3) quantile, with linear
+    # interpolation, of the scores already at the rung.
+    s = AsyncHyperBandScheduler(metric="acc", max_t=9, grace_period=1, brackets=1)
+    scores = {"a": 0.5, "b": 0.8, "c": 0.6, "d": 0.7, "e": 0.65}
+    got = {}
+    for tid, acc in scores.items():
+        s.on_trial_add(_snap(tid))
+        got[tid] = s.on_trial_result(_snap(tid), {"training_iteration": 1, "acc": acc})
+    # a: empty rung -> go on; b: cutoff([.5]) = .5; c: cutoff([.5,.8]) = .5+.3*2/3 = .7
+    # d: cutoff([.5,.8,.6]) = .6+.2*(1/3) = .6667; e: cutoff([.5,.6,.7,.8]) = .7
+    assert {k: d.action for k, d in got.items()} == {
+        "a": "CONTINUE", "b": "CONTINUE", "c": "STOP", "d": "CONTINUE", "e": "STOP"}
+    assert got["c"].reason == "stopped at rung 1: 0.6 < cutoff 0.7"
+    assert got["e"].reason == "stopped at rung 1: 0.65 < cutoff 0.7"
+    assert s.cutoff({"x": 0.5, "y": 0.8, "z": 0.6}) == pytest.approx(0.6 + 0.2 / 3)
+    # A stopped trial stays stopped.
+    assert s.on_trial_result(_snap("c"), {"training_iteration": 2, "acc": 1.0}).action == "STOP"
+    # Next rung: b reaches 3 first (empty rung, goes on); d below b's score stops.
+    assert s.next_decision_point(_snap("b", 1)) == 3.0
+    assert s.on_trial_result(_snap("b"), {"training_iteration": 3, "acc": 0.9}).action == "CONTINUE"
+    d = s.on_trial_result(_snap("d"), {"training_iteration": 3, "acc": 0.85})
+    assert d.reason == "stopped at rung 3: 0.85 < cutoff 0.9"
+    # max_t ends every trial.
+    d = s.on_trial_result(_snap("b"), {"training_iteration": 9, "acc": 0.95})
+    assert d.action == "STOP" and "max_t=9" in d.reason
+
+
+def test_mode_min_compares_the_loss_itself():
+    s = AsyncHyperBandScheduler(metric="loss", mode="min", max_t=9, grace_period=1, brackets=1)
+    for tid, loss in [("a", 0.5), ("b", 0.2)]:
+        assert s.on_trial_result(_snap(tid), {"training_iteration": 1, "loss": loss}).action == "CONTINUE"
+    d = s.on_trial_result(_snap("c"), {"training_iteration": 1, "loss": 0.4})
+    assert d.action == "STOP" and d.reason == "stopped at rung 1: 0.4 > cutoff 0.3"
+
+
+def test_promotion_never_waits_for_a_rung_to_fill():
+    s = AsyncHyperBandScheduler(metric="acc", max_t=81, grace_period=1, brackets=1)
+    # A lone trial passes every rung at once: no PAUSE, ever.
+    actions = [s.on_trial_result(_snap("a"), {"training_iteration": i, "acc": 0.1}).action
+               for i in range(1, 81)]
+    assert set(actions) == {"CONTINUE"}
+
+
+def test_jumping_over_rungs_records_the_highest_reached():
+    s = AsyncHyperBandScheduler(metric="acc", max_t=100, grace_period=1, brackets=1,
+                                time_attr="time_total_s")
+    s.on_trial_result(_snap("a"), {"time_total_s": 10.0, "acc": 0.9})
+    assert list(s._rungs[0][2]) == ["a"] and not s._rungs[0][0]  # rung 9, not 1 or 3
+    assert s.next_decision_point(TrialSnapshot.make("a", {}, last_result={"time_total_s": 10.0})) == 27.0
+
+
+def test_trials_are_spread_over_brackets_reproducibly():
+    def spread(seed):
+        s = AsyncHyperBandScheduler(seed=seed)
+        for i in range(300):
+            s.on_trial_add(_snap(f"t{i}"))
+        return [s._trials[f"t{i}"]["bracket"] for i in range(300)]
+    a = spread(1)
+    assert a == spread(1) and a != spread(2)
+    counts = collections.Counter(a)
+    assert counts[0] > counts[1] > counts[2] > 0  # more rungs, more likely (e**rungs)
+
+
+def test_asha_stops_early_and_keeps_the_best():
+    rng = np.random.default_rng(0)
+    configs = [{"q": float(q)} for q in rng.uniform(0.1, 1.0, 27)]
+    fifo = Simulation(FIFOScheduler(), make_trials(configs), slots=3, max_iter=27).run()
+    asha = Simulation(AsyncHyperBandScheduler(metric="score", max_t=27, grace_period=1,
+                                              brackets=1, seed=0),
+                      make_trials(configs), slots=3, max_iter=27).run()
+    assert asha.total_iterations < 0.35 * fifo.total_iterations
+    best = max(asha.trials, key=lambda t: t.config["q"])
+    assert best.t == 27
+    assert sum(t.reason.startswith("stopped at rung") for t in asha.trials) >= 18
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(grace_period=0), "grace_period=0"),
+    (dict(max_t=5, grace_period=10), "grace_period=10"),
+    (dict(reduction_factor=1), "reduction_factor=1"),
+    (dict(brackets=0), "brackets=0"),
+    (dict(max_t=10, grace_period=1, brackets=4), "brackets=4 is too many"),
+    (dict(mode="maximize"), "mode='maximize'"),
+])
+def test_validation_names_the_value(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AsyncHyperBandScheduler(**kwargs)

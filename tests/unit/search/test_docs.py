@@ -1,0 +1,23 @@
+"""The docstring examples of the search modules run."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["tuneflows.search.sample", "tuneflows.search.variant_generator",
+           "tuneflows.search.hyperopt_search", "tuneflows.search.concurrency",
+           "tuneflows.search", "tuneflows.hpo_scheduler"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0
+
+
+def test_all_is_complete():
+    import tuneflows.search as search
+
+    for name in search.__all__:
+        assert hasattr(search, name), name

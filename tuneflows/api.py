@@ -1,0 +1,137 @@
+"""``run_experiments``: the seed's entry point."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from typing import Any, Optional, Union
+
+from tuneflows.error import TuneError
+from tuneflows.execution.ray_session import cluster_resources, ensure_ray
+from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
+from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
+from tuneflows.search.searcher import Searcher
+from tuneflows.search.variant_generator import BasicVariantGenerator, validate_config
+from tuneflows.spec import Experiment, normalize_experiments
+from tuneflows.trial import ERROR, Trial
+
+logger = logging.getLogger(__name__)
+
+
+def run_experiments(
+    experiments: Union[Experiment, dict, list],
+    scheduler: Union[TrialScheduler, str, None] = None,
+    with_server: bool = False,
+    server_port: int = 4321,
+    verbose: bool = True,
+    queue_trials: bool = False,
+    resume: Union[bool, str] = False,
+    *,
+    search_alg: Optional[Searcher] = None,
+    raise_on_failed_trial: bool = True,
+    ray_address: Optional[str] = None,
+    round_seconds: float = 5.0,
+    max_concurrent_trials: Optional[int] = None,
+) -> list[Trial]:
+    """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
+
+    Example:
+        >>> trials = tuneflows.run_experiments({
+        ...     "my_experiment": {
+        ...         "run": "train_func",
+        ...         "stop": {"mean_accuracy": 99},
+        ...         "config": {"lr": tuneflows.grid_search([0.2, 0.4, 0.6])},
+        ...     }
+        ... })
+
+    Args:
+        experiments: A dict of name to spec, an :class:`Experiment`, or a list of them.
+        scheduler: A TrialScheduler, or a name such as ``"asha"`` (default FIFO).
+        with_server: Start a TuneServer (REST) for the Client API.
+        server_port: Port of the TuneServer.
+        verbose: Show the ``== Status ==`` block.
+        queue_trials: Accept trials needing more resources than the cluster has now
+            (an autoscaling cluster will grow).
+        resume: Continue a killed experiment from its saved state.
+        search_alg: Where configurations come from (default: grid × samples).
+        raise_on_failed_trial: Raise TuneError when any trial ends in ERROR.
+        ray_address: An existing Ray cluster (default: ``RAY_ADDRESS`` or a local Ray).
+        round_seconds: Longest wall-clock slice of a round before results are recorded.
+        max_concurrent_trials: Most trials running at once.
+
+    Returns:
+        The trials of every experiment.
+
+    Raises:
+        ValueError: A bad spec, before any trial starts.
+        TuneError: Some trials failed (names each, its exception and error file).
+    """
+    exps = normalize_experiments(experiments)
+    names = [e.name for e in exps]
+    if len(set(names)) != len(names):
+        raise ValueError(f"Experiment names must be unique, got {names}.")
+    sched = _resolve_scheduler(scheduler)
+    searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
+    if resume:
+        raise TuneError("resume=True is not supported yet; remove the experiment directory "
+                        "or pick a new experiment name to start fresh.")
+    ensure_ray(ray_address)
+    total = cluster_resources()
+    for exp in exps:
+        _check_fits(exp, total, queue_trials)
+    all_trials: list[Trial] = []
+    for exp, searcher in zip(exps, searchers):
+        runner = ExperimentRunner(
+            exp, sched, searcher,
+            RunnerSettings(round_seconds=round_seconds, verbose=verbose,
+                           max_concurrent=max_concurrent_trials,
+                           raise_on_failed_trial=raise_on_failed_trial,
+                           total_resources=total),
+        )
+        all_trials.extend(_run_flow(exp.name, runner))
+    failed = [t for t in all_trials if t.status == ERROR]
+    if failed and raise_on_failed_trial:
+        raise TuneError(format_failures(all_trials))
+    return all_trials
+
+
+def _resolve_scheduler(scheduler: Any) -> TrialScheduler:
+    if scheduler is None:
+        return FIFOScheduler()
+    if isinstance(scheduler, str):
+        return create_scheduler(scheduler)
+    if isinstance(scheduler, TrialScheduler) or hasattr(scheduler, "make_searcher"):
+        return scheduler
+    raise ValueError(f"scheduler must be a TrialScheduler or a scheduler name, got {scheduler!r}.")
+
+
+def _make_searcher(exp: Experiment, scheduler: Any, search_alg: Optional[Searcher]) -> Searcher:
+    if search_alg is not None:
+        return search_alg
+    if hasattr(scheduler, "make_searcher"):
+        return scheduler.make_searcher(exp.config, exp.num_samples)
+    validate_config(exp.config)
+    return BasicVariantGenerator(exp.config, num_samples=exp.num_samples)
+
+
+def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) -> None:
+    for key in ("cpu", "gpu"):
+        if exp.resources[key] > total.get(key, 0) and not queue_trials:
+            raise ValueError(
+                f"Experiment {exp.name!r}: each trial asks for {exp.resources[key]:g} "
+                f"{key.upper()}s but the Ray cluster has {total.get(key, 0):g}; lower "
+                f"resources_per_trial[{key!r}] or pass queue_trials=True on an autoscaling cluster."
+            )
+
+
+def _run_flow(name: str, runner: ExperimentRunner) -> list[Trial]:
+    from tuneflows.flow import RunnerParameter, experiment_flow
+
+    coro_factory = lambda: experiment_flow(experiment_name=name, experiment=RunnerParameter(runner))  # noqa: E731
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro_factory())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a running loop
+        return pool.submit(lambda: asyncio.run(coro_factory())).result()

@@ -1,0 +1,5 @@
+"""Errors raised by tuneflows."""
+
+
+class TuneError(Exception):
+    """A tuning experiment could not run, or some of its trials failed."""

@@ -1,0 +1,1 @@
+"""Execution on Ray: trial actors, the function-trainable thread, pinned objects."""

@@ -1,0 +1,158 @@
+"""Runs a function trainable in a thread, one reported result per ``train()`` call.
+
+The function never returns control between results, so it runs in its own thread and
+``reporter(**metrics)`` hands each result across a queue, then blocks until the next
+``train()`` call: the trial is pausable between results and runs no iteration past the
+one at which it was stopped.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+import threading
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from tuneflows.trainable import Trainable
+
+_current_reporter: Optional["StatusReporter"] = None
+
+
+class StopTrial(BaseException):
+    """Raised inside a function trainable's thread to end it (not an ``Exception``, so
+    user ``except Exception`` blocks do not swallow it)."""
+
+
+class StatusReporter:
+    """The ``reporter`` passed to ``f(config, reporter)``; ``reporter(**metrics)``
+    reports one result and waits until tuneflows asks for the next one."""
+
+    def __init__(self) -> None:
+        self._results: "queue.Queue[tuple[str, Any]]" = queue.Queue()
+        self._resume = threading.Semaphore(0)
+        self._stopping = False
+        self._last_report = time.time()
+
+    def __call__(self, **metrics: Any) -> None:
+        """Reports ``metrics`` as one result (one training iteration)."""
+        if self._stopping:
+            raise StopTrial()
+        now = time.time()
+        metrics.setdefault("time_this_iter_s", now - self._last_report)
+        self._results.put(("result", metrics))
+        self._resume.acquire()
+        if self._stopping:
+            raise StopTrial()
+        self._last_report = time.time()
+
+
+def report(**metrics: Any) -> None:
+    """Reports metrics from a function trainable written as ``f(config)``.
+
+    Example:
+        >>> def train(config):
+        ...     for step in range(10):
+        ...         tuneflows.report(mean_accuracy=step / 10)
+
+    Raises:
+        RuntimeError: When called outside a tuneflows trial.
+    """
+    if _current_reporter is None:
+        raise RuntimeError("tuneflows.report() was called outside a tuneflows trial.")
+    _current_reporter(**metrics)
+
+
+def _takes_reporter(func: Callable[..., Any]) -> bool:
+    params = [
+        p for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return len(params) >= 2
+
+
+class FunctionTrainable(Trainable):
+    """Adapts ``f(config, reporter)`` or ``f(config)`` to the Trainable interface.
+
+    Function trainables cannot checkpoint (they never return control); they are
+    pausable in memory between results.
+    """
+
+    _function: Callable[..., Any]
+
+    def _setup(self) -> None:
+        self._reporter = StatusReporter()
+        self._thread: Optional[threading.Thread] = None
+        self._finished = False
+
+    def _run(self) -> None:
+        global _current_reporter
+        _current_reporter = self._reporter
+        try:
+            if _takes_reporter(self._function):
+                self._function(self.config, self._reporter)
+            else:
+                self._function(self.config)
+            self._reporter._results.put(("done", None))
+        except StopTrial:
+            self._reporter._results.put(("stopped", None))
+        except BaseException:  # noqa: BLE001 - handed to the driver as the trial's error
+            self._reporter._results.put(("error", traceback.format_exc()))
+
+    def _train(self) -> dict[str, Any]:
+        if self._finished:
+            raise FunctionFinished()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="tuneflows-trial", daemon=True)
+            self._thread.start()
+        else:
+            self._reporter._resume.release()
+        kind, payload = self._reporter._results.get()
+        if kind == "result":
+            return dict(payload)
+        self._finished = True
+        if kind == "error":
+            raise TrialFunctionError(payload)
+        raise FunctionFinished()
+
+    def _stop(self) -> None:
+        self._reporter._stopping = True
+        if self._thread is not None and self._thread.is_alive():
+            self._reporter._resume.release()
+            self._thread.join(timeout=5.0)
+
+    def stopped_cleanly(self) -> bool:
+        """Whether the function's thread has ended (False: it ignores the stop)."""
+        return self._thread is None or not self._thread.is_alive()
+
+
+class FunctionFinished(Exception):
+    """The function trainable returned: the trial is over."""
+
+
+class TrialFunctionError(Exception):
+    """The function trainable raised; ``args[0]`` is its formatted traceback."""
+
+
+def wrap_function(func: Callable[..., Any]) -> type[FunctionTrainable]:
+    """Returns a FunctionTrainable subclass running ``func``."""
+    if not callable(func):
+        raise TypeError(f"Trainable function must be callable, got {func!r}.")
+    name = getattr(func, "__name__", "func")
+    return type(name, (FunctionTrainable,), {"_function": staticmethod(func)})
+
+
+def is_function_trainable(trainable: Any) -> bool:
+    """Whether ``trainable`` is a plain function (not a Trainable class)."""
+    return callable(trainable) and not (
+        isinstance(trainable, type) and issubclass(trainable, Trainable)
+    )
+
+
+def to_trainable_class(trainable: Any) -> type[Trainable]:
+    """A Trainable class for a function or Trainable subclass."""
+    if isinstance(trainable, type) and issubclass(trainable, Trainable):
+        return trainable
+    return wrap_function(trainable)
+

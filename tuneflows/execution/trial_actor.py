@@ -1,0 +1,180 @@
+"""The Ray actor that hosts one trial's trainable at a time and runs its rounds."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from tuneflows import result as R
+from tuneflows.execution.function_runner import (
+    FunctionFinished,
+    FunctionTrainable,
+    TrialFunctionError,
+)
+from tuneflows.trainable import Trainable, TrialInfo
+
+
+@dataclass(frozen=True)
+class RoundRequest:
+    """How far a round may go.
+
+    Attributes:
+        max_results: Most results in this round.
+        until: Result key to threshold; the round (not the trial) ends at the first
+            result reaching one (the scheduler's next decision point).
+        stop: The trial's stopping criteria; the trial ends at the first result
+            reaching one, and no later iteration runs.
+        max_seconds: Wall-clock slice: the round ends after the first result past it,
+            so metrics stream while long trials run.
+        checkpoint_freq: Save a checkpoint (and end the round) every N iterations.
+        checkpoint_at_end: Save a checkpoint when the trial ends.
+    """
+
+    max_results: int = 1_000_000
+    until: Mapping[str, float] = field(default_factory=dict)
+    stop: Mapping[str, float] = field(default_factory=dict)
+    max_seconds: float = 5.0
+    checkpoint_freq: int = 0
+    checkpoint_at_end: bool = False
+
+
+@dataclass
+class RoundOutcome:
+    """What a round produced.
+
+    Attributes:
+        results: Completed results, in order.
+        finished: The trial is over (its function returned or a stop key was reached).
+        stop_key: The stopping-criterion key that was reached, if any.
+        error: Formatted traceback when the trainable raised.
+        checkpoint: Checkpoint bytes taken after the round's last result, if due.
+        checkpoint_iteration: ``training_iteration`` of that checkpoint.
+    """
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    finished: bool = False
+    stop_key: Optional[str] = None
+    error: Optional[str] = None
+    checkpoint: Optional[bytes] = None
+    checkpoint_iteration: int = 0
+
+
+class TrialActor:
+    """Holds a trainable and runs rounds of its iterations.
+
+    One actor serves many trials in turn (``start_trial`` replaces the trainable), so
+    a Ray worker is started once per slot, not once per trial.
+    """
+
+    def __init__(self) -> None:
+        self._trainable: Optional[Trainable] = None
+
+    def node_info(self) -> dict[str, Any]:
+        """Pid, hostname and node IP of this actor's process."""
+        return {"pid": os.getpid(), "hostname": socket.gethostname()}
+
+    def start_trial(
+        self,
+        trainable_cls: type[Trainable],
+        config: Mapping[str, Any],
+        info: TrialInfo,
+        checkpoint: Optional[bytes] = None,
+    ) -> Optional[str]:
+        """Creates the trial's trainable, restoring ``checkpoint`` if given.
+
+        Returns:
+            None, or the formatted traceback when setup or restore failed.
+        """
+        self.stop_trial()
+        try:
+            self._trainable = trainable_cls(config=dict(config), trial_info=info)
+            if checkpoint is not None:
+                self._trainable.restore_from_object(checkpoint)
+        except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
+            return traceback.format_exc()
+        return None
+
+    def run_round(self, request: RoundRequest) -> RoundOutcome:
+        """Runs iterations until the request's limits; never raises for trainable errors."""
+        trainable = self._require()
+        outcome = RoundOutcome()
+        started = time.monotonic()
+        while len(outcome.results) < request.max_results:
+            try:
+                result = trainable.train()
+            except FunctionFinished:
+                outcome.finished = True
+                break
+            except TrialFunctionError as exc:
+                outcome.error = exc.args[0]
+                return outcome
+            except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
+                outcome.error = traceback.format_exc()
+                return outcome
+            outcome.results.append(result)
+            outcome.stop_key = R.reached(result, request.stop)
+            if outcome.stop_key is not None or result.get(R.DONE):
+                outcome.finished = True
+                result[R.DONE] = True
+                break
+            iteration = result[R.TRAINING_ITERATION]
+            if request.checkpoint_freq and iteration % request.checkpoint_freq == 0:
+                break
+            if R.reached(result, request.until) is not None:
+                break
+            if time.monotonic() - started >= request.max_seconds:
+                break
+        if outcome.results and self._checkpoint_due(outcome, request):
+            try:
+                outcome.checkpoint = trainable.save_to_object()
+                outcome.checkpoint_iteration = trainable.iteration
+            except Exception:  # noqa: BLE001
+                outcome.error = traceback.format_exc()
+        return outcome
+
+    @staticmethod
+    def _checkpoint_due(outcome: RoundOutcome, request: RoundRequest) -> bool:
+        last = outcome.results[-1][R.TRAINING_ITERATION]
+        if request.checkpoint_freq and last % request.checkpoint_freq == 0:
+            return True
+        return outcome.finished and request.checkpoint_at_end
+
+    def save(self) -> bytes:
+        """A checkpoint of the current trainable, as bytes."""
+        return self._require().save_to_object()
+
+    def can_checkpoint(self) -> bool:
+        """Whether the hosted trainable implements ``_save``/``_restore``."""
+        trainable = self._require()
+        return not isinstance(trainable, FunctionTrainable) and trainable.can_checkpoint()
+
+    def reset_config(self, config: Mapping[str, Any]) -> bool:
+        """Applies a new config in place when the trainable supports it."""
+        trainable = self._require()
+        if trainable.reset_config(dict(config)):
+            trainable.config = dict(config)
+            return True
+        return False
+
+    def stop_trial(self) -> bool:
+        """Stops the hosted trainable. Returns False when it could not be stopped
+        cleanly (a function ignoring the stop); the actor must then be killed."""
+        trainable, self._trainable = self._trainable, None
+        if trainable is None:
+            return True
+        try:
+            trainable.stop()
+        except Exception:  # noqa: BLE001 - a failing _stop must not block reuse
+            traceback.print_exc()
+        if isinstance(trainable, FunctionTrainable):
+            return trainable.stopped_cleanly()
+        return True
+
+    def _require(self) -> Trainable:
+        if self._trainable is None:
+            raise RuntimeError("No trial is running on this actor.")
+        return self._trainable

@@ -1,0 +1,81 @@
+"""Per-trial files: ``params.json``, ``result.json`` (a JSON object a line) and
+``progress.csv``, written once per round."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dict[str, Any]:
+    """Flattens nested dicts: ``{"a": {"b": 1}}`` becomes ``{"a/b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name, sep))
+        else:
+            flat[name] = value
+    return flat
+
+
+class TrialFiles:
+    """Writes one trial's records in its logdir."""
+
+    def __init__(self, logdir: str) -> None:
+        self.logdir = logdir
+        os.makedirs(logdir, exist_ok=True)
+        self._csv_fields: list[str] = []
+        progress = os.path.join(logdir, "progress.csv")
+        if os.path.exists(progress):
+            with open(progress, newline="") as f:
+                self._csv_fields = next(csv.reader(f), [])
+
+    def write_params(self, config: Mapping[str, Any]) -> None:
+        """Writes ``params.json`` (the trial's config)."""
+        with open(os.path.join(self.logdir, "params.json"), "w") as f:
+            json.dump(dict(config), f, indent=2, sort_keys=True, default=_json_default)
+
+    def append_results(self, results: Sequence[Mapping[str, Any]]) -> None:
+        """Appends results to ``result.json`` and ``progress.csv`` (one write each)."""
+        if not results:
+            return
+        lines = "".join(
+            json.dumps(dict(r), sort_keys=True, default=_json_default) + "\n" for r in results
+        )
+        with open(os.path.join(self.logdir, "result.json"), "a") as f:
+            f.write(lines)
+        rows = [flatten({k: v for k, v in r.items() if k != "config"}) for r in results]
+        path = os.path.join(self.logdir, "progress.csv")
+        write_header = not self._csv_fields
+        if write_header:
+            self._csv_fields = list(rows[0])
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._csv_fields, extrasaction="ignore")
+            if write_header:
+                writer.writeheader()
+            writer.writerows(rows)
+
+    def write_error(self, text: str) -> str:
+        """Writes ``error.txt`` (appending, one block per failure) and returns its path."""
+        path = os.path.join(self.logdir, "error.txt")
+        with open(path, "a") as f:
+            f.write(text.rstrip() + "\n")
+        return path
+
+    def append_event(self, event: Mapping[str, Any]) -> None:
+        """Appends a scheduler decision or perturbation to ``events.json``."""
+        with open(os.path.join(self.logdir, "events.json"), "a") as f:
+            f.write(json.dumps(dict(event), sort_keys=True, default=_json_default) + "\n")

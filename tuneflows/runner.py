@@ -1,0 +1,488 @@
+"""The experiment loop: starts trials on free slots, plays their rounds, applies the
+scheduler's decisions and records everything. Runs inside the experiment's flow."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional
+
+import ray
+
+from tuneflows import result as R
+from tuneflows.checkpoints import CheckpointStore, read_checkpoint
+from tuneflows.error import TuneError
+from tuneflows.execution.actor_pool import ActorPool
+from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest
+from tuneflows.loggers.files import TrialFiles
+from tuneflows.loggers.mlflow_logger import MlflowRecorder
+from tuneflows.loggers.recorder import Recorder
+from tuneflows.schedulers import Decision, TrialScheduler
+from tuneflows.search.searcher import FINISHED, Searcher
+from tuneflows.spec import Experiment
+from tuneflows.status import StatusDisplay, status_text
+from tuneflows.trainable import TrialInfo
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
+
+logger = logging.getLogger(__name__)
+
+# What a round ends in, as returned by the round task.
+CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
+ENDED = (PAUSE, STOP, TERMINATED, ERROR)
+
+RoundTask = Callable[..., Awaitable[str]]
+
+
+@dataclass
+class RunnerSettings:
+    """Knobs of the experiment loop.
+
+    Attributes:
+        round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
+        max_concurrent: Most trials running at once (None: as many as resources allow).
+        verbose: Show the status block.
+        raise_on_failed_trial: Raise TuneError when trials end in ERROR.
+    """
+
+    round_seconds: float = 5.0
+    max_concurrent: Optional[int] = None
+    verbose: bool = True
+    raise_on_failed_trial: bool = True
+    total_resources: dict[str, float] = field(default_factory=dict)
+
+
+class ExperimentRunner:
+    """Runs one experiment's trials on Ray actors under a scheduler and a searcher.
+
+    Every round is played through ``round_task`` (a Prefect task in the flow), which
+    calls back :meth:`play_round`. The loop is asynchronous: each finished round is
+    acted on at once.
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        scheduler: TrialScheduler,
+        searcher: Searcher,
+        settings: RunnerSettings,
+    ) -> None:
+        self.experiment = experiment
+        self.scheduler = scheduler
+        self.searcher = searcher
+        self.settings = settings
+        self.experiment_id = uuid.uuid4().hex[:10]
+        self.trials: dict[str, Trial] = {}
+        self.checkpoints = CheckpointStore(experiment.keep_checkpoints_num,
+                                           experiment.checkpoint_score_attr)
+        self.recorder = Recorder()
+        self.display = StatusDisplay(settings.verbose)
+        self.mlflow: Optional[MlflowRecorder] = None
+        self._files: dict[str, TrialFiles] = {}
+        self._actors: dict[str, Any] = {}
+        self._parked: set[str] = set()
+        self._replay_until: dict[str, int] = {}
+        self._rounds: dict[str, int] = {}
+        self._driving: dict[str, asyncio.Task] = {}
+        self._searcher_done = False
+        self._fatal: Optional[BaseException] = None
+        self._pool: Optional[ActorPool] = None
+        self._trainable_ref: Any = None
+        self._round_task: Optional[RoundTask] = None
+        total = settings.total_resources
+        per_trial = experiment.resources
+        slots = int(total.get("cpu", 0) // per_trial["cpu"]) if per_trial["cpu"] else 10**6
+        if per_trial["gpu"]:
+            slots = min(slots, int(total.get("gpu", 0) // per_trial["gpu"]))
+        if settings.max_concurrent:
+            slots = min(slots, settings.max_concurrent)
+        self.slots = max(slots, 1)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, round_task: RoundTask) -> list[Trial]:
+        """Runs the experiment to the end and returns its trials."""
+        from tuneflows.execution.function_runner import to_trainable_class
+
+        self._round_task = round_task
+        os.makedirs(self.experiment.dir, exist_ok=True)
+        self.mlflow = MlflowRecorder(self.experiment.name, self.experiment.local_dir)
+        self.mlflow.start_experiment(
+            f"{self.experiment.name}-{self.experiment_id}",
+            {"tuneflows.experiment_id": self.experiment_id,
+             "tuneflows.scheduler": type(self.scheduler).__name__,
+             "tuneflows.searcher": type(self.searcher).__name__,
+             "tuneflows.logdir": self.experiment.dir},
+        )
+        self._pool = ActorPool(self.experiment.resources)
+        self._trainable_ref = ray.put(to_trainable_class(self.experiment.trainable))
+        status = "FAILED"
+        try:
+            await self._loop()
+            status = "FINISHED"
+        finally:
+            for task in self._driving.values():
+                task.cancel()
+            if self._driving:
+                await asyncio.gather(*self._driving.values(), return_exceptions=True)
+            self._finish_unended()
+            self._pool.shutdown()
+            self.recorder.submit(self.mlflow.end_experiment, status, self._summary())
+            self.recorder.close()
+            self.display.close(self.status_text())
+        if self._fatal is not None:
+            raise self._fatal
+        return list(self.trials.values())
+
+    async def _loop(self) -> None:
+        while self._fatal is None:
+            self._fill_slots()
+            if not self._driving:
+                waiting = [t for t in self.trials.values() if t.status in (PENDING, PAUSED)]
+                if waiting:
+                    for trial in waiting:
+                        self._end_trial(trial, TERMINATED, "the scheduler never resumed it")
+                break
+            done, _ = await asyncio.wait(
+                list(self._driving.values()), return_when=asyncio.FIRST_COMPLETED
+            )
+            for task in done:
+                trial_id = next(k for k, v in self._driving.items() if v is task)
+                del self._driving[trial_id]
+                if task.exception() is not None and self._fatal is None:
+                    self._fatal = task.exception()
+            self._show_status()
+
+    def _finish_unended(self) -> None:
+        for trial in self.trials.values():
+            actor = self._actors.pop(trial.trial_id, None)
+            if actor is not None:
+                self._pool.discard(actor)
+            if trial.status in (RUNNING, PAUSED, PENDING) and self.mlflow:
+                self.recorder.submit(self.mlflow.end_trial, trial.trial_id, trial.status)
+
+    # ------------------------------------------------------------------ slots
+    def _busy_slots(self) -> int:
+        return len(self._actors)
+
+    def _fill_slots(self) -> None:
+        while True:
+            free = self._busy_slots() < self.slots
+            candidates = [t for t in self.trials.values()
+                          if free or t.trial_id in self._parked]
+            trial_id = self.scheduler.choose_trial_to_run([t.snapshot(self._has_ckpt(t)) for t in candidates])
+            if trial_id is None and free and not self._searcher_done:
+                if self._add_suggested_trial() is None:
+                    return
+                continue
+            if trial_id is None:
+                return
+            trial = self.trials.get(trial_id)
+            if trial is None or trial.status not in (PENDING, PAUSED):
+                raise TuneError(
+                    f"{type(self.scheduler).__name__}.choose_trial_to_run returned "
+                    f"{trial_id!r}, which is not a PENDING or PAUSED trial."
+                )
+            trial.status = RUNNING
+            self._driving[trial_id] = asyncio.ensure_future(self._drive(trial))
+
+    def _has_ckpt(self, trial: Trial) -> bool:
+        return self.checkpoints.latest(trial.trial_id) is not None
+
+    def _add_suggested_trial(self) -> Optional[Trial]:
+        index = len(self.trials)
+        trial_id = f"{self.experiment_id[:5]}_{index:05d}"
+        suggestion = self.searcher.suggest(trial_id)
+        if suggestion == FINISHED:
+            self._searcher_done = True
+            return None
+        if suggestion is None:
+            return None
+        tag = self.searcher.experiment_tag(trial_id)
+        experiment_tag = f"{index}_{tag}" if tag else str(index)
+        trial = Trial(
+            trial_id=trial_id,
+            experiment_tag=experiment_tag,
+            config=dict(suggestion),
+            trainable_name=self.experiment.trainable_name,
+            logdir="",
+            resources=dict(self.experiment.resources),
+            stopping_criterion=dict(self.experiment.stop or {}),
+            checkpoint_freq=self.experiment.checkpoint_freq,
+            checkpoint_at_end=self.experiment.checkpoint_at_end,
+            max_failures=self.experiment.max_failures,
+        )
+        trial.logdir = os.path.join(self.experiment.dir, _dir_name(trial.name, trial_id))
+        self.trials[trial_id] = trial
+        self._files[trial_id] = TrialFiles(trial.logdir)
+        self.recorder.submit(self._files[trial_id].write_params, trial.config)
+        self.recorder.submit(
+            self.mlflow.start_trial, trial_id, trial.name, trial.config,
+            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
+        )
+        if self.experiment.restore:
+            self.checkpoints.adopt(trial_id, self.experiment.restore, 0)
+        self.scheduler.on_trial_add(trial.snapshot())
+        return trial
+
+    # ------------------------------------------------------------------ one trial
+    async def _drive(self, trial: Trial) -> None:
+        """Starts (or resumes) a trial on an actor and plays rounds until it ends,
+        pauses or fails for good."""
+        if trial.trial_id in self._parked:
+            self._parked.discard(trial.trial_id)
+        else:
+            error = await self._start_on_actor(trial)
+            if error is not None:
+                if await self._on_failure(trial, error, actor_dead=False) != RETRY:
+                    return
+        while True:
+            self._rounds[trial.trial_id] = self._rounds.get(trial.trial_id, 0) + 1
+            outcome = await self._round_task(
+                trial_name=trial.name, round_index=self._rounds[trial.trial_id],
+                runner=self, trial_id=trial.trial_id,
+            )
+            if outcome in ENDED:
+                return
+
+    async def _start_on_actor(self, trial: Trial, checkpoint: Optional[bytes] = None) -> Optional[str]:
+        actor = self._actors.get(trial.trial_id)
+        if actor is None:
+            actor = self._pool.acquire()
+            self._actors[trial.trial_id] = actor
+        if checkpoint is None and self._has_ckpt(trial):
+            try:
+                checkpoint = await asyncio.to_thread(self.checkpoints.load, trial.trial_id)
+            except ValueError as exc:
+                return f"Cannot restore {trial.name}: {exc}"
+        info = TrialInfo(self.experiment_id, trial.trial_id, trial.name)
+        try:
+            error = await actor.start_trial.remote(self._trainable_ref, trial.config, info, checkpoint)
+            trial.pid = (await actor.node_info.remote())["pid"]
+        except ray.exceptions.RayActorError as exc:
+            self._drop_actor(trial)
+            return f"The actor of {trial.name} died while starting: {exc}"
+        return error
+
+    async def play_round(self, trial_id: str) -> str:
+        """Runs one round of ``trial_id`` on its actor, records it and applies the
+        scheduler's decision. Called by the round task; returns how the round ended."""
+        trial = self.trials[trial_id]
+        actor = self._actors[trial_id]
+        request = self._round_request(trial)
+        try:
+            outcome: RoundOutcome = await actor.run_round.remote(request)
+        except ray.exceptions.RayActorError as exc:
+            return await self._on_failure(trial, f"Trial actor died: {exc}", actor_dead=True)
+        except asyncio.CancelledError:
+            raise
+        decision = self._take_results(trial, outcome)
+        if outcome.checkpoint is not None:
+            await self._save_checkpoint(trial, outcome.checkpoint, outcome.checkpoint_iteration)
+        if outcome.error is not None:
+            return await self._on_failure(trial, outcome.error, actor_dead=False)
+        if outcome.finished:
+            reason = f"{outcome.stop_key} reached" if outcome.stop_key else ""
+            await self._release(trial)
+            self._end_trial(trial, TERMINATED, reason)
+            self.scheduler.on_trial_complete(trial.snapshot(self._has_ckpt(trial)), trial.last_result)
+            return TERMINATED
+        return await self._apply(trial, decision)
+
+    def _round_request(self, trial: Trial) -> RoundRequest:
+        until: dict[str, float] = {}
+        point = self.scheduler.next_decision_point(trial.snapshot(self._has_ckpt(trial)))
+        if point is not None:
+            until[self.scheduler.time_attr] = point
+        return RoundRequest(
+            until=until,
+            stop=trial.stopping_criterion,
+            max_seconds=self.settings.round_seconds,
+            checkpoint_freq=trial.checkpoint_freq,
+            checkpoint_at_end=trial.checkpoint_at_end,
+        )
+
+    def _take_results(self, trial: Trial, outcome: RoundOutcome) -> Decision:
+        """Records new results and feeds them to the searcher and scheduler."""
+        replay = self._replay_until.get(trial.trial_id, 0)
+        results = [r for r in outcome.results if r[R.TRAINING_ITERATION] > replay]
+        decision = Decision(TrialScheduler.CONTINUE)
+        if not results:
+            return decision
+        trial.last_result = results[-1]
+        files = self._files[trial.trial_id]
+        self.recorder.submit(files.append_results, results)
+        self.recorder.submit(self.mlflow.log_results, trial.trial_id, results)
+        for result in results:
+            self.searcher.on_trial_result(trial.trial_id, result)
+            snapshot = trial.snapshot(self._has_ckpt(trial))
+            snapshot = type(snapshot).make(
+                trial.trial_id, trial.config, status=trial.status, last_result=result,
+                has_checkpoint=snapshot.has_checkpoint, num_failures=trial.num_failures,
+            )
+            decision = self.scheduler.on_trial_result(snapshot, result)
+        self._show_status()
+        return decision
+
+    async def _apply(self, trial: Trial, decision: Decision) -> str:
+        if decision.action not in (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP):
+            raise TuneError(f"{type(self.scheduler).__name__} returned an invalid action "
+                            f"{decision.action!r} for {trial.name}.")
+        if decision.clone_from is not None:
+            await self._clone(trial, decision)
+        if decision.action == TrialScheduler.STOP:
+            await self._release(trial)
+            self._end_trial(trial, TERMINATED, decision.reason)
+            self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+            return STOP
+        if decision.action == TrialScheduler.PAUSE:
+            await self._pause(trial, decision.reason)
+            return PAUSE
+        return CONTINUE
+
+    async def _clone(self, trial: Trial, decision: Decision) -> None:
+        donor = self.trials[decision.clone_from]
+        blob = await asyncio.to_thread(self.checkpoints.load, donor.trial_id)
+        old_config = dict(trial.config)
+        trial.config = dict(decision.new_config or trial.config)
+        self._replay_until.pop(trial.trial_id, None)
+        event = {"event": "perturb", "trial_id": trial.trial_id, "clone_from": donor.trial_id,
+                 "old_config": old_config, "new_config": trial.config, "reason": decision.reason,
+                 "iteration": trial.iteration}
+        trial.status_reason = decision.reason or f"cloned from {donor.name}"
+        self.recorder.submit(self._files[trial.trial_id].append_event, event)
+        self.recorder.submit(self._files[trial.trial_id].write_params, trial.config)
+        self.recorder.submit(self.mlflow.log_params, trial.trial_id, trial.config)
+        self.recorder.submit(self.mlflow.set_tags, trial.trial_id,
+                             {f"perturbation/{trial.iteration}": f"from {donor.trial_id}: {decision.reason}"})
+        if blob is None:
+            raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
+                            f"which has no checkpoint.")
+        error = await self._start_on_actor(trial, checkpoint=blob)
+        if error is not None:
+            raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")
+
+    async def _pause(self, trial: Trial, reason: str) -> None:
+        actor = self._actors[trial.trial_id]
+        trial.status = PAUSED
+        trial.status_reason = reason
+        self._event(trial, "pause", reason)
+        if await actor.can_checkpoint.remote():
+            blob = await actor.save.remote()
+            await self._save_checkpoint(trial, blob, trial.iteration)
+            await self._release(trial)
+        else:
+            self._parked.add(trial.trial_id)
+
+    async def _save_checkpoint(self, trial: Trial, blob: bytes, iteration: int) -> None:
+        record = await asyncio.to_thread(
+            self.checkpoints.save, trial.trial_id, trial.logdir, blob, iteration, trial.last_result
+        )
+        self.recorder.submit(self.mlflow.log_artifacts, trial.trial_id, record.path,
+                             f"checkpoints/{os.path.basename(record.path)}")
+
+    async def _release(self, trial: Trial) -> None:
+        actor = self._actors.pop(trial.trial_id, None)
+        self._parked.discard(trial.trial_id)
+        if actor is None:
+            return
+        try:
+            clean = await actor.stop_trial.remote()
+        except ray.exceptions.RayActorError:
+            clean = False
+        if clean:
+            self._pool.release(actor)
+        else:
+            self._pool.discard(actor)
+
+    def _drop_actor(self, trial: Trial) -> None:
+        actor = self._actors.pop(trial.trial_id, None)
+        if actor is not None:
+            self._pool.discard(actor)
+
+    async def _on_failure(self, trial: Trial, error: str, actor_dead: bool) -> str:
+        trial.num_failures += 1
+        header = f"Failure {trial.num_failures} of {trial.name} at iteration {trial.iteration}:\n"
+        files = self._files[trial.trial_id]
+        trial.error_file = os.path.join(trial.logdir, "error.txt")
+        self.recorder.submit(files.write_error, header + error)
+        if actor_dead:
+            self._drop_actor(trial)
+        if trial.num_failures <= trial.max_failures:
+            self._replay_until[trial.trial_id] = max(
+                self._replay_until.get(trial.trial_id, 0), trial.iteration
+            )
+            self._event(trial, "restart", f"failure {trial.num_failures}/{trial.max_failures}")
+            restart_error = await self._start_on_actor(trial)
+            if restart_error is None:
+                return RETRY
+            return await self._on_failure(trial, restart_error, actor_dead=False)
+        trial.error_msg = _last_line(error)
+        await self._release(trial)
+        self._end_trial(trial, ERROR, trial.error_msg)
+        self.scheduler.on_trial_error(trial.snapshot(self._has_ckpt(trial)))
+        return ERROR
+
+    def _end_trial(self, trial: Trial, status: str, reason: str) -> None:
+        trial.status = status
+        if reason:
+            trial.status_reason = reason
+        if trial.last_result is not None and status == TERMINATED:
+            trial.last_result[R.DONE] = True
+        self.searcher.on_trial_complete(trial.trial_id, trial.last_result, error=status == ERROR)
+        self._event(trial, status.lower(), reason)
+        self.recorder.submit(self.mlflow.end_trial, trial.trial_id, status)
+        self._show_status(force=True)
+
+    def _event(self, trial: Trial, kind: str, reason: str) -> None:
+        event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
+                 "reason": reason, "time": time.time()}
+        self.recorder.submit(self._files[trial.trial_id].append_event, event)
+
+    # ------------------------------------------------------------------ display
+    def status_text(self) -> str:
+        """The current ``== Status ==`` block."""
+        used_cpu = len(self._actors) * self.experiment.resources["cpu"]
+        used_gpu = len(self._actors) * self.experiment.resources["gpu"]
+        return status_text(
+            list(self.trials.values()),
+            self.scheduler.debug_string(),
+            {"cpu": used_cpu, "gpu": used_gpu},
+            self.settings.total_resources,
+            self.experiment.dir,
+            getattr(self.scheduler, "metric", None),
+        )
+
+    def _show_status(self, force: bool = False) -> None:
+        self.display.update(self.status_text(), force=force)
+
+    def _summary(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for trial in self.trials.values():
+            counts[trial.status] = counts.get(trial.status, 0) + 1
+        return {f"trials.{k}": v for k, v in counts.items()}
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "unknown error"
+
+
+def _dir_name(name: str, trial_id: str) -> str:
+    safe = re.sub(r"[^\w.=,+-]", "_", name)
+    if len(safe) > 120:
+        safe = f"{safe[:100]}_{trial_id}"
+    return safe
+
+
+def format_failures(trials: list[Trial]) -> str:
+    """A TuneError message naming each failed trial, its exception and error file."""
+    failed = [t for t in trials if t.status == ERROR]
+    lines = [f"{len(failed)} trial(s) did not complete:"]
+    for trial in failed:
+        lines.append(f" - {trial.name}: {trial.error_msg} (see {trial.error_file})")
+    return "\n".join(lines)
+

@@ -1,0 +1,96 @@
+"""The pure searcher interface: where new trial configurations come from."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Mapping, Optional, Union
+
+FINISHED = "FINISHED"
+
+#: Result key the flow sets (True) in the last result of a trial a scheduler stopped early,
+#: before :meth:`Searcher.on_trial_complete`: that result is at a lower budget, not a final
+#: score (HyperOptSearch ranks such trials after finished ones; see its module docstring).
+EARLY_STOPPED = "early_stopped"
+
+Suggestion = Union[dict[str, Any], None, str]
+
+
+class Searcher:
+    """Base class of search algorithms.
+
+    A searcher proposes configurations and learns from results. It is pure (no Ray,
+    Prefect, MLflow or files), owns a seeded RNG and round-trips its state through
+    :meth:`get_state` / :meth:`set_state`.
+
+    The flow calls :meth:`suggest` whenever a slot is free, :meth:`on_trial_result` for
+    every result, and :meth:`on_trial_complete` once per trial (``error=True`` when it
+    failed: a failure is never reported as a score).
+    """
+
+    FINISHED = FINISHED
+
+    metric: Optional[str] = None
+    mode: str = "max"
+
+    def suggest(self, trial_id: str) -> Suggestion:
+        """Proposes the configuration of a new trial.
+
+        Args:
+            trial_id: The id the flow will give the trial.
+
+        Returns:
+            A resolved config dict; None when no suggestion can be made now (e.g. a
+            concurrency limit); or ``Searcher.FINISHED`` when the search is exhausted.
+        """
+        raise NotImplementedError
+
+    def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
+        """Called with each intermediate result of a suggested trial."""
+
+    def on_trial_complete(
+        self, trial_id: str, result: Optional[Mapping[str, Any]] = None, error: bool = False
+    ) -> None:
+        """Called once when a suggested trial ends.
+
+        Args:
+            trial_id: The trial.
+            result: Its last result (also for trials a scheduler stopped early).
+            error: True when the trial failed; ``result`` must not be used as a score.
+        """
+
+    def set_search_properties(
+        self, metric: Optional[str], mode: Optional[str], config: Optional[Mapping[str, Any]],
+        **spec: Any,
+    ) -> bool:
+        """Gives the searcher the experiment's metric, mode and config before any suggestion.
+
+        The flow calls this for a user-supplied searcher. Arguments the searcher was
+        constructed with win (they are configuration).
+
+        Args:
+            metric: Result key to optimise (None if the experiment does not say).
+            mode: "min" or "max" (None if the experiment does not say).
+            config: The experiment's config (its search space, for searchers built without one).
+            **spec: Other spec entries (``stop``, ``run``...) that lambdas may read.
+
+        Returns:
+            True if the searcher used them; False if it ignores them (as the base class).
+        """
+        return False
+
+    def experiment_tag(self, trial_id: str) -> str:
+        """Short description of the values varied for ``trial_id`` (e.g. ``"lr=0.2"``)."""
+        return ""
+
+    @property
+    def total_trials(self) -> Optional[int]:
+        """How many trials this searcher will suggest in all, if known."""
+        return None
+
+    def get_state(self) -> dict[str, Any]:
+        """Mutable state for resume (not constructor configuration)."""
+        return copy.deepcopy(self.__dict__)
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restores state produced by :meth:`get_state`."""
+        self.__dict__.update(copy.deepcopy(dict(state)))

@@ -1,0 +1,200 @@
+"""Experiment specifications: the seed's dict form and the ``Experiment`` class,
+validated before any trial starts."""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+from tuneflows.registry import get_trainable
+
+VALID_KEYS = (
+    "run", "stop", "config", "repeat", "num_samples", "trial_resources",
+    "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
+    "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
+    "upload_dir",
+)
+RESOURCE_KEYS = ("cpu", "gpu")
+
+
+def default_local_dir() -> str:
+    """``$TUNE_RESULT_DIR``, else ``~/ray_results``."""
+    return os.path.expanduser(os.environ.get("TUNE_RESULT_DIR") or "~/ray_results")
+
+
+@dataclass
+class Experiment:
+    """One experiment: a trainable, its search space, stopping criteria and resources.
+
+    Example:
+        >>> Experiment("my_experiment", run="train_func",
+        ...            stop={"mean_accuracy": 99},
+        ...            config={"lr": grid_search([0.2, 0.4, 0.6])})
+
+    Args:
+        name: Experiment name (the Prefect flow run, the MLflow parent run and the
+            results directory are named after it).
+        run: A registered trainable name, a function ``f(config, reporter)`` or
+            ``f(config)``, or a :class:`~tuneflows.Trainable` subclass.
+        stop: Result key to threshold; a trial stops at the first result reaching one.
+        config: The search space (``grid_search``, ``sample_from``, lambdas, primitives).
+        repeat: Number of samples of the space (seed spelling; ``num_samples`` is the
+            preferred modern spelling).
+        trial_resources: ``{"cpu": 1, "gpu": 0}`` per trial (``resources_per_trial``
+            preferred).
+        local_dir: Where results go (default ``$TUNE_RESULT_DIR`` or ``~/ray_results``).
+        checkpoint_freq: Checkpoint every N iterations (0: never).
+        checkpoint_at_end: Checkpoint when a trial ends.
+        keep_checkpoints_num: Keep only the best/newest K checkpoints on disk.
+        checkpoint_score_attr: Result key ranking checkpoints for ``keep_checkpoints_num``.
+        max_failures: How often a failing trial is restarted from its last checkpoint.
+        restore: A checkpoint directory every trial starts from.
+    """
+
+    name: str
+    run: Union[str, Callable[..., Any], type]
+    stop: Optional[Mapping[str, float]] = None
+    config: Optional[Mapping[str, Any]] = None
+    repeat: Optional[int] = None
+    num_samples: Optional[int] = None
+    trial_resources: Optional[Mapping[str, float]] = None
+    resources_per_trial: Optional[Mapping[str, float]] = None
+    local_dir: Optional[str] = None
+    checkpoint_freq: int = 0
+    checkpoint_at_end: bool = False
+    keep_checkpoints_num: Optional[int] = None
+    checkpoint_score_attr: Optional[str] = None
+    max_failures: int = 3
+    restore: Optional[str] = None
+    upload_dir: Optional[str] = None
+    trainable: Any = field(init=False, repr=False)
+    trainable_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        where = f"experiment {self.name!r}"
+        if not isinstance(self.name, str) or not self.name or os.sep in self.name:
+            raise ValueError(f"Experiment name must be a non-empty string without "
+                             f"{os.sep!r}, got {self.name!r}.")
+        self.trainable, self.trainable_name = _resolve_run(self.run, where)
+        self.stop = _check_stop(self.stop, where)
+        self.config = dict(self.config or {})
+        if not isinstance(self.config, dict):
+            raise ValueError(f"{where}: 'config' must be a dict, got {self.config!r}.")
+        self.num_samples = _check_samples(self.repeat, self.num_samples, where)
+        self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
+        self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
+        for key in ("checkpoint_freq", "max_failures"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{where}: {key!r} must be an integer >= 0, got {value!r}.")
+        if self.keep_checkpoints_num is not None and (
+            not isinstance(self.keep_checkpoints_num, int) or self.keep_checkpoints_num < 1
+        ):
+            raise ValueError(f"{where}: 'keep_checkpoints_num' must be an integer >= 1, "
+                             f"got {self.keep_checkpoints_num!r}.")
+        if self.restore is not None and not os.path.exists(self.restore):
+            raise ValueError(f"{where}: 'restore' checkpoint {self.restore!r} does not exist.")
+
+    @property
+    def dir(self) -> str:
+        """The experiment's results directory, ``<local_dir>/<name>``."""
+        return os.path.join(self.local_dir, self.name)
+
+    @classmethod
+    def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":
+        """Builds an Experiment from the seed's dict form, rejecting unknown keys."""
+        if not isinstance(spec, Mapping):
+            raise ValueError(f"Experiment {name!r} must be a dict of settings, got {spec!r}.")
+        unknown = sorted(set(spec) - set(VALID_KEYS))
+        if unknown:
+            raise ValueError(
+                f"Experiment {name!r} has unknown key(s) {unknown}; valid keys: "
+                f"{', '.join(VALID_KEYS)}."
+            )
+        if "run" not in spec:
+            raise ValueError(f"Experiment {name!r} needs a 'run' key (a trainable).")
+        return cls(name=name, **dict(spec))
+
+
+def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
+    if isinstance(run, str):
+        return get_trainable(run), run
+    if not callable(run):
+        raise ValueError(
+            f"{where}: 'run' must be a registered trainable name, a function or a "
+            f"Trainable class; got {run!r} (not callable)."
+        )
+    return run, getattr(run, "__name__", type(run).__name__)
+
+
+def _check_stop(stop: Any, where: str) -> dict[str, float]:
+    if stop is None:
+        return {}
+    if not isinstance(stop, Mapping):
+        raise ValueError(
+            f"{where}: 'stop' must be a mapping of result key to number, got {stop!r}."
+        )
+    for key, value in stop.items():
+        if not isinstance(key, str):
+            raise ValueError(f"{where}: 'stop' key {key!r} must be a string.")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"{where}: 'stop' value for {key!r} must be a number, got {value!r}."
+            )
+    return dict(stop)
+
+
+def _check_samples(repeat: Any, num_samples: Any, where: str) -> int:
+    if repeat is not None and num_samples is not None and repeat != num_samples:
+        raise ValueError(f"{where}: give 'repeat' ({repeat!r}) or 'num_samples' "
+                         f"({num_samples!r}), not both.")
+    value = num_samples if num_samples is not None else repeat
+    if value is None:
+        return 1
+    key = "num_samples" if num_samples is not None else "repeat"
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: {key!r} must be an integer >= 1, got {value!r}.")
+    return value
+
+
+def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
+    if seed is not None and modern is not None:
+        raise ValueError(f"{where}: give 'trial_resources' or 'resources_per_trial', not both.")
+    given = modern if modern is not None else seed
+    resources = {"cpu": 1.0, "gpu": 0.0}
+    if given is None:
+        return resources
+    key = "resources_per_trial" if modern is not None else "trial_resources"
+    if not isinstance(given, Mapping):
+        raise ValueError(f"{where}: {key!r} must be a dict like {{'cpu': 1, 'gpu': 0}}, "
+                         f"got {given!r}.")
+    for name, amount in given.items():
+        lowered = str(name).lower()
+        if lowered not in RESOURCE_KEYS:
+            raise ValueError(f"{where}: {key!r} has unknown resource {name!r}; valid: "
+                             f"{', '.join(RESOURCE_KEYS)}.")
+        if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or amount < 0:
+            raise ValueError(f"{where}: {key}[{name!r}] must be a number >= 0, got {amount!r}.")
+        resources[lowered] = float(amount)
+    if resources["cpu"] == 0 and resources["gpu"] == 0:
+        raise ValueError(f"{where}: {key!r} must ask for some CPU or GPU; a trial with no "
+                         f"resources would start a Ray worker per trial.")
+    return resources
+
+
+def normalize_experiments(experiments: Any) -> list[Experiment]:
+    """Accepts a dict of specs, an Experiment or a list of either."""
+    if isinstance(experiments, Experiment):
+        return [experiments]
+    if isinstance(experiments, Mapping):
+        return [Experiment.from_spec(name, spec) for name, spec in experiments.items()]
+    if isinstance(experiments, Sequence) and not isinstance(experiments, str):
+        result: list[Experiment] = []
+        for item in experiments:
+            result.extend(normalize_experiments(item))
+        return result
+    raise ValueError(
+        f"experiments must be a dict, an Experiment or a list of them, got {experiments!r}."
+    )

@@ -1,0 +1,251 @@
+"""The class interface of a trainable: one ``train()`` call is one iteration."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, Union
+
+from tuneflows import result as R
+
+
+@dataclass(frozen=True)
+class TrialInfo:
+    """Identity of the trial a trainable runs for (set by the trial actor)."""
+
+    experiment_id: str = ""
+    trial_id: str = "default"
+    trial_name: str = "default"
+
+
+class Trainable:
+    """Abstract class for trainable models, functions, etc.
+
+    A call to :meth:`train` executes one logical iteration of training and returns a
+    result completed with ``training_iteration``, ``time_total_s`` and the other
+    automatic keys. Subclasses implement ``_setup``, ``_train``, ``_save``,
+    ``_restore`` and ``_stop``; ``_save`` / ``_restore`` make the trial checkpointable,
+    which pausing (HyperBand), cloning (PBT) and fault tolerance rely on.
+
+    Example:
+        >>> class Counter(Trainable):
+        ...     def _setup(self):
+        ...         self.n = 0
+        ...     def _train(self):
+        ...         self.n += 1
+        ...         return {"mean_accuracy": self.n / 10}
+        ...     def _save(self, checkpoint_dir):
+        ...         return {"n": self.n}
+        ...     def _restore(self, state):
+        ...         self.n = state["n"]
+        >>> Counter(config={}).train()["training_iteration"]
+        1
+
+    Args:
+        config: The hyperparameter configuration of this trial (``self.config``).
+        logger_creator: Accepted for the seed's signature; tuneflows records results in
+            the driver, so it is unused.
+        trial_info: The trial's identity; set by tuneflows' trial actor.
+    """
+
+    def __init__(
+        self,
+        config: Optional[Mapping[str, Any]] = None,
+        logger_creator: Optional[Callable[..., Any]] = None,
+        trial_info: Optional[TrialInfo] = None,
+    ) -> None:
+        self.config: dict[str, Any] = dict(config or {})
+        self._info = trial_info or TrialInfo()
+        self._logdir = tempfile.mkdtemp(prefix=f"{self._info.trial_name[:40]}_")
+        self._iteration = 0
+        self._time_total = 0.0
+        self._timesteps_total: Optional[int] = None
+        self._restored_from_dict = False
+        self._call_setup()
+
+    def _call_setup(self) -> None:
+        params = inspect.signature(self._setup).parameters
+        if params:
+            self._setup(self.config)  # type: ignore[call-arg]
+        else:
+            self._setup()
+
+    @property
+    def iteration(self) -> int:
+        """Number of completed ``train()`` calls (restored from checkpoints)."""
+        return self._iteration
+
+    @property
+    def logdir(self) -> str:
+        """Directory on the worker for the trainable's own outputs."""
+        return self._logdir
+
+    @property
+    def trial_id(self) -> str:
+        """Id of the trial this trainable runs for."""
+        return self._info.trial_id
+
+    def train(self) -> dict[str, Any]:
+        """Runs one iteration of ``_train`` and returns its completed result."""
+        start = time.time()
+        metrics = self._train()
+        if metrics is None:
+            metrics = {}
+        if not isinstance(metrics, Mapping):
+            raise TypeError(
+                f"{type(self).__name__}._train() must return a dict of metrics, "
+                f"got {type(metrics).__name__}."
+            )
+        metrics = dict(metrics)
+        elapsed = float(metrics.pop(R.TIME_THIS_ITER_S, time.time() - start))
+        self._iteration += 1
+        self._time_total += elapsed
+        if R.TIMESTEPS_THIS_ITER in metrics and metrics[R.TIMESTEPS_THIS_ITER] is not None:
+            self._timesteps_total = (self._timesteps_total or 0) + metrics[R.TIMESTEPS_THIS_ITER]
+        if R.TIMESTEPS_TOTAL in metrics and metrics[R.TIMESTEPS_TOTAL] is not None:
+            self._timesteps_total = metrics[R.TIMESTEPS_TOTAL]
+        metrics.pop(R.TIMESTEPS_TOTAL, None)
+        return R.complete_result(
+            metrics,
+            iteration=self._iteration,
+            time_this_iter=elapsed,
+            time_total=self._time_total,
+            timesteps_total=self._timesteps_total,
+            experiment_id=self._info.experiment_id,
+            trial_id=self._info.trial_id,
+            config=self.config,
+        )
+
+    def save(self, checkpoint_dir: Optional[str] = None) -> str:
+        """Saves the trainable's state under ``checkpoint_dir`` and returns its path.
+
+        ``_save`` may return a path inside ``checkpoint_dir`` or a dict of state.
+        """
+        checkpoint_dir = checkpoint_dir or os.path.join(
+            self._logdir, f"checkpoint_{self._iteration:06d}"
+        )
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        saved = self._save(checkpoint_dir)
+        if isinstance(saved, dict):
+            path = os.path.join(checkpoint_dir, ".tune_state.pkl")
+            with open(path, "wb") as f:
+                pickle.dump(saved, f)
+            saved_rel = ".tune_state.pkl"
+        elif isinstance(saved, str):
+            saved_rel = os.path.relpath(saved, checkpoint_dir)
+        else:
+            raise TypeError(
+                f"{type(self).__name__}._save() must return a path or a dict, got "
+                f"{type(saved).__name__}."
+            )
+        with open(os.path.join(checkpoint_dir, ".tune_metadata"), "wb") as f:
+            pickle.dump(
+                {
+                    "saved": saved_rel,
+                    "iteration": self._iteration,
+                    "time_total": self._time_total,
+                    "timesteps_total": self._timesteps_total,
+                },
+                f,
+            )
+        return checkpoint_dir
+
+    def restore(self, checkpoint_path: str) -> None:
+        """Restores state saved by :meth:`save` (a checkpoint directory)."""
+        meta_path = os.path.join(checkpoint_path, ".tune_metadata")
+        if not os.path.exists(meta_path):
+            raise FileNotFoundError(
+                f"{checkpoint_path!r} is not a tuneflows checkpoint: it has no .tune_metadata."
+            )
+        with open(meta_path, "rb") as f:
+            meta = pickle.load(f)
+        saved = os.path.join(checkpoint_path, meta["saved"])
+        if meta["saved"] == ".tune_state.pkl":
+            with open(saved, "rb") as f:
+                self._restore(pickle.load(f))
+        else:
+            self._restore(saved)
+        self._iteration = meta["iteration"]
+        self._time_total = meta["time_total"]
+        self._timesteps_total = meta["timesteps_total"]
+
+    def save_to_object(self) -> bytes:
+        """Saves a checkpoint and returns it as bytes (a tar archive)."""
+        tmp = tempfile.mkdtemp(prefix="tune_ckpt_")
+        try:
+            self.save(tmp)
+            return pack_directory(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def restore_from_object(self, blob: bytes) -> None:
+        """Restores from bytes produced by :meth:`save_to_object`."""
+        tmp = tempfile.mkdtemp(prefix="tune_restore_")
+        try:
+            unpack_directory(blob, tmp)
+            self.restore(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Releases resources (calls ``_stop``) and removes the worker-side logdir."""
+        try:
+            self._stop()
+        finally:
+            shutil.rmtree(self._logdir, ignore_errors=True)
+
+    def reset_config(self, new_config: Mapping[str, Any]) -> bool:
+        """Applies ``new_config`` in place; return True if supported (PBT explore)."""
+        return False
+
+    # Subclass hooks ---------------------------------------------------------------
+    def _setup(self) -> None:
+        """Subclasses override this for custom initialization (may take ``config``)."""
+
+    def _train(self) -> dict[str, Any]:
+        """Subclasses override this to run one iteration and return its metrics."""
+        raise NotImplementedError
+
+    def _save(self, checkpoint_dir: str) -> Union[str, dict[str, Any]]:
+        """Subclasses override this to save state; return a path or a dict."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _save(), so it cannot checkpoint."
+        )
+
+    def _restore(self, checkpoint: Union[str, dict[str, Any]]) -> None:
+        """Subclasses override this to restore what ``_save`` returned."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _restore(), so it cannot restore."
+        )
+
+    def _stop(self) -> None:
+        """Subclasses override this for any cleanup on stop."""
+
+    @classmethod
+    def can_checkpoint(cls) -> bool:
+        """Whether the class implements ``_save`` and ``_restore``."""
+        return cls._save is not Trainable._save and cls._restore is not Trainable._restore
+
+
+def pack_directory(path: str) -> bytes:
+    """Tars a directory into bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(path, arcname=".")
+    return buf.getvalue()
+
+
+def unpack_directory(blob: bytes, path: str) -> None:
+    """Extracts bytes from :func:`pack_directory` into ``path``."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
+            tar.extractall(path, filter="data")
+    except tarfile.TarError as exc:
+        raise ValueError(f"Corrupt checkpoint archive: {exc}") from exc

@@ -1,0 +1,136 @@
+"""Trials: the driver's mutable record of one configuration, and the frozen snapshot
+that schedulers and searchers read."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
+
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+PAUSED = "PAUSED"
+TERMINATED = "TERMINATED"
+ERROR = "ERROR"
+STATUSES = (PENDING, RUNNING, PAUSED, TERMINATED, ERROR)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class TrialSnapshot:
+    """A read-only view of a trial, handed to schedulers and searchers.
+
+    Algorithms decide from snapshots and never see the runner's mutable state (as
+    Optuna's ``FrozenTrial``).
+
+    Attributes:
+        trial_id: Unique id of the trial within its experiment.
+        config: The trial's resolved hyperparameters (read-only mapping).
+        status: One of PENDING, RUNNING, PAUSED, TERMINATED, ERROR.
+        last_result: The most recent result (read-only mapping), or None.
+        has_checkpoint: Whether the trial has a checkpoint it can resume or be cloned from.
+        num_failures: How many times the trial has failed so far.
+    """
+
+    trial_id: str
+    config: Mapping[str, Any]
+    status: str = PENDING
+    last_result: Optional[Mapping[str, Any]] = None
+    has_checkpoint: bool = False
+    num_failures: int = 0
+
+    @classmethod
+    def make(cls, trial_id: str, config: Mapping[str, Any], **kwargs: Any) -> "TrialSnapshot":
+        """Builds a snapshot, freezing ``config`` and ``last_result``."""
+        last = kwargs.pop("last_result", None)
+        return cls(
+            trial_id=trial_id,
+            config=_freeze(dict(config)),
+            last_result=_freeze(dict(last)) if last is not None else None,
+            **kwargs,
+        )
+
+
+@dataclass
+class Trial:
+    """The driver's record of one trial, as returned by ``run_experiments``.
+
+    Attributes:
+        trial_id: Unique id within the experiment (e.g. ``"3f2a1_00004"``).
+        experiment_tag: Index and the varied values, e.g. ``"4_lr=0.4,momentum=0.2"``.
+        config: The resolved configuration passed to the trainable.
+        trainable_name: Registered name of the trainable.
+        status: PENDING, RUNNING, PAUSED, TERMINATED or ERROR.
+        last_result: The last result reported, completed with the automatic keys.
+        logdir: Directory holding ``params.json``, ``result.json``, ``progress.csv``.
+        error_file: Path of ``error.txt`` when the trial failed, else None.
+        error_msg: One-line summary of the failure, else None.
+        num_failures: How many times the trial failed (and was restarted).
+        status_reason: Why the scheduler last stopped, paused or perturbed it.
+        resources: Ray resources the trial's actor holds, e.g. ``{"cpu": 1, "gpu": 0}``.
+        stopping_criterion: Result key to threshold; the trial ends when one is reached.
+    """
+
+    trial_id: str
+    experiment_tag: str
+    config: dict[str, Any]
+    trainable_name: str
+    logdir: str
+    status: str = PENDING
+    last_result: Optional[dict[str, Any]] = None
+    error_file: Optional[str] = None
+    error_msg: Optional[str] = None
+    num_failures: int = 0
+    status_reason: str = ""
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    stopping_criterion: dict[str, float] = field(default_factory=dict)
+    checkpoint_freq: int = 0
+    checkpoint_at_end: bool = False
+    max_failures: int = 0
+    pid: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        """Display name, ``<trainable>_<experiment_tag>``."""
+        return f"{self.trainable_name}_{self.experiment_tag}"
+
+    @property
+    def iteration(self) -> int:
+        """``training_iteration`` of the last result (0 before the first)."""
+        return int((self.last_result or {}).get("training_iteration", 0))
+
+    def snapshot(self, has_checkpoint: bool = False) -> TrialSnapshot:
+        """A frozen view for schedulers and searchers."""
+        return TrialSnapshot.make(
+            self.trial_id,
+            self.config,
+            status=self.status,
+            last_result=self.last_result,
+            has_checkpoint=has_checkpoint,
+            num_failures=self.num_failures,
+        )
+
+    def is_finished(self) -> bool:
+        """Whether the trial ended (TERMINATED or ERROR)."""
+        return self.status in (TERMINATED, ERROR)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data form, for experiment state and the REST API."""
+        return dataclasses.asdict(self)
+
+    def ensure_logdir(self) -> str:
+        """Creates the trial's log directory and returns it."""
+        os.makedirs(self.logdir, exist_ok=True)
+        return self.logdir
