@@ -11,6 +11,7 @@ from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
 from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
+from tuneflows.search.concurrency import TrialLimiter
 from tuneflows.search.searcher import Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator, validate_config
 from tuneflows.spec import Experiment, normalize_experiments
@@ -108,6 +109,12 @@ def _resolve_scheduler(scheduler: Any) -> TrialScheduler:
 
 def _make_searcher(exp: Experiment, scheduler: Any, search_alg: Optional[Searcher]) -> Searcher:
     if search_alg is not None:
+        search_alg.set_search_properties(
+            getattr(scheduler, "metric", None), getattr(scheduler, "mode", None), exp.config,
+            stop=exp.stop, run=exp.trainable_name,
+        )
+        if search_alg.total_trials is None:
+            return TrialLimiter(search_alg, exp.num_samples)
         return search_alg
     if hasattr(scheduler, "make_searcher"):
         return scheduler.make_searcher(exp.config, exp.num_samples)

@@ -23,7 +23,7 @@ from tuneflows.loggers.files import TrialFiles
 from tuneflows.loggers.mlflow_logger import MlflowRecorder
 from tuneflows.loggers.recorder import Recorder
 from tuneflows.schedulers import Decision, TrialScheduler
-from tuneflows.search.searcher import FINISHED, Searcher
+from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.spec import Experiment
 from tuneflows.status import StatusDisplay, status_text
 from tuneflows.trainable import TrialInfo
@@ -85,6 +85,7 @@ class ExperimentRunner:
         self._files: dict[str, TrialFiles] = {}
         self._actors: dict[str, Any] = {}
         self._parked: set[str] = set()
+        self._checkpointable: dict[str, bool] = {}
         self._replay_until: dict[str, int] = {}
         self._rounds: dict[str, int] = {}
         self._driving: dict[str, asyncio.Task] = {}
@@ -166,18 +167,22 @@ class ExperimentRunner:
 
     # ------------------------------------------------------------------ slots
     def _busy_slots(self) -> int:
-        return len(self._actors)
+        running = sum(1 for t in self.trials.values() if t.status == RUNNING)
+        return running + len(self._parked)
 
     def _fill_slots(self) -> None:
+        """Starts trials while slots are free: a new suggestion is added (as PENDING)
+        before the scheduler chooses, so bracket-based schedulers see full brackets."""
         while True:
             free = self._busy_slots() < self.slots
-            candidates = [t for t in self.trials.values()
-                          if free or t.trial_id in self._parked]
-            trial_id = self.scheduler.choose_trial_to_run([t.snapshot(self._has_ckpt(t)) for t in candidates])
-            if trial_id is None and free and not self._searcher_done:
-                if self._add_suggested_trial() is None:
-                    return
-                continue
+            pending = any(t.status == PENDING for t in self.trials.values())
+            if free and not pending and not self._searcher_done:
+                self._add_suggested_trial()
+            candidates = [t for t in self.trials.values() if free or t.trial_id in self._parked]
+            trial_id = self.scheduler.choose_trial_to_run(
+                [t.snapshot(self._has_ckpt(t)) for t in candidates]
+            )
+            self._stop_paused_losers()
             if trial_id is None:
                 return
             trial = self.trials.get(trial_id)
@@ -188,6 +193,24 @@ class ExperimentRunner:
                 )
             trial.status = RUNNING
             self._driving[trial_id] = asyncio.ensure_future(self._drive(trial))
+
+    def _stop_paused_losers(self) -> None:
+        """Ends the PAUSED trials the scheduler has given up on (HyperBand's losers)."""
+        snapshots = [t.snapshot(self._has_ckpt(t)) for t in self.trials.values()]
+        for trial_id, decision in self.scheduler.paused_trials_to_stop(snapshots).items():
+            trial = self.trials[trial_id]
+            if trial.status != PAUSED:
+                continue
+            if trial_id in self._parked:
+                self._parked.discard(trial_id)
+                self._drop_actor(trial)
+            self._mark_early_stopped(trial)
+            self._end_trial(trial, TERMINATED, decision.reason)
+            self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+
+    def _mark_early_stopped(self, trial: Trial) -> None:
+        if trial.last_result is not None:
+            trial.last_result[EARLY_STOPPED] = True
 
     def _has_ckpt(self, trial: Trial) -> bool:
         return self.checkpoints.latest(trial.trial_id) is not None
@@ -335,13 +358,24 @@ class ExperimentRunner:
             await self._clone(trial, decision)
         if decision.action == TrialScheduler.STOP:
             await self._release(trial)
+            self._mark_early_stopped(trial)
             self._end_trial(trial, TERMINATED, decision.reason)
             self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
             return STOP
         if decision.action == TrialScheduler.PAUSE:
             await self._pause(trial, decision.reason)
+            self._stop_paused_losers()
             return PAUSE
+        if decision.save_checkpoint and await self._can_checkpoint(trial):
+            blob = await self._actors[trial.trial_id].save.remote()
+            await self._save_checkpoint(trial, blob, trial.iteration)
         return CONTINUE
+
+    async def _can_checkpoint(self, trial: Trial) -> bool:
+        if trial.trial_id not in self._checkpointable:
+            actor = self._actors[trial.trial_id]
+            self._checkpointable[trial.trial_id] = await actor.can_checkpoint.remote()
+        return self._checkpointable[trial.trial_id]
 
     async def _clone(self, trial: Trial, decision: Decision) -> None:
         donor = self.trials[decision.clone_from]
@@ -370,7 +404,7 @@ class ExperimentRunner:
         trial.status = PAUSED
         trial.status_reason = reason
         self._event(trial, "pause", reason)
-        if await actor.can_checkpoint.remote():
+        if await self._can_checkpoint(trial):
             blob = await actor.save.remote()
             await self._save_checkpoint(trial, blob, trial.iteration)
             await self._release(trial)

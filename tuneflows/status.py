@@ -113,7 +113,8 @@ class StatusDisplay:
         self._live: Any = None
 
     def update(self, text: str, force: bool = False) -> None:
-        """Shows ``text`` now in a terminal (at most 4×/s), else when due or forced."""
+        """Shows ``text``: in a terminal at most 4×/s (at once when ``force``), else at
+        most every ``interval_s`` so a log file is not flooded."""
         if not self.verbose:
             return
         now = time.monotonic()
@@ -129,7 +130,7 @@ class StatusDisplay:
 
                 self._live.update(Text(text), refresh=True)
                 self._last = now
-        elif force or now - self._last >= self.interval_s:
+        elif now - self._last >= self.interval_s:
             print(text, flush=True)
             self._last = now
 
