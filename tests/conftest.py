@@ -33,17 +33,24 @@ def ray_session():
     ray.shutdown()
 
 
+@pytest.fixture(scope="session")
+def mlflow_uri(tmp_path_factory):
+    """One MLflow SQLite store for the session (creating one costs seconds of
+    migrations); tests of the default store location use their own."""
+    return "sqlite:///" + str(tmp_path_factory.mktemp("mlflow") / "mlflow.db")
+
+
 @pytest.fixture
 def local_dir(tmp_path, monkeypatch):
-    """A fresh results directory, with MLflow's default store inside it."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    """A fresh results directory."""
     monkeypatch.setenv("TUNE_RESULT_DIR", str(tmp_path / "ray_results"))
     return str(tmp_path / "ray_results")
 
 
 @pytest.fixture
-def tune_env(prefect_server, ray_session, local_dir):
-    """Everything an integration test needs: Prefect, Ray and a results dir."""
+def tune_env(prefect_server, ray_session, local_dir, mlflow_uri, monkeypatch):
+    """Everything an integration test needs: Prefect, Ray, MLflow and a results dir."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
     return local_dir
 
 

@@ -107,6 +107,7 @@ class ExperimentRunner:
     async def run(self, round_task: RoundTask) -> list[Trial]:
         """Runs the experiment to the end and returns its trials."""
         from tuneflows.execution.function_runner import to_trainable_class
+        from tuneflows.execution.shipping import ship_by_value_if_local
 
         self._round_task = round_task
         os.makedirs(self.experiment.dir, exist_ok=True)
@@ -119,6 +120,7 @@ class ExperimentRunner:
              "tuneflows.logdir": self.experiment.dir},
         )
         self._pool = ActorPool(self.experiment.resources)
+        ship_by_value_if_local(self.experiment.trainable)
         self._trainable_ref = ray.put(to_trainable_class(self.experiment.trainable))
         status = "FAILED"
         try:

@@ -1,0 +1,361 @@
+"""Workloads, trainables and the measuring harness shared by the benchmark suite.
+
+One benchmark *run* is one workload on one side (``tuneflows`` or ``raytune``) in a
+fresh Python process (see :func:`child_main`), so each side gets a clean Ray session:
+
+1. start-up (reported separately, excluded from the wall time): imports, ``ray.init``
+   (local, 2 CPUs, no dashboard) and, for tuneflows, the Prefect ephemeral API server
+   (started explicitly with ``SubprocessASGIServer().start()``, the same call Prefect
+   makes on first use);
+2. the timed section: one ``tuneflows.run_experiments(..., verbose=False)`` or one
+   ``ray.tune.Tuner(...).fit()`` with ``reuse_actors=True``, every trial asking for 1 CPU;
+3. measures: wall time, results per second, driver CPU (``getrusage(RUSAGE_SELF)``,
+   children excluded), CPU of the Prefect server process (psutil ``cpu_times``), CPU of
+   the whole process tree (driver, Prefect server, raylet, GCS, Ray workers), peak and
+   final driver RSS, CPU spent inside trainables (``time.thread_time`` in the trainable).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import resource
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Optional
+
+NUM_CPUS = 2  # the Ray session of both sides: local, 2 CPUs, no dashboard
+SIDES = ("tuneflows", "raytune")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark workload.
+
+    Attributes:
+        id: Number used on the command line.
+        name: Short description.
+        trials: Number of trials (a grid over ``x``).
+        iters: Iterations (results) per trial.
+        kind: ``noop``, ``sleep`` (``seconds`` of ``time.sleep``) or ``burn`` (``seconds``
+            of CPU, spun on ``time.thread_time``).
+        seconds: Length of one iteration's work.
+        asha: Run under ASHA (max_t = iters, grace period ``grace``, η 3, 1 bracket).
+        grace: ASHA grace period.
+        memory: Sample driver RSS and trial completion times (memory growth per 1,000
+            trials, completion rate early vs late).
+    """
+
+    id: int
+    name: str
+    trials: int
+    iters: int
+    kind: str = "noop"
+    seconds: float = 0.0
+    asha: bool = False
+    grace: int = 3
+    memory: bool = False
+
+
+WORKLOADS: dict[int, Workload] = {
+    0: Workload(0, "16 trials x 50 it, sleep 20 ms (issue 2)", 16, 50, "sleep", 0.02),
+    1: Workload(1, "200 trials x 1 it, no-op", 200, 1),
+    2: Workload(2, "8 trials x 2,000 it, no-op", 8, 2000),
+    3: Workload(3, "32 trials x 30 it, 50 ms CPU, ASHA", 32, 30, "burn", 0.05, asha=True),
+    4: Workload(4, "2,000 trials x 3 it, no-op", 2000, 3, memory=True),
+}
+
+
+def quick(w: Workload) -> Workload:
+    """The ``--quick`` version of a workload: its larger dimension divided by 4."""
+    if w.asha:
+        return replace(w, trials=max(w.trials // 4, 4))
+    if w.trials >= w.iters:
+        return replace(w, trials=max(w.trials // 4, 2))
+    return replace(w, iters=max(w.iters // 4, 1))
+
+
+def xs(w: Workload) -> list[int]:
+    """The grid values: a fixed permutation, so ASHA sees good and bad trials mixed."""
+    values = list(range(w.trials))
+    random.Random(0).shuffle(values)
+    return values
+
+
+# ---------------------------------------------------------------------------- trainables
+def _iterate(config: dict, report: Callable[[dict], None]) -> None:
+    """The body shared by both sides' trainables."""
+    kind, seconds, iters = config["kind"], config["seconds"], config["iters"]
+    x = config["x"]
+    work = 0.0  # CPU seconds spent in the iteration's work, cumulative
+    for i in range(1, iters + 1):
+        if kind == "sleep":
+            time.sleep(seconds)
+        elif kind == "burn":
+            c0 = time.thread_time()
+            end = c0 + seconds
+            while time.thread_time() < end:
+                pass
+            work += time.thread_time() - c0
+        report({"score": x * i, "work_s": work, "t": time.time()})
+
+
+def tuneflows_trainable(config: dict, reporter: Any) -> None:
+    """tuneflows function API: ``f(config, reporter)``."""
+    _iterate(config, lambda m: reporter(**m))
+
+
+def raytune_trainable(config: dict) -> None:
+    """Ray Tune 2.x function API: ``ray.tune.report(metrics)``."""
+    from ray import tune
+
+    _iterate(config, tune.report)
+
+
+# ---------------------------------------------------------------------------- helpers
+def _rusage_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _proc_cpu(proc: Any) -> float:
+    try:
+        t = proc.cpu_times()
+        return t.user + t.system
+    except Exception:  # noqa: BLE001 - gone
+        return 0.0
+
+
+class TreeCpu:
+    """CPU seconds of this process and all its descendants, by pid (a process that
+    exits during the window is counted up to its last sample)."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._me = psutil.Process()
+
+    def sample(self) -> dict[int, float]:
+        procs = [self._me] + self._me.children(recursive=True)
+        out = {}
+        for p in procs:
+            out[p.pid] = _proc_cpu(p)
+        return out
+
+
+class RssSampler(threading.Thread):
+    """Samples the driver's RSS every ``period`` seconds."""
+
+    def __init__(self, period: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        import psutil
+
+        self._proc = psutil.Process()
+        self._period = period
+        self._stop_event = threading.Event()
+        self.samples: list[tuple[float, float]] = []
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.samples.append((time.time(), self._proc.memory_info().rss / 2**20))
+            self._stop_event.wait(self._period)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _fit_slope(points: list[tuple[float, float]]) -> Optional[float]:
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx = sum(p[0] for p in points) / n
+    my = sum(p[1] for p in points) / n
+    sxx = sum((p[0] - mx) ** 2 for p in points)
+    if sxx == 0:
+        return None
+    return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
+
+
+def memory_stats(ends: list[float], samples: list[tuple[float, float]]) -> dict[str, Any]:
+    """Driver RSS growth per 1,000 finished trials (least squares over the second half
+    of the run, so start-up allocations do not count) and the trial completion rate in
+    the first and last quarter of the trials."""
+    ends = sorted(ends)
+    out: dict[str, Any] = {}
+    if len(ends) >= 8:
+        n = len(ends)
+        q = n // 4
+        first = (q - 1) / max(ends[q - 1] - ends[0], 1e-9)
+        last = (q - 1) / max(ends[-1] - ends[-q], 1e-9)
+        out["trials_per_s_first_quarter"] = first
+        out["trials_per_s_last_quarter"] = last
+    if ends and samples:
+        import bisect
+
+        half = ends[len(ends) // 2]
+        points = [(bisect.bisect_right(ends, t), rss) for t, rss in samples
+                  if half <= t <= ends[-1]]
+        slope = _fit_slope(points)
+        out["rss_growth_mb_per_1000_trials"] = None if slope is None else slope * 1000
+        out["rss_samples"] = len(points)
+    return out
+
+
+# ---------------------------------------------------------------------------- the sides
+def _config(w: Workload) -> dict[str, Any]:
+    return {"kind": w.kind, "seconds": w.seconds, "iters": w.iters}
+
+
+def start_tuneflows() -> dict[str, Any]:
+    """Imports tuneflows and Prefect, and starts the Prefect ephemeral API server."""
+    import tuneflows  # noqa: F401
+    import tuneflows.flow  # noqa: F401  (prefect, prefect-ray)
+    from prefect.settings import PREFECT_API_URL
+
+    info: dict[str, Any] = {}
+    if not PREFECT_API_URL.value():
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()
+        info["prefect_server_pid"] = server.server_process.pid
+        info["prefect_server"] = "ephemeral"
+    else:
+        info["prefect_server"] = PREFECT_API_URL.value()
+    return info
+
+
+def run_tuneflows(w: Workload, local_dir: str) -> list[dict]:
+    """Runs the workload through ``tuneflows.run_experiments``; returns last results."""
+    import tuneflows
+
+    scheduler = None
+    if w.asha:
+        from tuneflows.schedulers import AsyncHyperBandScheduler
+
+        scheduler = AsyncHyperBandScheduler(metric="score", mode="max", max_t=w.iters,
+                                            grace_period=w.grace, reduction_factor=3,
+                                            brackets=1)
+    spec = {
+        "run": tuneflows_trainable,
+        "config": {**_config(w), "x": tuneflows.grid_search(xs(w))},
+        "resources_per_trial": {"cpu": 1, "gpu": 0},
+        "local_dir": local_dir,
+    }
+    trials = tuneflows.run_experiments({f"bench_w{w.id}": spec}, scheduler=scheduler,
+                                       verbose=False)
+    return [dict(t.last_result or {}, status=t.status) for t in trials]
+
+
+def start_raytune() -> dict[str, Any]:
+    import ray.tune  # noqa: F401
+    from ray.tune.schedulers import ASHAScheduler  # noqa: F401
+
+    return {}
+
+
+def run_raytune(w: Workload, local_dir: str) -> list[dict]:
+    """Runs the workload through ``ray.tune.Tuner(...).fit()``; returns last results."""
+    from ray import tune
+
+    scheduler = None
+    if w.asha:
+        from ray.tune.schedulers import ASHAScheduler
+
+        scheduler = ASHAScheduler(metric="score", mode="max", max_t=w.iters,
+                                  grace_period=w.grace, reduction_factor=3, brackets=1)
+    tuner = tune.Tuner(
+        tune.with_resources(raytune_trainable, {"cpu": 1}),
+        param_space={**_config(w), "x": tune.grid_search(xs(w))},
+        tune_config=tune.TuneConfig(reuse_actors=True, scheduler=scheduler),
+        run_config=tune.RunConfig(name=f"bench_w{w.id}", storage_path=local_dir, verbose=0),
+    )
+    grid = tuner.fit()
+    out = []
+    for r in grid:
+        m = dict(r.metrics or {})
+        m["status"] = "ERROR" if r.error else "TERMINATED"
+        out.append(m)
+    return out
+
+
+def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str, Any]:
+    """Runs one workload on one side in this (fresh) process and writes its measures."""
+    import psutil
+
+    t_start = time.perf_counter()
+    os.makedirs(tmp_root, exist_ok=True)
+    local_dir = tempfile.mkdtemp(prefix=f"{side}-w{w.id}-", dir=tmp_root)
+    info = start_tuneflows() if side == "tuneflows" else start_raytune()
+    import ray
+
+    ray.init(num_cpus=NUM_CPUS, include_dashboard=False, logging_level=logging.WARNING)
+    startup_s = time.perf_counter() - t_start
+
+    server = psutil.Process(info["prefect_server_pid"]) if "prefect_server_pid" in info else None
+    tree = TreeCpu()
+    tree0 = tree.sample()
+    server0 = _proc_cpu(server) if server else 0.0
+    cpu0 = _rusage_cpu()
+    rss_start = psutil.Process().memory_info().rss / 2**20
+    sampler = RssSampler() if w.memory else None
+    if sampler:
+        sampler.start()
+    t0 = time.perf_counter()
+    results = (run_tuneflows if side == "tuneflows" else run_raytune)(w, local_dir)
+    wall = time.perf_counter() - t0
+    cpu1 = _rusage_cpu()
+    server1 = _proc_cpu(server) if server else 0.0
+    tree1 = tree.sample()
+    if sampler:
+        sampler.stop()
+    rss_end = psutil.Process().memory_info().rss / 2**20
+
+    tree_cpu = sum(v - tree0.get(pid, 0.0) for pid, v in tree1.items())
+    n_results = sum(int(r.get("training_iteration", 0)) for r in results)
+    trainable_cpu = sum(float(r.get("work_s", 0.0)) for r in results)
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    out: dict[str, Any] = {
+        "side": side,
+        "workload": asdict(w),
+        "startup_s": startup_s,
+        "wall_s": wall,
+        "results": n_results,
+        "results_per_s": n_results / wall if wall else None,
+        "trials": len(results),
+        "statuses": statuses,
+        "driver_cpu_s": cpu1 - cpu0,
+        "prefect_server_cpu_s": (server1 - server0) if server else None,
+        "tree_cpu_s": tree_cpu,
+        "trainable_cpu_s": trainable_cpu,
+        "trainable_share_of_machine": trainable_cpu / (NUM_CPUS * wall) if wall else None,
+        "trainable_share_of_tree_cpu": trainable_cpu / tree_cpu if tree_cpu else None,
+        "peak_driver_rss_mb": _peak_rss_mb(),
+        "driver_rss_start_mb": rss_start,
+        "driver_rss_end_mb": rss_end,
+        "loadavg_1m_end": os.getloadavg()[0],
+        "env": {k: v for k, v in os.environ.items() if k.startswith(("PREFECT_", "TUNEFLOWS_"))
+                and k not in ("PREFECT_HOME",)},
+        **info,
+    }
+    if w.memory:
+        ends = [float(r["t"]) for r in results if "t" in r]
+        out["memory"] = memory_stats(ends, sampler.samples if sampler else [])
+        out["memory"]["rss_growth_mb_per_1000_trials_start_to_end"] = (
+            (rss_end - rss_start) / max(len(results), 1) * 1000)
+    with open(out_path, "w") as f:
+        json.dump(out, f, indent=1)
+    ray.shutdown()
+    return out

@@ -1,0 +1,90 @@
+"""Bad specs fail before any trial starts, with a message naming the key or value."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import tuneflows
+from tuneflows.spec import Experiment, normalize_experiments
+
+
+def _train(config, reporter):
+    reporter(mean_accuracy=1.0)
+
+
+@pytest.fixture(autouse=True)
+def results_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNE_RESULT_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _run(spec):
+    return tuneflows.run_experiments({"exp": spec}, verbose=False)
+
+
+def test_unknown_key_lists_valid_keys(results_dir):
+    with pytest.raises(ValueError) as info:
+        _run({"run": _train, "stpo": {"x": 1}})
+    assert "'stpo'" in str(info.value) and "checkpoint_freq" in str(info.value)
+    assert not os.path.exists(results_dir / "exp")
+
+
+def test_unknown_trainable_lists_registered():
+    tuneflows.register_trainable("known_one", _train)
+    with pytest.raises(ValueError) as info:
+        _run({"run": "nope"})
+    assert "'nope'" in str(info.value) and "known_one" in str(info.value)
+
+
+@pytest.mark.parametrize("stop", [5, ["mean_accuracy"], {"mean_accuracy": "high"}, {"x": None}])
+def test_stop_must_map_keys_to_numbers(stop):
+    with pytest.raises(ValueError, match="stop"):
+        _run({"run": _train, "stop": stop})
+
+
+def test_empty_grid_names_the_key():
+    with pytest.raises(ValueError, match="lr"):
+        _run({"run": _train, "config": {"opt": {"lr": {"grid_search": []}}}})
+    with pytest.raises(ValueError, match="empty"):
+        tuneflows.grid_search([])
+
+
+@pytest.mark.parametrize("key", ["repeat", "num_samples"])
+@pytest.mark.parametrize("value", [0, -1, 1.5])
+def test_samples_below_one(key, value):
+    with pytest.raises(ValueError, match=key):
+        _run({"run": _train, key: value})
+
+
+def test_non_callable_run():
+    with pytest.raises(ValueError, match="not callable"):
+        _run({"run": 42})
+
+
+def test_missing_run():
+    with pytest.raises(ValueError, match="'run'"):
+        _run({"config": {}})
+
+
+def test_unknown_resource():
+    with pytest.raises(ValueError, match="'tpu'"):
+        _run({"run": _train, "resources_per_trial": {"tpu": 1}})
+
+
+def test_spellings_are_equivalent():
+    seed = Experiment("a", run=_train, repeat=3, trial_resources={"cpu": 2})
+    modern = Experiment("a", run=_train, num_samples=3, resources_per_trial={"cpu": 2})
+    assert seed.num_samples == modern.num_samples == 3
+    assert seed.resources == modern.resources == {"cpu": 2.0, "gpu": 0.0}
+
+
+def test_normalize_accepts_dict_experiment_and_list():
+    exp = Experiment("a", run=_train)
+    exps = normalize_experiments([exp, {"b": {"run": _train}}])
+    assert [e.name for e in exps] == ["a", "b"]
+
+
+def test_local_dir_defaults_to_tune_result_dir(results_dir):
+    assert Experiment("a", run=_train).dir == os.path.join(str(results_dir), "a")
