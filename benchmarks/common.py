@@ -299,7 +299,10 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     info = start_tuneflows() if side == "tuneflows" else start_raytune()
     import ray
 
-    ray.init(num_cpus=NUM_CPUS, include_dashboard=False, logging_level=logging.WARNING)
+    # address="local": always a new local session, even when another test on this
+    # machine has a `ray start --head` cluster running.
+    ray.init(address="local", num_cpus=NUM_CPUS, include_dashboard=False,
+             logging_level=logging.WARNING)
     startup_s = time.perf_counter() - t_start
 
     server = psutil.Process(info["prefect_server_pid"]) if "prefect_server_pid" in info else None

@@ -73,6 +73,7 @@ def _child_env(tmp_root: str, extra: dict[str, str], side: str) -> dict[str, str
     env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     env["PREFECT_HOME"] = os.path.join(tmp_root, "prefect-home")  # one DB per invocation
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("RAY_ADDRESS", None)
     env.pop("TUNE_RESULT_DIR", None)  # Ray Tune 2.x refuses it; tuneflows gets local_dir
     if side == "tuneflows":
         env.update(extra)

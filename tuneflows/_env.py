@@ -17,3 +17,17 @@ def apply_defaults() -> None:
     """Sets each default unless the variable is already set."""
     for key, value in _DEFAULTS.items():
         os.environ.setdefault(key, value)
+    _use_ray_token_auth_if_available()
+
+
+def _use_ray_token_auth_if_available() -> None:
+    """Ray 2.60 starts clusters with token authentication (``ray start --head`` writes
+    ``~/.ray/auth_token``), but a driver joining one by address sends the token only
+    with ``RAY_AUTH_MODE=token``, read when Ray is imported. A new local cluster uses
+    token mode by default anyway, so turn it on whenever a token is available and the
+    user has not chosen a mode."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file):
+        os.environ["RAY_AUTH_MODE"] = "token"
