@@ -26,8 +26,9 @@ def train_func(config: dict, reporter) -> None:
 def main() -> list:
     """Runs the quick start and prints the best trial."""
     tuneflows.register_trainable("train_func", train_func)
+    name = time.strftime("my_experiment_%Y%m%d_%H%M%S")  # a fresh experiment each run
     trials = tuneflows.run_experiments({
-        "my_experiment": {
+        name: {
             "run": "train_func",
             "stop": {"mean_accuracy": 99},
             "config": {

@@ -9,6 +9,7 @@ from typing import Any, Optional, Union
 
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
+from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
 from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
 from tuneflows.search.concurrency import TrialLimiter
@@ -54,7 +55,10 @@ def run_experiments(
         verbose: Show the ``== Status ==`` block.
         queue_trials: Accept trials needing more resources than the cluster has now
             (an autoscaling cluster will grow).
-        resume: Continue a killed experiment from its saved state.
+        resume: ``True`` continues a killed experiment from its saved state (finished
+            trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
+            fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
+            to run into an existing experiment directory.
         search_alg: Where configurations come from (default: grid × samples).
         raise_on_failed_trial: Raise TuneError when any trial ends in ERROR.
         ray_address: An existing Ray cluster (default: ``RAY_ADDRESS`` or a local Ray).
@@ -74,27 +78,49 @@ def run_experiments(
         raise ValueError(f"Experiment names must be unique, got {names}.")
     sched = _resolve_scheduler(scheduler)
     searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
-    if resume:
-        raise TuneError("resume=True is not supported yet; remove the experiment directory "
-                        "or pick a new experiment name to start fresh.")
+    states = [_resume_state(exp, resume) for exp in exps]
     ensure_ray(ray_address)
     total = cluster_resources()
     for exp in exps:
         _check_fits(exp, total, queue_trials)
     all_trials: list[Trial] = []
-    for exp, searcher in zip(exps, searchers):
+    for exp, searcher, state in zip(exps, searchers, states):
         runner = ExperimentRunner(
             exp, sched, searcher,
             RunnerSettings(round_seconds=round_seconds, verbose=verbose,
                            max_concurrent=max_concurrent_trials,
                            raise_on_failed_trial=raise_on_failed_trial,
                            total_resources=total),
+            resume_state=state,
+            errored_only=resume == "ERRORED_ONLY",
         )
         all_trials.extend(_run_flow(exp.name, runner))
     failed = [t for t in all_trials if t.status == ERROR]
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
     return all_trials
+
+
+RESUME_MODES = (False, True, "AUTO", "ERRORED_ONLY")
+
+
+def _resume_state(exp: Experiment, resume: Any) -> Optional[ExperimentState]:
+    """The saved state to continue, per ``resume``; refuses to overwrite silently."""
+    if resume not in RESUME_MODES:
+        raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}.")
+    state = load_state(exp.dir)
+    if state is None:
+        if resume == "ERRORED_ONLY":
+            raise ValueError(f"resume='ERRORED_ONLY': {exp.dir!r} holds no experiment to resume.")
+        return None
+    if resume is False:
+        raise ValueError(
+            f"Experiment directory {exp.dir!r} already holds experiment {exp.name!r} "
+            f"({len(state.trials)} trials). Pass resume=True to continue it (or "
+            f"resume='ERRORED_ONLY' to re-run its failed trials), or start fresh with "
+            f"another experiment name or local_dir, or after removing that directory."
+        )
+    return state
 
 
 def _resolve_scheduler(scheduler: Any) -> TrialScheduler:

@@ -33,7 +33,9 @@ def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
         logger.info("Connecting to the Ray cluster at %s", address)
         ray.init(address=address, **kwargs)
     else:
-        ray.init(**kwargs)
+        # "local": a new local instance, never a cluster that `ray start` left behind on
+        # this machine (ray.init() would join it; pass ray_address="auto" for that).
+        ray.init(address="local", **kwargs)
 
 
 def cluster_resources() -> dict[str, float]:

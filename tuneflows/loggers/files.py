@@ -68,6 +68,30 @@ class TrialFiles:
                 writer.writeheader()
             writer.writerows(rows)
 
+    def read_results(self) -> list[dict[str, Any]]:
+        """The results recorded so far (complete lines of ``result.json``)."""
+        path = os.path.join(self.logdir, "result.json")
+        if not os.path.exists(path):
+            return []
+        rows = []
+        with open(path) as f:
+            for line in f:
+                if line.endswith("\n"):
+                    rows.append(json.loads(line))
+        return rows
+
+    def repair(self) -> list[dict[str, Any]]:
+        """After a killed driver: drops a half-written last line of ``result.json``,
+        rebuilds ``progress.csv`` from it, and returns the results."""
+        rows = self.read_results()
+        for name in ("result.json", "progress.csv"):
+            path = os.path.join(self.logdir, name)
+            if os.path.exists(path):
+                os.remove(path)
+        self._csv_fields = []
+        self.append_results(rows)
+        return rows
+
     def write_error(self, text: str) -> str:
         """Writes ``error.txt`` (appending, one block per failure) and returns its path."""
         path = os.path.join(self.logdir, "error.txt")

@@ -74,6 +74,37 @@ class MlflowRecorder:
         self.parent_run_id = run.info.run_id
         return self.parent_run_id
 
+    def resume_experiment(self, parent_run_id: str, trial_runs: Mapping[str, str]) -> None:
+        """Continues an experiment's existing parent run and trial runs."""
+        self.parent_run_id = parent_run_id
+        self.trial_runs = dict(trial_runs)
+        self.client.update_run(parent_run_id, status="RUNNING")
+
+    def reopen_trial(self, trial_id: str) -> None:
+        """Marks a resumed trial's run RUNNING again."""
+        self.client.update_run(self.trial_runs[trial_id], status="RUNNING")
+
+    def find_trial_run(self, trial_id: str) -> Optional[str]:
+        """The run of ``trial_id`` under the current parent run, if one exists."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.trial_id = '{trial_id}' and "
+                          f"tags.mlflow.parentRunId = '{self.parent_run_id}'",
+            max_results=1,
+        )
+        if runs:
+            self.trial_runs[trial_id] = runs[0].info.run_id
+            return runs[0].info.run_id
+        return None
+
+    def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
+        """Logs the results whose steps the run lacks (lost when a driver was killed)."""
+        history = self.client.get_metric_history(self.trial_runs[trial_id], "time_total_s")
+        logged = max((m.step for m in history), default=0)
+        missing = [r for r in results if int(r.get("training_iteration", 0)) > logged]
+        if missing:
+            self.log_results(trial_id, missing)
+
     def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
                     tags: Mapping[str, str]) -> str:
         """Creates a trial's nested run with its config as params."""
