@@ -35,6 +35,7 @@ def run_experiments(
     ray_address: Optional[str] = None,
     round_seconds: float = 5.0,
     max_concurrent_trials: Optional[int] = None,
+    flow_retries: int = 0,
 ) -> list[Trial]:
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
@@ -64,6 +65,8 @@ def run_experiments(
         ray_address: An existing Ray cluster (default: ``RAY_ADDRESS`` or a local Ray).
         round_seconds: Longest wall-clock slice of a round before results are recorded.
         max_concurrent_trials: Most trials running at once.
+        flow_retries: Prefect retries of each experiment's flow run; a retry resumes
+            the experiment from its saved state instead of starting over.
 
     Returns:
         The trials of every experiment.
@@ -84,17 +87,28 @@ def run_experiments(
     for exp in exps:
         _check_fits(exp, total, queue_trials)
     all_trials: list[Trial] = []
-    for exp, searcher, state in zip(exps, searchers, states):
-        runner = ExperimentRunner(
-            exp, sched, searcher,
-            RunnerSettings(round_seconds=round_seconds, verbose=verbose,
-                           max_concurrent=max_concurrent_trials,
-                           raise_on_failed_trial=raise_on_failed_trial,
-                           total_resources=total),
-            resume_state=state,
-            errored_only=resume == "ERRORED_ONLY",
-        )
-        all_trials.extend(_run_flow(exp.name, runner))
+    server = None
+    if with_server:
+        from tuneflows.web_server import TuneServer
+
+        server = TuneServer(port=server_port)
+    try:
+        for exp, searcher, state in zip(exps, searchers, states):
+            runner = ExperimentRunner(
+                exp, sched, searcher,
+                RunnerSettings(round_seconds=round_seconds, verbose=verbose,
+                               max_concurrent=max_concurrent_trials,
+                               raise_on_failed_trial=raise_on_failed_trial,
+                               total_resources=total),
+                resume_state=state,
+                errored_only=resume == "ERRORED_ONLY",
+            )
+            if server is not None:
+                server.attach(runner)  # the Client API now serves this experiment
+            all_trials.extend(_run_flow(exp.name, runner, flow_retries))
+    finally:
+        if server is not None:
+            server.shutdown()
     failed = [t for t in all_trials if t.status == ERROR]
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
@@ -158,10 +172,11 @@ def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) ->
             )
 
 
-def _run_flow(name: str, runner: ExperimentRunner) -> list[Trial]:
+def _run_flow(name: str, runner: ExperimentRunner, retries: int) -> list[Trial]:
     from tuneflows.flow import RunnerParameter, experiment_flow
 
-    coro_factory = lambda: experiment_flow(experiment_name=name, experiment=RunnerParameter(runner))  # noqa: E731
+    flow_fn = experiment_flow.with_options(retries=retries) if retries else experiment_flow
+    coro_factory = lambda: flow_fn(experiment_name=name, experiment=RunnerParameter(runner))  # noqa: E731
     try:
         asyncio.get_running_loop()
     except RuntimeError:

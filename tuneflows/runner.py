@@ -20,7 +20,7 @@ from tuneflows.checkpoints import CheckpointStore, read_checkpoint
 from tuneflows.error import TuneError
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest
-from tuneflows.experiment_state import ExperimentState, save_state
+from tuneflows.experiment_state import ExperimentState, load_state, save_state
 from tuneflows.loggers.files import TrialFiles
 from tuneflows.loggers.mlflow_logger import MlflowRecorder
 from tuneflows.loggers.recorder import Recorder
@@ -103,6 +103,9 @@ class ExperimentRunner:
         self._round_task: Optional[RoundTask] = None
         self._experiment_blob = b""
         self._last_persist = 0.0
+        self._stop_requests: set[str] = set()
+        self._wakeup: Optional[asyncio.Event] = None
+        self._loop_ref: Optional[asyncio.AbstractEventLoop] = None
         total = settings.total_resources
         per_trial = experiment.resources
         slots = int(total.get("cpu", 0) // per_trial["cpu"]) if per_trial["cpu"] else 10**6
@@ -118,6 +121,9 @@ class ExperimentRunner:
         from tuneflows.execution.function_runner import to_trainable_class
         from tuneflows.execution.shipping import ship_by_value_if_local
 
+        if self._round_task is not None:  # a retry of the flow run: resume from disk
+            self.__init__(self.experiment, self.scheduler, self.searcher, self.settings,  # type: ignore[misc]
+                          resume_state=load_state(self.experiment.dir))
         self._round_task = round_task
         os.makedirs(self.experiment.dir, exist_ok=True)
         ship_by_value_if_local(self.experiment.trainable)
@@ -221,6 +227,8 @@ class ExperimentRunner:
                 self.recorder.submit(self.mlflow.backfill, trial.trial_id, rows)
 
     async def _loop(self) -> None:
+        self._loop_ref = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
         while self._fatal is None:
             self._fill_slots()
             if not self._driving:
@@ -229,10 +237,15 @@ class ExperimentRunner:
                     for trial in waiting:
                         self._end_trial(trial, TERMINATED, "the scheduler never resumed it")
                 break
+            woken = asyncio.ensure_future(self._wakeup.wait())
             done, _ = await asyncio.wait(
-                list(self._driving.values()), return_when=asyncio.FIRST_COMPLETED
+                [woken, *self._driving.values()], return_when=asyncio.FIRST_COMPLETED
             )
+            self._wakeup.clear()
+            woken.cancel()
             for task in done:
+                if task is woken:
+                    continue
                 trial_id = next(k for k, v in self._driving.items() if v is task)
                 del self._driving[trial_id]
                 if task.exception() is not None and self._fatal is None:
@@ -320,12 +333,15 @@ class ExperimentRunner:
             return None
         if suggestion is None:
             return None
-        tag = self.searcher.experiment_tag(trial_id)
+        return self._new_trial(trial_id, index, dict(suggestion),
+                               self.searcher.experiment_tag(trial_id))
+
+    def _new_trial(self, trial_id: str, index: int, config: dict[str, Any], tag: str) -> Trial:
         experiment_tag = f"{index}_{tag}" if tag else str(index)
         trial = Trial(
             trial_id=trial_id,
             experiment_tag=experiment_tag,
-            config=dict(suggestion),
+            config=config,
             trainable_name=self.experiment.trainable_name,
             logdir="",
             resources=dict(self.experiment.resources),
@@ -458,6 +474,8 @@ class ExperimentRunner:
         return decision
 
     async def _apply(self, trial: Trial, decision: Decision) -> str:
+        if trial.trial_id in self._stop_requests:
+            decision = Decision(TrialScheduler.STOP, "stopped by client")
         if decision.action not in (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP):
             raise TuneError(f"{type(self.scheduler).__name__} returned an invalid action "
                             f"{decision.action!r} for {trial.name}.")
@@ -583,6 +601,45 @@ class ExperimentRunner:
                  "reason": reason, "time": time.time()}
         self.recorder.submit(self._files[trial.trial_id].append_event, event)
 
+    # ------------------------------------------------------------------ client API
+    def call_soon(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
+        """Runs ``fn(*args)`` on the experiment's event loop from another thread (the
+        TuneServer's) and returns its result."""
+        if self._loop_ref is None:
+            raise TuneError("The experiment is not running.")
+
+        async def call() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop_ref).result(timeout)
+
+    def request_stop(self, trial_id: str) -> None:
+        """Stops a trial: at the end of its current round if running, else at once.
+
+        Raises:
+            KeyError: No such trial.
+        """
+        trial = self.trials[trial_id]
+        if trial.is_finished():
+            return
+        if trial.status == RUNNING:
+            self._stop_requests.add(trial_id)
+            return
+        if trial_id in self._parked:
+            self._parked.discard(trial_id)
+            self._drop_actor(trial)
+        self._end_trial(trial, TERMINATED, "stopped by client")
+        self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+
+    def add_trial(self, config: dict[str, Any], tag: str = "") -> Trial:
+        """Adds a PENDING trial with a resolved ``config`` (from the Client API)."""
+        index = len(self.trials)
+        trial = self._new_trial(f"{self.experiment_id[:5]}_{index:05d}", index, dict(config),
+                                tag or "client")
+        if self._wakeup is not None:
+            self._wakeup.set()
+        return trial
+
     # ------------------------------------------------------------------ display
     def status_text(self) -> str:
         """The current ``== Status ==`` block."""
@@ -598,6 +655,8 @@ class ExperimentRunner:
         )
 
     def _show_status(self, force: bool = False) -> None:
+        if not self.settings.verbose:
+            return  # status_text walks every trial: not on each result when nothing shows
         self.display.update(self.status_text(), force=force)
 
     def _summary(self) -> dict[str, Any]:

@@ -217,3 +217,38 @@ def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
     for run in children:
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "total")]
         assert sorted(steps) == list(range(1, 21))
+
+
+class FailsOnceScheduler(tuneflows.schedulers.FIFOScheduler):
+    """Raises the first time any trial reaches iteration 3: the flow run fails."""
+
+    raised = False
+
+    def on_trial_result(self, trial, result):
+        if result["training_iteration"] == 3 and not FailsOnceScheduler.raised:
+            FailsOnceScheduler.raised = True
+            raise RuntimeError("scheduler bug")
+        return super().on_trial_result(trial, result)
+
+
+def test_prefect_retry_of_the_flow_run_resumes(tune_env):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    trials = tuneflows.run_experiments({
+        "retried": {
+            "run": Steady,
+            "config": {"rate": tuneflows.grid_search([1.0, 2.0])},
+            "stop": {"training_iteration": 6},
+            "checkpoint_freq": 1,
+        }
+    }, scheduler=FailsOnceScheduler(), verbose=False, flow_retries=1, round_seconds=0.0)
+    assert FailsOnceScheduler.raised
+    assert [t.status for t in trials] == [TERMINATED, TERMINATED]
+    for trial in trials:
+        assert _iterations(trial.logdir) == list(range(1, 7))
+        assert trial.last_result["score"] == 6 * trial.config["rate"]
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["retried"])))
+    assert run.state.is_completed() and run.run_count == 2
