@@ -1,12 +1,18 @@
 """tuneflows: hyperparameter tuning where every experiment is a Prefect flow, every
 trial runs on Ray, and MLflow keeps every record. The API is early Ray Tune's:
-replace ``ray.tune`` with ``tuneflows``."""
+replace ``ray.tune`` with ``tuneflows``.
+
+Heavy parts (Ray, Prefect, MLflow) load on first use of ``run_experiments``, so the pure
+layers (``tuneflows.schedulers``, ``tuneflows.search``) import without them.
+"""
+
+import importlib
+from typing import Any
 
 from tuneflows._env import apply_defaults
 
 apply_defaults()
 
-from tuneflows.api import run_experiments  # noqa: E402
 from tuneflows.error import TuneError  # noqa: E402
 from tuneflows.execution.function_runner import report  # noqa: E402
 from tuneflows.registry import register_trainable  # noqa: E402
@@ -16,6 +22,24 @@ from tuneflows.search.sample import (  # noqa: E402
 from tuneflows.spec import Experiment  # noqa: E402
 from tuneflows.trainable import Trainable  # noqa: E402
 from tuneflows.trial import Trial  # noqa: E402
+
+_LAZY = {
+    "run_experiments": ("tuneflows.api", "run_experiments"),
+    "schedulers": ("tuneflows.schedulers", None),
+    "search": ("tuneflows.search", None),
+    "util": ("tuneflows.util", None),
+    "hpo_scheduler": ("tuneflows.hpo_scheduler", None),
+    "web_server": ("tuneflows.web_server", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tuneflows' has no attribute {name!r}")
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module
+
 
 __all__ = [
     "Experiment", "Trainable", "Trial", "TuneError", "choice", "grid_search", "loguniform",

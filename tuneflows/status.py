@@ -109,7 +109,7 @@ class StatusDisplay:
         self.verbose = verbose
         self.interval_s = interval_s
         self._is_tty = sys.stdout.isatty()
-        self._last = 0.0
+        self._last: Optional[float] = None
         self._live: Any = None
 
     def update(self, text: str, force: bool = False) -> None:
@@ -125,12 +125,12 @@ class StatusDisplay:
 
                 self._live = Live(Text(text), auto_refresh=False, transient=False)
                 self._live.start()
-            if force or now - self._last >= 0.25:
+            if force or self._last is None or now - self._last >= 0.25:
                 from rich.text import Text
 
                 self._live.update(Text(text), refresh=True)
                 self._last = now
-        elif now - self._last >= self.interval_s:
+        elif self._last is None or now - self._last >= self.interval_s:
             print(text, flush=True)
             self._last = now
 
