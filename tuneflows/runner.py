@@ -526,15 +526,18 @@ class ExperimentRunner:
 
     async def _pause(self, trial: Trial, reason: str) -> None:
         actor = self._actors[trial.trial_id]
-        trial.status = PAUSED
         trial.status_reason = reason
         self._event(trial, "pause", reason)
+        # The trial stays RUNNING (holding its slot) until its actor is back in the pool:
+        # marked PAUSED earlier, a concurrent _fill_slots sees a free slot, the pool has no
+        # idle actor yet, and a new actor waits forever for CPUs held by idle actors.
         if await self._can_checkpoint(trial):
             blob = await actor.save.remote()
             await self._save_checkpoint(trial, blob, trial.iteration)
             await self._release(trial)
         else:
             self._parked.add(trial.trial_id)
+        trial.status = PAUSED
 
     async def _save_checkpoint(self, trial: Trial, blob: bytes, iteration: int) -> None:
         record = await asyncio.to_thread(
@@ -593,6 +596,9 @@ class ExperimentRunner:
             trial.last_result[R.DONE] = True
         self.searcher.on_trial_complete(trial.trial_id, trial.last_result, error=status == ERROR)
         self._event(trial, status.lower(), reason)
+        if trial.num_failures:
+            self.recorder.submit(self.mlflow.set_tags, trial.trial_id,
+                                 {"num_failures": trial.num_failures})
         self.recorder.submit(self.mlflow.end_trial, trial.trial_id, status)
         self._show_status(force=True)
 

@@ -94,8 +94,13 @@ class Experiment:
         ):
             raise ValueError(f"{where}: 'keep_checkpoints_num' must be an integer >= 1, "
                              f"got {self.keep_checkpoints_num!r}.")
-        if self.restore is not None and not os.path.exists(self.restore):
-            raise ValueError(f"{where}: 'restore' checkpoint {self.restore!r} does not exist.")
+        if self.restore is not None:
+            if not os.path.isdir(self.restore):
+                raise ValueError(f"{where}: 'restore' checkpoint {self.restore!r} does not "
+                                 f"exist or is not a directory.")
+            if not os.path.exists(os.path.join(self.restore, ".tune_metadata")):
+                raise ValueError(f"{where}: 'restore' {self.restore!r} is not a tuneflows "
+                                 f"checkpoint directory (it has no .tune_metadata).")
 
     @property
     def dir(self) -> str:

@@ -252,3 +252,28 @@ def test_prefect_retry_of_the_flow_run_resumes(tune_env):
         [run] = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["retried"])))
     assert run.state.is_completed() and run.run_count == 2
+
+
+def fails_while_marker_exists(config, reporter):
+    for i in range(1, 4):
+        if config["fragile"] and os.path.exists(config["marker"]):
+            raise RuntimeError("marker present")
+        reporter(step=i)
+
+
+def test_resume_errored_only_reruns_just_the_failed_trials(tune_env, tmp_path):
+    marker = tmp_path / "broken"
+    marker.touch()
+    spec = {"errored_only": {
+        "run": fails_while_marker_exists,
+        "config": {"fragile": tuneflows.grid_search([False, True]), "marker": str(marker)},
+        "max_failures": 0,
+    }}
+    first = tuneflows.run_experiments(spec, verbose=False, raise_on_failed_trial=False)
+    assert [t.status for t in first] == ["TERMINATED", "ERROR"]
+    marker.unlink()
+    second = tuneflows.run_experiments(spec, verbose=False, resume="ERRORED_ONLY")
+    assert [t.status for t in second] == ["TERMINATED", "TERMINATED"]
+    assert [t.trial_id for t in second] == [t.trial_id for t in first]
+    for trial in second:
+        assert _iterations(trial.logdir) == [1, 2, 3]

@@ -88,3 +88,31 @@ def test_normalize_accepts_dict_experiment_and_list():
 
 def test_local_dir_defaults_to_tune_result_dir(results_dir):
     assert Experiment("a", run=_train).dir == os.path.join(str(results_dir), "a")
+
+
+def test_restore_must_be_a_checkpoint_directory(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        _run({"run": _train, "restore": str(tmp_path / "missing")})
+    (tmp_path / "not_a_checkpoint").mkdir()
+    with pytest.raises(ValueError, match="tune_metadata"):
+        _run({"run": _train, "restore": str(tmp_path / "not_a_checkpoint")})
+
+
+def test_keep_checkpoints_num_below_one():
+    with pytest.raises(ValueError, match="keep_checkpoints_num"):
+        _run({"run": _train, "keep_checkpoints_num": 0})
+
+
+def test_incompatible_state_file_is_refused(results_dir):
+    import pickle
+
+    from tuneflows.experiment_state import STATE_FILE
+
+    os.makedirs(results_dir / "exp")
+    with open(results_dir / "exp" / STATE_FILE, "wb") as f:
+        pickle.dump({"version": 99}, f)
+    with pytest.raises(tuneflows.TuneError, match="version"):
+        tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
+    (results_dir / "exp" / STATE_FILE).write_bytes(b"garbage")
+    with pytest.raises(tuneflows.TuneError, match="Cannot read"):
+        tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
