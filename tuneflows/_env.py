@@ -1,6 +1,7 @@
 """Process defaults applied before Ray, Prefect or MLflow are imported: no telemetry
-(this machine has no internet) and a Prefect ephemeral-server start-up timeout long
-enough for a first database migration on a slow disk. Users' own settings win."""
+(this machine has no internet), a Prefect ephemeral-server start-up timeout long
+enough for a first database migration on a slow disk, and Prefect's console handler at
+WARNING. Users' own settings win."""
 
 import os
 
@@ -10,6 +11,9 @@ _DEFAULTS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    # The terminal shows tuneflows' status block; Prefect's per-task-run INFO lines
+    # still reach the Prefect API (and UI), just not the console.
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
 }
 
 

@@ -51,7 +51,8 @@ def run_experiments(
     Args:
         experiments: A dict of name to spec, an :class:`Experiment`, or a list of them.
         scheduler: A TrialScheduler, or a name such as ``"asha"`` (default FIFO).
-        with_server: Start a TuneServer (REST) for the Client API.
+        with_server: Start a TuneServer (REST, on 127.0.0.1) for the Client API
+            (``tuneflows.web_server.TuneClient``) while the experiments run.
         server_port: Port of the TuneServer.
         verbose: Show the ``== Status ==`` block.
         queue_trials: Accept trials needing more resources than the cluster has now
