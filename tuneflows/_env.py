@@ -4,6 +4,7 @@ enough for a first database migration on a slow disk, and Prefect's console hand
 WARNING. Users' own settings win."""
 
 import os
+import sys
 
 _DEFAULTS = {
     "RAY_USAGE_STATS_ENABLED": "0",
@@ -30,8 +31,8 @@ def _use_ray_token_auth_if_available() -> None:
     with ``RAY_AUTH_MODE=token``, read when Ray is imported. A new local cluster uses
     token mode by default anyway, so turn it on whenever a token is available and the
     user has not chosen a mode."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
+    if "RAY_AUTH_MODE" in os.environ or "ray" in sys.modules:
+        return  # Ray read its mode on import; ensure_ray handles that case
     token_file = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.expanduser("~/.ray/auth_token")
     if os.environ.get("RAY_AUTH_TOKEN") or os.path.exists(token_file):
         os.environ["RAY_AUTH_MODE"] = "token"

@@ -76,7 +76,9 @@ def _drive(address_arg: str, env_extra: dict, local_dir: str, mlflow_uri: str) -
 
     env = dict(os.environ, TUNE_RESULT_DIR=local_dir, MLFLOW_TRACKING_URI=mlflow_uri,
                PREFECT_API_URL=PREFECT_API_URL.value(), **env_extra)
-    env.pop("RAY_ADDRESS", None) if "RAY_ADDRESS" not in env_extra else None
+    if "RAY_ADDRESS" not in env_extra:
+        env.pop("RAY_ADDRESS", None)
+    env.pop("RAY_AUTH_MODE", None)  # as a user's fresh shell: tuneflows must handle the token
     name = f"cluster_{uuid.uuid4().hex[:6]}"
     out = subprocess.run([sys.executable, "-c", DRIVER, address_arg, name], env=env,
                          capture_output=True, text=True, timeout=300)

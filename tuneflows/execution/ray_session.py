@@ -29,6 +29,7 @@ def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
     }
     kwargs.update(init_kwargs)
     if address:
+        _token_auth_for_existing_cluster()
         kwargs.pop("include_dashboard", None)
         logger.info("Connecting to the Ray cluster at %s", address)
         ray.init(address=address, **kwargs)
@@ -36,6 +37,22 @@ def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
         # "local": a new local instance, never a cluster that `ray start` left behind on
         # this machine (ray.init() would join it; pass ray_address="auto" for that).
         ray.init(address="local", **kwargs)
+
+
+def _token_auth_for_existing_cluster() -> None:
+    """Joining a Ray 2.60 cluster (token authentication on by default) needs
+    ``RAY_AUTH_MODE=token`` in the driver, which Ray reads when it is imported.
+    ``tuneflows`` sets it on import when a token exists; when Ray was imported first,
+    let Ray's own helper switch the mode on (it refreshes Ray's config)."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available,
+        )
+    except ImportError:  # other Ray versions decide this themselves
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def cluster_resources() -> dict[str, float]:
