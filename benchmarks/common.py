@@ -6,7 +6,8 @@ fresh Python process (see :func:`child_main`), so each side gets a clean Ray ses
 1. start-up (reported separately, excluded from the wall time): imports, ``ray.init``
    (local, 2 CPUs, no dashboard) and, for tuneflows, the Prefect ephemeral API server
    (started explicitly with ``SubprocessASGIServer().start()``, the same call Prefect
-   makes on first use);
+   makes on first use) and the MLflow SQLite store in the results directory (its schema
+   migration: 5-15 s, once per results directory);
 2. the timed section: one ``tuneflows.run_experiments(..., verbose=False)`` or one
    ``ray.tune.Tuner(...).fit()`` with ``reuse_actors=True``, every trial asking for 1 CPU;
 3. measures: wall time, results per second, driver CPU (``getrusage(RUSAGE_SELF)``,
@@ -135,21 +136,35 @@ def _proc_cpu(proc: Any) -> float:
         return 0.0
 
 
-class TreeCpu:
-    """CPU seconds of this process and all its descendants, by pid (a process that
-    exits during the window is counted up to its last sample)."""
+class TreeCpu(threading.Thread):
+    """CPU seconds of this process and all its descendants, polled every ``period``
+    seconds and kept by pid, so a process that exits during the window (trial actors
+    are killed at the end of a run) counts up to its last poll."""
 
-    def __init__(self) -> None:
+    def __init__(self, period: float = 0.5) -> None:
+        super().__init__(daemon=True)
         import psutil
 
         self._me = psutil.Process()
+        self._period = period
+        self._stop_event = threading.Event()
+        self.last: dict[int, float] = {}
 
     def sample(self) -> dict[int, float]:
-        procs = [self._me] + self._me.children(recursive=True)
-        out = {}
-        for p in procs:
-            out[p.pid] = _proc_cpu(p)
-        return out
+        for p in [self._me] + self._me.children(recursive=True):
+            cpu = _proc_cpu(p)
+            if cpu:
+                self.last[p.pid] = max(cpu, self.last.get(p.pid, 0.0))
+        return dict(self.last)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self._period):
+            self.sample()
+
+    def stop(self) -> dict[int, float]:
+        self._stop_event.set()
+        self.join()
+        return self.sample()
 
 
 class RssSampler(threading.Thread):
@@ -216,13 +231,22 @@ def _config(w: Workload) -> dict[str, Any]:
     return {"kind": w.kind, "seconds": w.seconds, "iters": w.iters}
 
 
-def start_tuneflows() -> dict[str, Any]:
-    """Imports tuneflows and Prefect, and starts the Prefect ephemeral API server."""
+def start_tuneflows(local_dir: str) -> dict[str, Any]:
+    """Imports tuneflows and Prefect, starts the Prefect ephemeral API server and
+    creates the MLflow SQLite store of ``local_dir`` (a new store's schema migration
+    takes 5-15 s here: a once-per-results-directory cost, like the Prefect server's)."""
     import tuneflows  # noqa: F401
     import tuneflows.flow  # noqa: F401  (prefect, prefect-ray)
     from prefect.settings import PREFECT_API_URL
 
     info: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    from mlflow.tracking import MlflowClient
+
+    from tuneflows.loggers.mlflow_logger import tracking_uri_for
+
+    MlflowClient(tracking_uri=tracking_uri_for(local_dir)).search_experiments()
+    info["mlflow_store_init_s"] = time.perf_counter() - t0
     if not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
@@ -289,6 +313,31 @@ def run_raytune(w: Workload, local_dir: str) -> list[dict]:
     return out
 
 
+def _start_pyspy(out: Optional[str]) -> Any:
+    """py-spy sampling this process and its children (Prefect server, Ray) during the
+    timed section only, as collapsed stacks (``--format raw``)."""
+    if not out:
+        return None
+    import shutil
+    import subprocess
+
+    exe = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    proc = subprocess.Popen([exe, "record", "-p", str(os.getpid()), "--subprocesses",
+                             "--nonblocking", "--rate", os.environ.get("BENCH_PYSPY_RATE", "100"),
+                             "--format", "raw", "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.5)  # let it attach
+    return proc
+
+
+def _stop_pyspy(proc: Any) -> None:
+    if proc is not None:
+        import signal
+
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+
+
 def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str, Any]:
     """Runs one workload on one side in this (fresh) process and writes its measures."""
     import psutil
@@ -296,7 +345,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     t_start = time.perf_counter()
     os.makedirs(tmp_root, exist_ok=True)
     local_dir = tempfile.mkdtemp(prefix=f"{side}-w{w.id}-", dir=tmp_root)
-    info = start_tuneflows() if side == "tuneflows" else start_raytune()
+    info = start_tuneflows(local_dir) if side == "tuneflows" else start_raytune()
     import ray
 
     # address="local": always a new local session, even when another test on this
@@ -308,9 +357,11 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     server = psutil.Process(info["prefect_server_pid"]) if "prefect_server_pid" in info else None
     tree = TreeCpu()
     tree0 = tree.sample()
+    tree.start()
     server0 = _proc_cpu(server) if server else 0.0
     cpu0 = _rusage_cpu()
     rss_start = psutil.Process().memory_info().rss / 2**20
+    spy = _start_pyspy(os.environ.get("BENCH_PYSPY_OUT"))
     sampler = RssSampler() if w.memory else None
     if sampler:
         sampler.start()
@@ -318,8 +369,9 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     results = (run_tuneflows if side == "tuneflows" else run_raytune)(w, local_dir)
     wall = time.perf_counter() - t0
     cpu1 = _rusage_cpu()
+    _stop_pyspy(spy)
     server1 = _proc_cpu(server) if server else 0.0
-    tree1 = tree.sample()
+    tree1 = tree.stop()
     if sampler:
         sampler.stop()
     rss_end = psutil.Process().memory_info().rss / 2**20

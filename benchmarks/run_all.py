@@ -180,6 +180,42 @@ def print_table(summary: dict[str, Any], title: str) -> None:
     Console(width=220).print(table)
 
 
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The summary as a Markdown table (for README.md)."""
+    heads = ["workload", "side"] + [h for _, h, _ in COLUMNS] + ["notes"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+
+    def fmt(fmt_s: str, v: Optional[float]) -> str:
+        return "-" if v is None else fmt_s.format(v)
+
+    for wid, entry in summary.items():
+        w = entry["workload"]
+        label = f"{wid}: {w['name']}"
+        for side in SIDES:
+            med = entry["sides"].get(side)
+            if not med:
+                continue
+            notes = [f"n={med['n']}, wall {med['wall_min_s']:.1f}-{med['wall_max_s']:.1f} s"]
+            if w["kind"] == "burn" and med.get("trainable_share_of_machine") is not None:
+                notes.append(f"in trainables: {100 * med['trainable_share_of_machine']:.0f}% of "
+                             f"2 cores, {100 * med['trainable_share_of_tree_cpu']:.0f}% of all CPU used")
+            if "memory" in med:
+                m = med["memory"]
+                g = m.get("rss_growth_mb_per_1000_trials")
+                notes.append(f"RSS end {med['driver_rss_end_mb']:.0f} MB, {fmt('{:+.1f}', g)} MB/1k trials")
+                if m.get("trials_per_s_first_quarter"):
+                    notes.append(f"trials/s first/last quarter {m['trials_per_s_first_quarter']:.1f}"
+                                 f"/{m['trials_per_s_last_quarter']:.1f}")
+            lines.append(f"| {label} | {side} | " + " | ".join(fmt(f, med.get(k)) for k, _, f in COLUMNS)
+                         + " | " + "; ".join(notes) + " |")
+            label = ""
+        r = entry.get("ratios")
+        if r:
+            lines.append("| | **tuneflows / Ray Tune** | "
+                         + " | ".join(fmt("**{:.2f}×**", r.get(k)) for k, _, _ in COLUMNS) + " | |")
+    return "\n".join(lines)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="shrink every workload (/4) for a smoke run")
@@ -192,6 +228,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--timeout", type=float, default=1800, help="per child process, seconds")
     p.add_argument("--tag", default="", help="suffix of the results file")
     p.add_argument("--no-save", action="store_true")
+    p.add_argument("--show", metavar="RESULTS_JSON", help="print the tables of a saved results file")
     p.add_argument("--child", choices=SIDES, help=argparse.SUPPRESS)
     p.add_argument("--child-workload", help=argparse.SUPPRESS)
     p.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -201,6 +238,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.child:
         w = Workload(**json.loads(args.child_workload))
         child_main(args.child, w, args.child_out, args.tmp_root)
+        return 0
+
+    if args.show:
+        with open(args.show) as f:
+            doc = json.load(f)
+        print_table(doc["summary"], f"tuneflows vs Ray Tune (medians): {args.show}")
+        print(markdown_table(doc["summary"]))
         return 0
 
     extra = dict(kv.split("=", 1) for kv in args.env)
@@ -217,7 +261,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.quick:
             w = quick(w)
         if wid == 4 and args.w4_trials:
-            w = Workload(**{**w.__dict__, "trials": args.w4_trials})
+            w = Workload(**{**w.__dict__, "trials": args.w4_trials,
+                            "name": f"{args.w4_trials:,} trials x 3 it, no-op (--w4-trials)"})
         runs: dict[str, list] = {s: [] for s in sides}
         for i in range(args.repeat):
             order = sides if i % 2 == 0 else list(reversed(sides))

@@ -15,6 +15,13 @@ _DEFAULTS = {
     # The terminal shows tuneflows' status block; Prefect's per-task-run INFO lines
     # still reach the Prefect API (and UI), just not the console.
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    # For the ephemeral API server that tuneflows starts on a laptop (a configured
+    # server keeps its own settings): no automations, no event stream and no event
+    # table, which cut its CPU per task run by about a third (benchmarks/README.md).
+    # Task-run states are still recorded by the server's task-run recorder.
+    "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+    "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
 }
 
 

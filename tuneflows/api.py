@@ -9,6 +9,7 @@ from typing import Any, Optional, Union
 
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
+from tuneflows.prefect_api import start_ephemeral_api_in_background
 from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
 from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
@@ -83,10 +84,13 @@ def run_experiments(
     sched = _resolve_scheduler(scheduler)
     searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
     states = [_resume_state(exp, resume) for exp in exps]
+    prefect_api = start_ephemeral_api_in_background()
     ensure_ray(ray_address)
     total = cluster_resources()
     for exp in exps:
         _check_fits(exp, total, queue_trials)
+    if prefect_api is not None:
+        prefect_api.join()
     all_trials: list[Trial] = []
     server = None
     if with_server:

@@ -95,6 +95,7 @@ class ExperimentRunner:
         self._replay_until: dict[str, int] = {}
         self._rounds: dict[str, int] = {}
         self._ended_snapshots: dict[str, Any] = {}  # see _snapshot
+        self._ended_records: dict[str, dict[str, Any]] = {}  # see _trial_record
         self._driving: dict[str, asyncio.Task] = {}
         self._searcher_done = False
         self._fatal: Optional[BaseException] = None
@@ -176,7 +177,7 @@ class ExperimentRunner:
         save_state(self.experiment.dir, ExperimentState(
             experiment_id=self.experiment_id,
             experiment=self._experiment_blob,
-            trials=[t.to_dict() for t in self.trials.values()],
+            trials=[self._trial_record(t) for t in self.trials.values()],
             checkpoints=checkpoints,
             scheduler_state=self.scheduler.get_state(),
             searcher_state=self.searcher.get_state(),
@@ -187,6 +188,16 @@ class ExperimentRunner:
             scheduler=cloudpickle.dumps(self.scheduler),
             searcher=cloudpickle.dumps(self.searcher),
         ))
+
+    def _trial_record(self, trial: Trial) -> dict[str, Any]:
+        """``trial.to_dict()``, built once for ended trials: the state write then does
+        not deep-copy every finished trial's config and result again."""
+        if not trial.is_finished():
+            return trial.to_dict()
+        cached = self._ended_records.get(trial.trial_id)
+        if cached is None or cached["status"] != trial.status:
+            cached = self._ended_records[trial.trial_id] = trial.to_dict()
+        return cached
 
     def _restore(self, state: ExperimentState) -> None:
         """Rebuilds trials, checkpoints, scheduler and searcher from saved state.
