@@ -13,8 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
+import uuid
 
 import pytest
 import ray.cloudpickle
@@ -43,20 +45,30 @@ class Curve(tuneflows.Trainable):
     Its state is ``step`` (advanced by the config's ``rate`` each iteration, so a
     perturbed rate changes the slope from where a clone resumed) and ``lineage`` (the
     trial ids whose checkpoints this state went through). ``restored_from`` reports the
-    iteration of the checkpoint the trainable was last restored from (0: never).
+    iteration of the checkpoint the trainable was last restored from (0: never) and
+    ``instance`` changes each time the trial is (re)started on an actor. Config extras:
+    ``sleep`` (seconds an iteration, default 3 ms) and ``barrier`` (``[dir, n]``: wait in
+    ``_setup`` until ``n`` trials have started).
     """
 
     def _setup(self, config):
         self.step = 0.0
         self.lineage = [self.trial_id]
         self.restored_from = 0
+        self.instance = uuid.uuid4().hex  # a new one each time the trial (re)starts
+        if "barrier" in config:  # wait until the whole population has started
+            directory, size = config["barrier"]
+            open(os.path.join(directory, self.trial_id), "w").close()
+            deadline = time.time() + 60
+            while len(os.listdir(directory)) < size and time.time() < deadline:
+                time.sleep(0.01)
 
     def _train(self):
-        time.sleep(0.003)
+        time.sleep(self.config.get("sleep", 0.003))
         self.step += self.config["rate"]
         acc = 1 - math.exp(-self.step / 4)
         return {"acc": acc, "loss": 1 - acc, "lineage": list(self.lineage),
-                "restored_from": self.restored_from}
+                "restored_from": self.restored_from, "instance": self.instance}
 
     def _save(self, checkpoint_dir):
         return {"step": self.step, "lineage": list(self.lineage), "iteration": self.iteration}
@@ -69,12 +81,12 @@ class Curve(tuneflows.Trainable):
         self.restored_from = state["iteration"]
 
 
-def _run(scheduler, rates, *, stop=MAX_T, **spec):
+def _run(scheduler, rates, *, stop=MAX_T, config=None, **spec):
     """Runs ``Curve`` over a grid of ``rates`` (in order) under ``scheduler``."""
     experiment = {
         "run": Curve,
         "stop": {"training_iteration": stop},
-        "config": {"rate": tuneflows.grid_search(list(rates))},
+        "config": {"rate": tuneflows.grid_search(list(rates)), **(config or {})},
         "resources_per_trial": {"cpu": 1, "gpu": 0},
     }
     experiment.update(spec)
@@ -108,13 +120,14 @@ def _assert_all_ended(trials):
 
 
 def _scheduler_for(name):
-    """A small instance of each registered scheduler, built by name with kwargs."""
+    """A small instance of each registered scheduler, built by name with kwargs
+    (``"asha"`` as a plain string: the registry's lookup with the seed's defaults)."""
+    if name == "asha":
+        return "asha"
     kwargs = {
         "fifo": {},
         "median": dict(time_attr="training_iteration", metric="acc", mode="max",
                        grace_period=2, min_samples_required=1),
-        "asha": dict(metric="acc", mode="max", max_t=MAX_T, grace_period=1, brackets=1),
-        "async_hyperband": dict(metric="acc", mode="max", max_t=MAX_T, grace_period=1),
         "hyperband": dict(metric="acc", mode="max", max_t=MAX_T),
         "pbt": dict(time_attr="training_iteration", metric="acc", mode="max",
                     perturbation_interval=3, hyperparam_mutations={"rate": [0.5, 1.0, 2.0]}),
@@ -122,7 +135,16 @@ def _scheduler_for(name):
     return create_scheduler(name, seed=0, **kwargs)
 
 
-@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+# One experiment per scheduler class: "async_hyperband" is another name of "asha".
+_NAMES = sorted({cls: name for name, cls in sorted(SCHEDULERS.items(), reverse=True)}.values())
+
+
+def test_registry_names_cover_every_scheduler():
+    assert _NAMES == ["asha", "fifo", "hyperband", "median", "pbt"]
+    assert SCHEDULERS["async_hyperband"] is SCHEDULERS["asha"] is AsyncHyperBandScheduler
+
+
+@pytest.mark.parametrize("name", _NAMES)
 def test_each_registered_scheduler_runs_an_experiment_to_the_end(tune_env, name):
     trials = _run(_scheduler_for(name), [2.0, 1.0, 0.5, 0.25])
     _assert_all_ended(trials)
@@ -132,6 +154,9 @@ def test_each_registered_scheduler_runs_an_experiment_to_the_end(tune_env, name)
         assert trial.last_result["trial_id"] == trial.trial_id
     # The best configuration always gets the full budget.
     assert max(t.iteration for t in trials) == MAX_T
+    if name == "asha":
+        # By name with the seed's defaults (grace_period=10 > MAX_T): nothing is cut.
+        assert [t.iteration for t in trials] == [MAX_T] * 4
 
 
 def test_asha_stops_bad_trials_early_with_a_reason(tune_env):
@@ -149,7 +174,9 @@ def test_asha_stops_bad_trials_early_with_a_reason(tune_env):
         assert _events(trial)[-1]["event"] == "terminated"
         assert _events(trial)[-1]["reason"] == trial.status_reason
     assert trials[0].iteration == MAX_T
-    assert f"max_t={MAX_T}" in trials[0].status_reason
+    # The stop condition and max_t coincide; either may be named.
+    assert trials[0].status_reason in (f"reached max_t={MAX_T} training_iteration",
+                                       "training_iteration reached")
     assert sum(t.iteration for t in trials) < 0.75 * MAX_T * len(trials)
 
 
@@ -164,22 +191,21 @@ def test_asha_by_name_with_metric_and_mode_min_on_a_loss(tune_env):
     best = min(trials, key=lambda t: t.last_result["loss"])
     assert best.config["rate"] == 3.0 and best.iteration == MAX_T
     early = [t for t in trials if t.iteration < MAX_T]
-    assert early and all(t.config["rate"] <= 0.1 for t in early), \
+    assert {0.1, 0.05} <= {t.config["rate"] for t in early}, \
         [(t.config, t.iteration) for t in trials]
     for trial in early:
-        assert " > cutoff " in trial.status_reason, trial.status_reason  # min mode: loss above
-
-
-def test_scheduler_string_asha_runs_with_its_defaults(tune_env):
-    trials = _run("asha", [1.0, 0.5], stop=3)
-    _assert_all_ended(trials)
-    assert [t.iteration for t in trials] == [3, 3]  # grace_period=10 > 3: nothing to cut
+        # min mode: stopped because its loss is above the rung's cutoff.
+        assert " > cutoff " in trial.status_reason, trial.status_reason
+        loss, cutoff = re.search(r": ([\d.e-]+) > cutoff ([\d.e-]+)", trial.status_reason).groups()
+        assert float(loss) > float(cutoff)
+        assert trial.last_result["loss"] > best.last_result["loss"]
 
 
 def test_median_stopping_stops_trials_below_the_median(tune_env):
     scheduler = MedianStoppingRule(time_attr="training_iteration", metric="acc", mode="max",
                                    grace_period=2, min_samples_required=2, seed=0)
-    trials = _run(scheduler, [2.0, 1.5, 1.0, 0.1, 0.05])
+    # Running averages lag the current accuracy: trials of similar rates all continue.
+    trials = _run(scheduler, [2.0, 1.5, 1.8, 0.1, 0.05])
     _assert_all_ended(trials)
     assert [t.iteration for t in trials[:3]] == [MAX_T] * 3
     early = [t for t in trials if t.iteration < MAX_T]
@@ -204,71 +230,91 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(tune_env):
     survivors = {t.config["rate"] for t in trials if t.iteration == 3} | \
                 {t.config["rate"] for t in trials if t.iteration == 9}
     assert survivors == {0.9, 0.8, 0.7}
-    resumed = 0
+    resumed = pauses = 0
     for trial in trials:
         events = [e["event"] for e in _events(trial)]
         results = _results(trial)
         seq = [r["training_iteration"] for r in results]
         # Continuous 1..n, no duplicates: restored from the checkpoint, not restarted.
         assert seq == list(range(1, trial.iteration + 1)), (trial.name, seq)
-        assert "pause" in events, (trial.name, events)
+        assert events[-1] == "terminated", events
+        pauses += events.count("pause")
+        restores = sorted({r["restored_from"] for r in results} - {0})
         if trial.iteration > 1:
             resumed += 1
-            # Every rung it passed it paused at, and resumed from the checkpoint taken there.
-            assert events.count("pause") == {3: 1, 9: 2}[trial.iteration], events
-            restores = sorted({r["restored_from"] for r in results} - {0})
+            # It paused at every rung below the one it reached and was resumed from
+            # the checkpoint taken there (in the same trainable lineage: its own).
             assert restores == {3: [1], 9: [1, 3]}[trial.iteration], (trial.name, restores)
+            assert events.count("pause") >= len(restores), events
             assert all(r["lineage"] == [trial.trial_id] for r in results)
+            first_after = {r["restored_from"]: r["training_iteration"] for r in reversed(results)
+                           if r["restored_from"]}
+            assert all(it == ckpt + 1 for ckpt, it in first_after.items()), first_after
         else:
-            assert trial.status_reason.startswith("stopped at rung") or \
-                "rung" in trial.status_reason, trial.status_reason
+            assert restores == []
+            assert re.fullmatch(r"stopped at rung 1 of bracket s=2: [\d.]+ < cutoff [\d.]+ "
+                                r"\(best 3 of 9 continue\)", trial.status_reason), trial.status_reason
             assert trial.last_result.get("early_stopped") is True
+    # Only the last trial to reach a rung need not pause there.
+    assert pauses >= 8 + 2, pauses
     assert resumed == 3
     best = max(trials, key=lambda t: t.iteration)
-    assert best.config["rate"] == 0.9 and "max_t" in best.status_reason
+    assert best.config["rate"] == 0.9
+    assert best.status_reason in ("training_iteration reached",
+                                  f"finished bracket s=2 at training_iteration={MAX_T} (max_t)")
 
 
-def test_pbt_clones_donor_checkpoints_with_perturbed_configs(tune_env):
+def test_pbt_clones_donor_checkpoints_with_perturbed_configs(tune_env, tmp_path):
+    choices = [0.05, 0.5, 1.0, 2.0, 4.0]
     scheduler = PopulationBasedTraining(
         time_attr="training_iteration", metric="acc", mode="max", perturbation_interval=2,
-        hyperparam_mutations={"rate": [0.05, 0.5, 1.0, 2.0, 4.0]}, resample_probability=0.0,
-        seed=0,
+        hyperparam_mutations={"rate": choices}, resample_probability=0.0, seed=0,
     )
-    rates = [2.0, 1.0, 0.05, 0.5]
-    trials = _run(scheduler, rates, stop=8)
+    # Half a CPU each and a start barrier: the whole population trains at once, as PBT
+    # expects (actors start seconds apart on a loaded machine; a trial takes < 1 s).
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    trials = _run(scheduler, [2.0, 1.0, 0.05, 0.5], stop=12,
+                  config={"barrier": [str(barrier), 4], "sleep": 0.01},
+                  resources_per_trial={"cpu": 0.5, "gpu": 0})
     _assert_all_ended(trials)
-    assert [t.iteration for t in trials] == [8] * 4
     by_id = {t.trial_id: t for t in trials}
+    results = {t.trial_id: _results(t) for t in trials}
     perturbed = 0
     for trial in trials:
         perturbs = [e for e in _events(trial) if e["event"] == "perturb"]
-        results = _results(trial)
-        for event in perturbs:
+        # Each clone is a new trainable instance; its first result follows the donor's
+        # checkpoint, in the donor's lineage.
+        clones = [r for i, r in enumerate(results[trial.trial_id])
+                  if i > 0 and r["instance"] != results[trial.trial_id][i - 1]["instance"]]
+        assert len(clones) == len(perturbs), (trial.name, perturbs, clones)
+        for event, first in zip(perturbs, clones):
             perturbed += 1
             donor = by_id[event["clone_from"]]
             assert donor.trial_id != trial.trial_id
-            assert event["old_config"] != event["new_config"] or \
-                event["new_config"]["rate"] == event["old_config"]["rate"]
-            # Explore: a neighbour of the donor's rate in the list (resample_probability=0).
-            choices = [0.05, 0.5, 1.0, 2.0, 4.0]
-            assert event["new_config"]["rate"] in choices
-            assert event["reason"]
-        if not perturbs:
-            continue
-        last = perturbs[-1]
-        assert _params(trial) == last["new_config"]
-        assert trial.config == last["new_config"]
-        # After the clone, results run the new config on state restored from the donor:
-        # the iteration jumped to the donor's checkpoint (+1), the lineage passes
-        # through the donor and restored_from names the checkpoint's iteration.
-        cloned = [r for r in results if r["restored_from"] > 0 and r["lineage"][0] != trial.trial_id
-                  or (r["restored_from"] > 0 and len(r["lineage"]) > 1)]
-        assert cloned, (trial.name, results)
-        first = cloned[0]
-        assert first["training_iteration"] == first["restored_from"] + 1
-        assert trial.trial_id == first["lineage"][-1] and len(first["lineage"]) >= 2
-        assert results[-1]["config"] == last["new_config"]
+            assert event["reason"] and donor.trial_id in event["reason"]
+            assert event["old_config"]["rate"] != event["new_config"]["rate"] or \
+                event["old_config"] == event["new_config"]
+            # The iteration jumped to the donor's checkpoint: restored, not restarted.
+            ckpt = first["restored_from"]
+            assert ckpt >= 2 and first["training_iteration"] == ckpt + 1
+            # (The donor may itself be a clone with two results at that iteration.)
+            donor_at = [r for r in results[donor.trial_id] if r["training_iteration"] == ckpt
+                        and r["lineage"] + [trial.trial_id] == first["lineage"]]
+            assert donor_at, (first, results[donor.trial_id])
+            donor_at = donor_at[-1]
+            # Explore moved the donor's rate to a neighbouring value (no resampling) ...
+            donor_rate = donor_at["config"]["rate"]
+            new_rate = event["new_config"]["rate"]
+            assert abs(choices.index(new_rate) - choices.index(donor_rate)) <= 1
+            # ... and the clone trains with it from the donor's state.
+            assert first["config"] == event["new_config"]
+            donor_step = -4 * math.log(1 - donor_at["acc"])
+            assert first["acc"] == pytest.approx(1 - math.exp(-(donor_step + new_rate) / 4))
+        if perturbs:
+            last = perturbs[-1]
+            assert _params(trial) == last["new_config"] == trial.config
+            assert last["new_config"]["barrier"] == [str(barrier), 4]
+            assert results[trial.trial_id][-1]["config"] == last["new_config"]
+            assert trial.last_result["lineage"][-1] == trial.trial_id
     assert perturbed >= 1
-    # The slowest trial (rate 0.05) was the first to exploit a better one.
-    slow = next(t for t in trials if any(e["event"] == "perturb" for e in _events(t)))
-    assert slow.status_reason
