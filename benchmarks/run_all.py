@@ -137,7 +137,47 @@ def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
     return a / b
 
 
+def _fmt(fmt_s: str, v: Optional[float]) -> str:
+    return "-" if v is None else fmt_s.format(v)
+
+
+def _notes(workload: dict[str, Any], med: dict[str, Any]) -> list[str]:
+    """The notes column of one side's medians."""
+    notes = [f"n={med['n']}, wall {med['wall_min_s']:.1f}-{med['wall_max_s']:.1f} s"]
+    if workload["kind"] == "burn" and med.get("trainable_share_of_machine") is not None:
+        notes.append(f"in trainables: {100 * med['trainable_share_of_machine']:.0f}% of "
+                     f"2 cores, {100 * med['trainable_share_of_tree_cpu']:.0f}% of all CPU used")
+    if "memory" in med:
+        m = med["memory"]
+        growth = _fmt("{:+.1f}", m.get("rss_growth_mb_per_1000_trials"))
+        notes.append(f"RSS end {med['driver_rss_end_mb']:.0f} MB, {growth} MB/1k trials")
+        if m.get("trials_per_s_first_quarter"):
+            notes.append(f"trials/s first/last quarter {m['trials_per_s_first_quarter']:.1f}"
+                         f"/{m['trials_per_s_last_quarter']:.1f}")
+    return notes
+
+
+def _rows(summary: dict[str, Any]) -> list[tuple[str, str, list[Optional[float]], str, bool]]:
+    """(label, side, column values, notes, is_ratio_row) for every table row."""
+    rows = []
+    for wid, entry in summary.items():
+        w = entry["workload"]
+        label = f"{wid}: {w['name']}"
+        for side in SIDES:
+            med = entry["sides"].get(side)
+            if not med:
+                continue
+            rows.append((label, side, [med.get(k) for k, _, _ in COLUMNS],
+                         "; ".join(_notes(w, med)), False))
+            label = ""
+        if entry.get("ratios"):
+            rows.append(("", "tuneflows / Ray Tune",
+                         [entry["ratios"].get(k) for k, _, _ in COLUMNS], "", True))
+    return rows
+
+
 def print_table(summary: dict[str, Any], title: str) -> None:
+    """Prints the summary as a rich table."""
     from rich.console import Console
     from rich.table import Table
 
@@ -147,36 +187,12 @@ def print_table(summary: dict[str, Any], title: str) -> None:
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
     table.add_column("notes")
-
-    def fmt(fmt_s: str, v: Optional[float]) -> str:
-        return "-" if v is None else fmt_s.format(v)
-
-    for wid, entry in summary.items():
-        w = entry["workload"]
-        label = f"{wid}: {w['name']}"
-        for side in SIDES:
-            med = entry["sides"].get(side)
-            if not med:
-                continue
-            notes = [f"n={med['n']}", f"wall {med['wall_min_s']:.1f}-{med['wall_max_s']:.1f}"]
-            if w["kind"] == "burn" and med.get("trainable_share_of_machine") is not None:
-                notes.append(f"in trainables {100 * med['trainable_share_of_machine']:.0f}% of "
-                             f"2 cores, {100 * med['trainable_share_of_tree_cpu']:.0f}% of all CPU")
-            if "memory" in med:
-                m = med["memory"]
-                g = m.get("rss_growth_mb_per_1000_trials")
-                notes.append(f"RSS end {med['driver_rss_end_mb']:.0f} MB, "
-                             f"+{fmt('{:.1f}', g)} MB/1k trials")
-                if m.get("trials_per_s_first_quarter"):
-                    notes.append(f"trials/s 1st/last quarter {m['trials_per_s_first_quarter']:.1f}"
-                                 f"/{m['trials_per_s_last_quarter']:.1f}")
-            table.add_row(label, side, *[fmt(f, med.get(k)) for k, _, f in COLUMNS],
-                          "; ".join(notes))
-            label = ""
-        r = entry.get("ratios")
-        if r:
-            table.add_row("", "[bold]tuneflows/Ray Tune[/bold]",
-                          *[fmt("{:.2f}x", r.get(k)) for k, _, _ in COLUMNS], "", end_section=True)
+    for label, side, values, notes, is_ratio in _rows(summary):
+        if is_ratio:
+            table.add_row("", f"[bold]{side}[/bold]", *[_fmt("{:.2f}x", v) for v in values], "",
+                          end_section=True)
+        else:
+            table.add_row(label, side, *[_fmt(f, v) for (_, _, f), v in zip(COLUMNS, values)], notes)
     Console(width=220).print(table)
 
 
@@ -184,35 +200,13 @@ def markdown_table(summary: dict[str, Any]) -> str:
     """The summary as a Markdown table (for README.md)."""
     heads = ["workload", "side"] + [h for _, h, _ in COLUMNS] + ["notes"]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-
-    def fmt(fmt_s: str, v: Optional[float]) -> str:
-        return "-" if v is None else fmt_s.format(v)
-
-    for wid, entry in summary.items():
-        w = entry["workload"]
-        label = f"{wid}: {w['name']}"
-        for side in SIDES:
-            med = entry["sides"].get(side)
-            if not med:
-                continue
-            notes = [f"n={med['n']}, wall {med['wall_min_s']:.1f}-{med['wall_max_s']:.1f} s"]
-            if w["kind"] == "burn" and med.get("trainable_share_of_machine") is not None:
-                notes.append(f"in trainables: {100 * med['trainable_share_of_machine']:.0f}% of "
-                             f"2 cores, {100 * med['trainable_share_of_tree_cpu']:.0f}% of all CPU used")
-            if "memory" in med:
-                m = med["memory"]
-                g = m.get("rss_growth_mb_per_1000_trials")
-                notes.append(f"RSS end {med['driver_rss_end_mb']:.0f} MB, {fmt('{:+.1f}', g)} MB/1k trials")
-                if m.get("trials_per_s_first_quarter"):
-                    notes.append(f"trials/s first/last quarter {m['trials_per_s_first_quarter']:.1f}"
-                                 f"/{m['trials_per_s_last_quarter']:.1f}")
-            lines.append(f"| {label} | {side} | " + " | ".join(fmt(f, med.get(k)) for k, _, f in COLUMNS)
-                         + " | " + "; ".join(notes) + " |")
-            label = ""
-        r = entry.get("ratios")
-        if r:
-            lines.append("| | **tuneflows / Ray Tune** | "
-                         + " | ".join(fmt("**{:.2f}×**", r.get(k)) for k, _, _ in COLUMNS) + " | |")
+    for label, side, values, notes, is_ratio in _rows(summary):
+        if is_ratio:
+            cells = [_fmt("**{:.2f}×**", v) for v in values]
+            lines.append(f"| | **{side}** | " + " | ".join(cells) + " | |")
+        else:
+            cells = [_fmt(f, v) for (_, _, f), v in zip(COLUMNS, values)]
+            lines.append(f"| {label} | {side} | " + " | ".join(cells) + f" | {notes} |")
     return "\n".join(lines)
 
 
