@@ -100,13 +100,13 @@ def main(argv: list[str]) -> int:
         for kind, n in a["by_process"].most_common():
             print(f"  {kind:40s} {n:7d}  {100 * n / total:5.1f}%")
         d = a["driver_total"] or 1
-        print(f"  driver, inclusive (stack contains):")
+        print("  driver, inclusive (stack contains):")
         for label, n in sorted(a["inclusive"].items(), key=lambda kv: -kv[1]):
             print(f"    {label:50s} {100 * n / d:5.1f}%")
-        print(f"  driver, exclusive by leaf package:")
+        print("  driver, exclusive by leaf package:")
         for pkg, n in a["leaf"].most_common(12):
             print(f"    {pkg:50s} {100 * n / d:5.1f}%")
-        print(f"  driver, by innermost tuneflows function (inclusive of what it calls):")
+        print("  driver, by innermost tuneflows function (inclusive of what it calls):")
         for fn, n in a["tuneflows_innermost"].most_common(12):
             print(f"    {fn:50s} {100 * n / d:5.1f}%")
     return 0

@@ -11,7 +11,6 @@ from tuneflows.schedulers.trial_scheduler import (
     Decision,
     MetricSpec,
     TrialScheduler,
-    fmt,
     make_rng,
 )
 from tuneflows.trial import TrialSnapshot

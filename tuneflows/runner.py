@@ -16,7 +16,7 @@ import ray
 from ray import cloudpickle
 
 from tuneflows import result as R
-from tuneflows.checkpoints import CheckpointStore, read_checkpoint
+from tuneflows.checkpoints import CheckpointStore
 from tuneflows.error import TuneError
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest

@@ -15,7 +15,7 @@ import copy
 import json
 import pickle
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, TrialSnapshot

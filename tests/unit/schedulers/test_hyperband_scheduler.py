@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scheduler_sim import Simulation, make_trials
 
-from tuneflows.schedulers import HyperBandScheduler, TrialScheduler
+from tuneflows.schedulers import HyperBandScheduler
 from tuneflows.trial import TrialSnapshot
 
 # Table 1 of the paper, R = 81, eta = 3: per bracket s, the (n_i, r_i) of each rung.

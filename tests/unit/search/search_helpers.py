@@ -12,7 +12,6 @@ from tuneflows.search import (
     grid_search,
     loguniform,
     randint,
-    uniform,
 )
 
 

@@ -1,7 +1,6 @@
 """HyperOptSearch: ask/tell against hyperopt's own Trials, conversions, errors, early stops."""
 
 import functools
-import math
 import subprocess
 import sys
 

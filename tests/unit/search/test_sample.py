@@ -1,6 +1,5 @@
 """Distributions and validation of the search space primitives."""
 
-import math
 import pickle
 
 import numpy as np
