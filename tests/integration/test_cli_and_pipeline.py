@@ -1,0 +1,66 @@
+"""The ``tuneflows`` CLI and the deployable ``tune_spec`` pipeline flow, for real."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from tuneflows.cli import main
+
+SPEC = """
+{name}:
+  run: flows.quickstart:train_func
+  stop: {{mean_accuracy: 99}}
+  config:
+    lr: {{grid_search: [0.4, 0.6]}}
+    momentum: 0.1
+"""
+
+
+def _write_spec(tmp_path, name: str) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SPEC.format(name=name))
+    return str(path)
+
+
+def test_cli_runs_a_yaml_spec(tune_env, tmp_path):
+    assert main(["run", _write_spec(tmp_path, "cli_spec")]) == 0
+    exp_dir = os.path.join(tune_env, "cli_spec")
+    params = sorted(
+        json.load(open(os.path.join(exp_dir, d, "params.json")))["lr"]
+        for d in os.listdir(exp_dir) if os.path.isdir(os.path.join(exp_dir, d))
+    )
+    assert params == [0.4, 0.6]
+
+
+def test_cli_resume_of_a_finished_experiment_reruns_nothing(tune_env, tmp_path):
+    spec = _write_spec(tmp_path, "cli_resume")
+    assert main(["run", spec]) == 0
+    exp_dir = os.path.join(tune_env, "cli_resume")
+    sizes = {d: os.path.getsize(os.path.join(exp_dir, d, "result.json"))
+             for d in os.listdir(exp_dir) if os.path.isdir(os.path.join(exp_dir, d))}
+    assert main(["resume", exp_dir]) == 0
+    assert {d: os.path.getsize(os.path.join(exp_dir, d, "result.json")) for d in sizes} == sizes
+
+
+def test_cli_rejects_a_spec_that_is_not_a_mapping(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ValueError, match="mapping of experiment name"):
+        main(["run", str(path)])
+
+
+def test_tune_spec_flow_returns_the_best_config_as_a_pipeline_step(tune_env, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from flows.tune_spec import tune_spec
+
+    best = tune_spec(_write_spec(tmp_path, "pipeline_spec"), metric="training_iteration", mode="min")
+    assert best == {"lr": 0.6, "momentum": 0.1}  # the fastest learner needs fewest iterations
+    with get_client(sync_client=True) as client:
+        [child] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["pipeline_spec"])))
+    assert child.state.is_completed() and child.parent_task_run_id is not None
