@@ -13,10 +13,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import numpy as np
+
+from tuneflows.loggers.files import count_results
 
 
 def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
@@ -71,58 +72,27 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     return out
 
 
-DRIVER = textwrap.dedent('''
-    import sys, time
-    import tuneflows
-
-    class Slow(tuneflows.Trainable):
-        def _setup(self, config):
-            self.total = 0.0
-        def _train(self):
-            time.sleep(0.1)
-            self.total += self.config["rate"]
-            return {"total": self.total}
-        def _save(self, checkpoint_dir):
-            return {"total": self.total}
-        def _restore(self, state):
-            self.total = state["total"]
-
-    tuneflows.run_experiments({"killed": {
-        "run": Slow, "config": {"rate": tuneflows.grid_search([1.0, 2.0, 3.0, 4.0])},
-        "stop": {"training_iteration": 100}, "checkpoint_freq": 5,
-    }}, verbose=False)
-''')
-
-
-def _rows(exp_dir: str) -> int:
-    total = 0
-    for root, _, files in os.walk(exp_dir):
-        if "result.json" in files:
-            with open(os.path.join(root, "result.json")) as f:
-                total += sum(1 for _ in f)
-    return total
+DRIVER = os.path.join(os.path.dirname(__file__), "..", "examples", "slow_checkpointed.py")
 
 
 def kill_to_next_result() -> dict[str, float]:
     """Seconds from SIGKILL of a driver to the resumed experiment's next new result."""
     root = tempfile.mkdtemp(prefix="kill_bench_")
-    script = os.path.join(root, "driver.py")
-    with open(script, "w") as f:
-        f.write(DRIVER)
     env = dict(os.environ, TUNE_RESULT_DIR=root)
     exp_dir = os.path.join(root, "killed")
-    proc = subprocess.Popen([sys.executable, script], env=env, start_new_session=True,
+    proc = subprocess.Popen([sys.executable, os.path.abspath(DRIVER), "killed", "--rates", "4",
+                             "--iterations", "100", "--checkpoint-freq", "5"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while _rows(exp_dir) < 40:
+    while count_results(exp_dir) < 40:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     killed_at = time.perf_counter()
     proc.wait()
-    before = _rows(exp_dir)
+    before = count_results(exp_dir)
     resumed = subprocess.Popen([sys.executable, "-m", "tuneflows.cli", "resume", exp_dir],
                                env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while _rows(exp_dir) <= before:
+    while count_results(exp_dir) <= before:
         time.sleep(0.05)
     next_result = time.perf_counter() - killed_at
     resumed.wait(timeout=600)

@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
 import tuneflows
+from tuneflows.loggers.files import count_results
 from tuneflows.trial import TERMINATED
 
 
@@ -123,30 +123,7 @@ def test_running_into_an_existing_experiment_says_how_to_resume(tune_env):
     assert again.status == TERMINATED and _iterations(again.logdir) == [1, 2]
 
 
-DRIVER = textwrap.dedent('''
-    import sys, time
-    import tuneflows
-
-    class Slow(tuneflows.Trainable):
-        def _setup(self, config):
-            self.total = 0.0
-        def _train(self):
-            time.sleep(0.1)
-            self.total += self.config["rate"] * (self.iteration + 1)
-            return {"total": self.total}
-        def _save(self, checkpoint_dir):
-            return {"total": self.total}
-        def _restore(self, state):
-            self.total = state["total"]
-
-    tuneflows.run_experiments({sys.argv[1]: {
-        "run": Slow,
-        "config": {"rate": tuneflows.grid_search([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])},
-        "stop": {"training_iteration": 20},
-        "checkpoint_freq": 3,
-    }}, verbose=False, round_seconds=0.5)
-    print("DRIVER DONE")
-''')
+DRIVER = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "slow_checkpointed.py")
 
 
 def _env(local_dir: str) -> dict:
@@ -155,29 +132,19 @@ def _env(local_dir: str) -> dict:
     return dict(os.environ, TUNE_RESULT_DIR=local_dir, PREFECT_API_URL=PREFECT_API_URL.value())
 
 
-def _rows(exp_dir: str) -> int:
-    total = 0
-    for root, _, files in os.walk(exp_dir):
-        if "result.json" in files:
-            with open(os.path.join(root, "result.json")) as f:
-                total += sum(1 for _ in f)
-    return total
-
-
 def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
-    script = tmp_path / "driver.py"
-    script.write_text(DRIVER)
+    script = os.path.abspath(DRIVER)
     exp_dir = os.path.join(tune_env, "killed")
     proc = subprocess.Popen([sys.executable, str(script), "killed"], env=_env(tune_env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
     deadline = time.time() + 240
-    while _rows(exp_dir) < 50 and time.time() < deadline and proc.poll() is None:
+    while count_results(exp_dir) < 50 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.2)
     assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    rows_at_kill = _rows(exp_dir)
+    rows_at_kill = count_results(exp_dir)
     assert 0 < rows_at_kill < 120
 
     resumed = subprocess.run(

@@ -103,3 +103,14 @@ class TrialFiles:
         """Appends a scheduler decision or perturbation to ``events.json``."""
         with open(os.path.join(self.logdir, "events.json"), "a") as f:
             f.write(json.dumps(dict(event), sort_keys=True, default=_json_default) + "\n")
+
+
+def count_results(experiment_dir: str) -> int:
+    """How many results the trials under ``experiment_dir`` have recorded (lines of
+    their ``result.json``); e.g. to watch an experiment's progress from outside."""
+    total = 0
+    for root, _, files in os.walk(experiment_dir):
+        if "result.json" in files:
+            with open(os.path.join(root, "result.json")) as f:
+                total += sum(1 for _ in f)
+    return total
