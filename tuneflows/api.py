@@ -103,7 +103,6 @@ def run_experiments(
                 exp, sched, searcher,
                 RunnerSettings(round_seconds=round_seconds, verbose=verbose,
                                max_concurrent=max_concurrent_trials,
-                               raise_on_failed_trial=raise_on_failed_trial,
                                total_resources=total),
                 resume_state=state,
                 errored_only=resume == "ERRORED_ONLY",

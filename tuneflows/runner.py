@@ -48,13 +48,11 @@ class RunnerSettings:
         round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
         max_concurrent: Most trials running at once (None: as many as resources allow).
         verbose: Show the status block.
-        raise_on_failed_trial: Raise TuneError when trials end in ERROR.
     """
 
     round_seconds: float = 5.0
     max_concurrent: Optional[int] = None
     verbose: bool = True
-    raise_on_failed_trial: bool = True
     total_resources: dict[str, float] = field(default_factory=dict)
 
 
@@ -103,6 +101,7 @@ class ExperimentRunner:
         self._trainable_ref: Any = None
         self._round_task: Optional[RoundTask] = None
         self._experiment_blob = b""
+        self._algorithm_blobs = (b"", b"")  # scheduler and searcher as configured, for the CLI
         self._last_persist = 0.0
         self._stop_requests: set[str] = set()
         self._wakeup: Optional[asyncio.Event] = None
@@ -129,6 +128,7 @@ class ExperimentRunner:
         os.makedirs(self.experiment.dir, exist_ok=True)
         ship_by_value_if_local(self.experiment.trainable)
         self._experiment_blob = cloudpickle.dumps(self.experiment)
+        self._algorithm_blobs = (cloudpickle.dumps(self.scheduler), cloudpickle.dumps(self.searcher))
         self.mlflow = MlflowRecorder(self.experiment.name, self.experiment.local_dir)
         if self._resume_state is not None:
             self._restore(self._resume_state)
@@ -185,8 +185,8 @@ class ExperimentRunner:
             mlflow_parent_run=self.mlflow.parent_run_id if self.mlflow else None,
             mlflow_trial_runs=dict(self.mlflow.trial_runs) if self.mlflow else {},
             rounds=dict(self._rounds),
-            scheduler=cloudpickle.dumps(self.scheduler),
-            searcher=cloudpickle.dumps(self.searcher),
+            scheduler=self._algorithm_blobs[0],
+            searcher=self._algorithm_blobs[1],
         ))
 
     def _trial_record(self, trial: Trial) -> dict[str, Any]:
@@ -314,14 +314,14 @@ class ExperimentRunner:
                 self._drop_actor(trial)
             self._mark_early_stopped(trial)
             self._end_trial(trial, TERMINATED, decision.reason)
-            self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+            self.scheduler.on_trial_remove(self._snapshot(trial))
 
     def _snapshot(self, trial: Trial) -> Any:
         """A trial's snapshot. An ended trial's no longer changes, so it is built once:
         choosing the next trial then costs no copy of every finished trial's config and
         last result (measured: 2,000-trial runs slowed down as trials finished)."""
         has_ckpt = self._has_ckpt(trial)
-        if trial.status not in (TERMINATED, ERROR):
+        if not trial.is_finished():
             return trial.snapshot(has_ckpt)
         snap = self._ended_snapshots.get(trial.trial_id)
         if snap is None or snap.status != trial.status or snap.has_checkpoint != has_ckpt:
@@ -377,7 +377,7 @@ class ExperimentRunner:
             )
         if self.experiment.restore:
             self.checkpoints.adopt(trial_id, self.experiment.restore, 0)
-        self.scheduler.on_trial_add(trial.snapshot())
+        self.scheduler.on_trial_add(self._snapshot(trial))
         return trial
 
     # ------------------------------------------------------------------ one trial
@@ -446,13 +446,13 @@ class ExperimentRunner:
             reason = f"{outcome.stop_key} reached" if outcome.stop_key else ""
             await self._release(trial)
             self._end_trial(trial, TERMINATED, reason)
-            self.scheduler.on_trial_complete(trial.snapshot(self._has_ckpt(trial)), trial.last_result)
+            self.scheduler.on_trial_complete(self._snapshot(trial), trial.last_result)
             return TERMINATED
         return await self._apply(trial, decision)
 
     def _round_request(self, trial: Trial) -> RoundRequest:
         until: dict[str, float] = {}
-        point = self.scheduler.next_decision_point(trial.snapshot(self._has_ckpt(trial)))
+        point = self.scheduler.next_decision_point(self._snapshot(trial))
         if point is not None:
             until[self.scheduler.time_attr] = point
         return RoundRequest(
@@ -473,14 +473,10 @@ class ExperimentRunner:
         trial.last_result = results[-1]
         self._files[trial.trial_id].append_results(results)
         self.recorder.submit(self.mlflow.log_results, trial.trial_id, results)
+        snapshot = self._snapshot(trial)
         for result in results:
             self.searcher.on_trial_result(trial.trial_id, result)
-            snapshot = trial.snapshot(self._has_ckpt(trial))
-            snapshot = type(snapshot).make(
-                trial.trial_id, trial.config, status=trial.status, last_result=result,
-                has_checkpoint=snapshot.has_checkpoint, num_failures=trial.num_failures,
-            )
-            decision = self.scheduler.on_trial_result(snapshot, result)
+            decision = self.scheduler.on_trial_result(snapshot.with_result(result), result)
         self._show_status()
         return decision
 
@@ -496,7 +492,7 @@ class ExperimentRunner:
             await self._release(trial)
             self._mark_early_stopped(trial)
             self._end_trial(trial, TERMINATED, decision.reason)
-            self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+            self.scheduler.on_trial_remove(self._snapshot(trial))
             return STOP
         if decision.action == TrialScheduler.PAUSE:
             await self._pause(trial, decision.reason)
@@ -516,6 +512,9 @@ class ExperimentRunner:
     async def _clone(self, trial: Trial, decision: Decision) -> None:
         donor = self.trials[decision.clone_from]
         blob = await asyncio.to_thread(self.checkpoints.load, donor.trial_id)
+        if blob is None:
+            raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
+                            f"which has no checkpoint.")
         old_config = dict(trial.config)
         trial.config = dict(decision.new_config or trial.config)
         self._replay_until.pop(trial.trial_id, None)
@@ -524,13 +523,10 @@ class ExperimentRunner:
                  "iteration": trial.iteration}
         trial.status_reason = decision.reason or f"cloned from {donor.name}"
         self.recorder.submit(self._files[trial.trial_id].append_event, event)
-        self.recorder.submit(self._files[trial.trial_id].write_params, trial.config)
+        self._files[trial.trial_id].write_params(trial.config)
         self.recorder.submit(self.mlflow.log_params, trial.trial_id, trial.config)
         self.recorder.submit(self.mlflow.set_tags, trial.trial_id,
                              {f"perturbation/{trial.iteration}": f"from {donor.trial_id}: {decision.reason}"})
-        if blob is None:
-            raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
-                            f"which has no checkpoint.")
         error = await self._start_on_actor(trial, checkpoint=blob)
         if error is not None:
             raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")
@@ -596,7 +592,7 @@ class ExperimentRunner:
         trial.error_msg = _last_line(error)
         await self._release(trial)
         self._end_trial(trial, ERROR, trial.error_msg)
-        self.scheduler.on_trial_error(trial.snapshot(self._has_ckpt(trial)))
+        self.scheduler.on_trial_error(self._snapshot(trial))
         return ERROR
 
     def _end_trial(self, trial: Trial, status: str, reason: str) -> None:
@@ -607,10 +603,8 @@ class ExperimentRunner:
             trial.last_result[R.DONE] = True
         self.searcher.on_trial_complete(trial.trial_id, trial.last_result, error=status == ERROR)
         self._event(trial, status.lower(), reason)
-        if trial.num_failures:
-            self.recorder.submit(self.mlflow.set_tags, trial.trial_id,
-                                 {"num_failures": trial.num_failures})
-        self.recorder.submit(self.mlflow.end_trial, trial.trial_id, status)
+        tags = {"num_failures": trial.num_failures} if trial.num_failures else {}
+        self.recorder.submit(self.mlflow.end_trial, trial.trial_id, status, tags)
         self._show_status(force=True)
 
     def _event(self, trial: Trial, kind: str, reason: str) -> None:
@@ -646,7 +640,7 @@ class ExperimentRunner:
             self._parked.discard(trial_id)
             self._drop_actor(trial)
         self._end_trial(trial, TERMINATED, "stopped by client")
-        self.scheduler.on_trial_remove(trial.snapshot(self._has_ckpt(trial)))
+        self.scheduler.on_trial_remove(self._snapshot(trial))
 
     def add_trial(self, config: dict[str, Any], tag: str = "") -> Trial:
         """Adds a PENDING trial with a resolved ``config`` (from the Client API)."""

@@ -60,6 +60,11 @@ class TrialSnapshot:
         )
 
 
+    def with_result(self, result: Mapping[str, Any]) -> "TrialSnapshot":
+        """The same snapshot as of ``result`` (each result of a round in turn)."""
+        return dataclasses.replace(self, last_result=_freeze(dict(result)))
+
+
 @dataclass
 class Trial:
     """The driver's record of one trial, as returned by ``run_experiments``.

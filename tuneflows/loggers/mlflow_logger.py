@@ -151,10 +151,10 @@ class MlflowRecorder:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
         self.client.log_artifacts(self.trial_runs[trial_id], local_dir, artifact_path)
 
-    def end_trial(self, trial_id: str, status: str) -> None:
-        """Tags the trial's final status and terminates its run."""
+    def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
+        """Tags the trial's final status (and ``tags``) and terminates its run."""
         run_id = self.trial_runs[trial_id]
-        self.set_tags(trial_id, {"status": status})
+        self.set_tags(trial_id, {"status": status, **(tags or {})})
         self.client.set_terminated(run_id, STATUS_TO_MLFLOW.get(status, "KILLED"))
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
