@@ -51,7 +51,7 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     ray.get(actor.start_trial.remote(Big, {"mb": size_mb}, TrialInfo()))
     root = tempfile.mkdtemp(prefix="ckpt_bench_")
     recorder = MlflowRecorder(f"ckpt_bench_{size_mb}", root)
-    recorder.start_experiment("bench", {})
+    recorder.open_experiment("bench", "bench", {})
     recorder.start_trial("t", "t", {}, {})
     store = CheckpointStore(keep_num=1)
     legs: dict[str, list[float]] = {"actor_to_driver": [], "to_disk": [], "to_mlflow": []}

@@ -231,22 +231,25 @@ def _config(w: Workload) -> dict[str, Any]:
     return {"kind": w.kind, "seconds": w.seconds, "iters": w.iters}
 
 
-def start_tuneflows(local_dir: str) -> dict[str, Any]:
+def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
     """Imports tuneflows and Prefect, starts the Prefect ephemeral API server and
-    creates the MLflow SQLite store of ``local_dir`` (a new store's schema migration
-    takes 5-15 s here: a once-per-results-directory cost, like the Prefect server's)."""
+    tuneflows' MLflow writer process, which creates the MLflow SQLite store of
+    ``local_dir`` (a new store's schema migration takes 5-15 s here: a
+    once-per-results-directory cost, like the Prefect server's). ``run_experiments``
+    starts both itself, side by side with Ray."""
     import tuneflows  # noqa: F401
     import tuneflows.flow  # noqa: F401  (prefect, prefect-ray)
     from prefect.settings import PREFECT_API_URL
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
-    from mlflow.tracking import MlflowClient
+    from tuneflows.loggers.mlflow_process import MlflowProcess
 
-    from tuneflows.loggers.mlflow_logger import tracking_uri_for
-
-    MlflowClient(tracking_uri=tracking_uri_for(local_dir)).search_experiments()
+    writer = MlflowProcess.shared()
+    writer.prepare(experiment_name, local_dir)
+    writer.sync()
     info["mlflow_store_init_s"] = time.perf_counter() - t0
+    info["mlflow_writer_pid"] = writer.pid
     if not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
@@ -345,7 +348,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     t_start = time.perf_counter()
     os.makedirs(tmp_root, exist_ok=True)
     local_dir = tempfile.mkdtemp(prefix=f"{side}-w{w.id}-", dir=tmp_root)
-    info = start_tuneflows(local_dir) if side == "tuneflows" else start_raytune()
+    info = start_tuneflows(local_dir, f"bench_w{w.id}") if side == "tuneflows" else start_raytune()
     import ray
 
     # address="local": always a new local session, even when another test on this
@@ -355,10 +358,12 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     startup_s = time.perf_counter() - t_start
 
     server = psutil.Process(info["prefect_server_pid"]) if "prefect_server_pid" in info else None
+    writer = psutil.Process(info["mlflow_writer_pid"]) if "mlflow_writer_pid" in info else None
     tree = TreeCpu()
     tree0 = tree.sample()
     tree.start()
     server0 = _proc_cpu(server) if server else 0.0
+    writer0 = _proc_cpu(writer) if writer else 0.0
     cpu0 = _rusage_cpu()
     rss_start = psutil.Process().memory_info().rss / 2**20
     spy = _start_pyspy(os.environ.get("BENCH_PYSPY_OUT"))
@@ -371,6 +376,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     cpu1 = _rusage_cpu()
     _stop_pyspy(spy)
     server1 = _proc_cpu(server) if server else 0.0
+    writer1 = _proc_cpu(writer) if writer else 0.0
     tree1 = tree.stop()
     if sampler:
         sampler.stop()
@@ -393,6 +399,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
         "statuses": statuses,
         "driver_cpu_s": cpu1 - cpu0,
         "prefect_server_cpu_s": (server1 - server0) if server else None,
+        "mlflow_writer_cpu_s": (writer1 - writer0) if writer else None,
         "tree_cpu_s": tree_cpu,
         "trainable_cpu_s": trainable_cpu,
         "trainable_share_of_machine": trainable_cpu / (NUM_CPUS * wall) if wall else None,

@@ -43,6 +43,8 @@ MARKERS = [
 def process_kind(frame: str) -> str:
     if "uvicorn" in frame:
         return "Prefect server"
+    if "mlflow_process" in frame:
+        return "MLflow writer"
     if "--child " in frame:
         return "driver"
     if "default_worker" in frame or "ray::" in frame:

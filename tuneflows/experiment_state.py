@@ -11,7 +11,7 @@ from typing import Any, Optional
 from tuneflows.error import TuneError
 
 STATE_FILE = "experiment_state.pkl"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: MLflow runs are found by tag, not stored here
 
 
 @dataclass
@@ -27,8 +27,6 @@ class ExperimentState:
         checkpoints: Trial id to (path, iteration) of its latest checkpoint.
         scheduler_state / searcher_state: Their ``get_state()``.
         searcher_done: The searcher has said FINISHED.
-        mlflow_parent_run: Id of the experiment's parent MLflow run.
-        mlflow_trial_runs: Trial id to its nested MLflow run id.
         rounds: Trial id to the number of rounds played (names of Prefect task runs).
         scheduler / searcher: The cloudpickled objects (their configuration), used by
             ``tuneflows resume <dir>``; a resuming program passes its own instead.
@@ -41,8 +39,6 @@ class ExperimentState:
     scheduler_state: dict[str, Any] = field(default_factory=dict)
     searcher_state: dict[str, Any] = field(default_factory=dict)
     searcher_done: bool = False
-    mlflow_parent_run: Optional[str] = None
-    mlflow_trial_runs: dict[str, str] = field(default_factory=dict)
     rounds: dict[str, int] = field(default_factory=dict)
     scheduler: bytes = b""
     searcher: bytes = b""

@@ -22,7 +22,7 @@ from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest
 from tuneflows.experiment_state import ExperimentState, load_state, save_state
 from tuneflows.loggers.files import TrialFiles
-from tuneflows.loggers.mlflow_logger import MlflowRecorder
+from tuneflows.loggers.mlflow_process import ExperimentLog, MlflowProcess
 from tuneflows.loggers.recorder import Recorder
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
@@ -85,7 +85,7 @@ class ExperimentRunner:
                                            experiment.checkpoint_score_attr)
         self.recorder = Recorder()
         self.display = StatusDisplay(settings.verbose)
-        self.mlflow: Optional[MlflowRecorder] = None
+        self.mlflow: Optional[ExperimentLog] = None
         self._files: dict[str, TrialFiles] = {}
         self._actors: dict[str, Any] = {}
         self._parked: set[str] = set()
@@ -118,7 +118,6 @@ class ExperimentRunner:
     # ------------------------------------------------------------------ lifecycle
     async def run(self, round_task: RoundTask) -> list[Trial]:
         """Runs the experiment to the end and returns its trials."""
-        from tuneflows.execution.function_runner import to_trainable_class
         from tuneflows.execution.shipping import ship_by_value_if_local
 
         if self._round_task is not None:  # a retry of the flow run: resume from disk
@@ -129,17 +128,23 @@ class ExperimentRunner:
         ship_by_value_if_local(self.experiment.trainable)
         self._experiment_blob = cloudpickle.dumps(self.experiment)
         self._algorithm_blobs = (cloudpickle.dumps(self.scheduler), cloudpickle.dumps(self.searcher))
-        self.mlflow = MlflowRecorder(self.experiment.name, self.experiment.local_dir)
+        self.mlflow = MlflowProcess.shared().open_experiment(
+            self.experiment.name, self.experiment.local_dir, self.experiment_id,
+            f"{self.experiment.name}-{self.experiment_id}",
+            {"tuneflows.scheduler": type(self.scheduler).__name__,
+             "tuneflows.searcher": type(self.searcher).__name__,
+             "tuneflows.logdir": self.experiment.dir},
+        )
+        await self._run_trials()
+        if self._fatal is not None:
+            raise self._fatal
+        return list(self.trials.values())
+
+    async def _run_trials(self) -> None:
+        from tuneflows.execution.function_runner import to_trainable_class
+
         if self._resume_state is not None:
             self._restore(self._resume_state)
-        else:
-            self.mlflow.start_experiment(
-                f"{self.experiment.name}-{self.experiment_id}",
-                {"tuneflows.experiment_id": self.experiment_id,
-                 "tuneflows.scheduler": type(self.scheduler).__name__,
-                 "tuneflows.searcher": type(self.searcher).__name__,
-                 "tuneflows.logdir": self.experiment.dir},
-            )
         self._persist(force=True)
         self._pool = ActorPool(self.experiment.resources)
         self._trainable_ref = ray.put(to_trainable_class(self.experiment.trainable))
@@ -155,12 +160,9 @@ class ExperimentRunner:
             self._finish_unended()
             self._persist(force=True)
             self._pool.shutdown()
-            self.recorder.submit(self.mlflow.end_experiment, status, self._summary())
             self.recorder.close()
+            self.mlflow.end_experiment(status, self._summary())
             self.display.close(self.status_text())
-        if self._fatal is not None:
-            raise self._fatal
-        return list(self.trials.values())
 
     def _persist(self, force: bool = False) -> None:
         """Writes the experiment state (at most every 0.5 s unless ``force``); what a
@@ -182,8 +184,6 @@ class ExperimentRunner:
             scheduler_state=self.scheduler.get_state(),
             searcher_state=self.searcher.get_state(),
             searcher_done=self._searcher_done,
-            mlflow_parent_run=self.mlflow.parent_run_id if self.mlflow else None,
-            mlflow_trial_runs=dict(self.mlflow.trial_runs) if self.mlflow else {},
             rounds=dict(self._rounds),
             scheduler=self._algorithm_blobs[0],
             searcher=self._algorithm_blobs[1],
@@ -209,20 +209,22 @@ class ExperimentRunner:
         self.searcher.set_state(state.searcher_state)
         self._searcher_done = state.searcher_done or self._errored_only
         self._rounds = dict(state.rounds)
-        self.mlflow.resume_experiment(state.mlflow_parent_run, state.mlflow_trial_runs)
         for fields in state.trials:
             trial = Trial(**fields)
             self.trials[trial.trial_id] = trial
             if trial.trial_id in state.checkpoints:
                 path, iteration = state.checkpoints[trial.trial_id]
                 self.checkpoints.adopt(trial.trial_id, path, iteration)
+            will_run = not trial.is_finished() or (trial.status == ERROR and self._errored_only)
+            if will_run:
+                self._start_run(trial)  # a no-op when the trial's run exists
             self._adopt_files(trial)
             if trial.status == RUNNING or (trial.status == PAUSED and not self._has_ckpt(trial)):
                 trial.status = PENDING  # restarts from its latest checkpoint, if any
             if trial.status == ERROR and self._errored_only:
                 trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
                 trial.status_reason = "re-run (resume=ERRORED_ONLY)"
-            if not trial.is_finished():
+            if will_run:
                 self.recorder.submit(self.mlflow.reopen_trial, trial.trial_id)
 
     def _adopt_files(self, trial: Trial) -> None:
@@ -234,8 +236,7 @@ class ExperimentRunner:
         if rows:
             self._replay_until[trial.trial_id] = rows[-1][R.TRAINING_ITERATION]
             trial.last_result = rows[-1]
-            if trial.trial_id in self.mlflow.trial_runs:
-                self.recorder.submit(self.mlflow.backfill, trial.trial_id, rows)
+            self.recorder.submit(self.mlflow.backfill, trial.trial_id, rows)
 
     async def _loop(self) -> None:
         self._loop_ref = asyncio.get_running_loop()
@@ -268,7 +269,7 @@ class ExperimentRunner:
             actor = self._actors.pop(trial.trial_id, None)
             if actor is not None:
                 self._pool.discard(actor)
-            if trial.status in (RUNNING, PAUSED, PENDING) and self.mlflow:
+            if trial.status in (RUNNING, PAUSED, PENDING):
                 self.recorder.submit(self.mlflow.end_trial, trial.trial_id, trial.status)
 
     # ------------------------------------------------------------------ slots
@@ -363,22 +364,24 @@ class ExperimentRunner:
         )
         trial.logdir = os.path.join(self.experiment.dir, _dir_name(trial.name, trial_id))
         self.trials[trial_id] = trial
+        self._start_run(trial)
         if self._resume_state is not None and os.path.isdir(trial.logdir):
             # suggested again after a kill that the throttled state write missed
-            self.mlflow.find_trial_run(trial_id)
             self._adopt_files(trial)
         else:
             self._files[trial_id] = TrialFiles(trial.logdir)
         self._files[trial_id].write_params(trial.config)
-        if trial_id not in self.mlflow.trial_runs:
-            self.recorder.submit(
-                self.mlflow.start_trial, trial_id, trial.name, trial.config,
-                {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
-            )
         if self.experiment.restore:
             self.checkpoints.adopt(trial_id, self.experiment.restore, 0)
         self.scheduler.on_trial_add(self._snapshot(trial))
         return trial
+
+    def _start_run(self, trial: Trial) -> None:
+        """Creates the trial's MLflow run, unless it has one (from before a resume)."""
+        self.recorder.submit(
+            self.mlflow.start_trial, trial.trial_id, trial.name, trial.config,
+            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
+        )
 
     # ------------------------------------------------------------------ one trial
     async def _drive(self, trial: Trial) -> None:

@@ -1,8 +1,13 @@
-"""MLflow records: one parent run per experiment, one nested run per trial."""
+"""MLflow records: one parent run per experiment, one nested run per trial.
+
+This module holds the plain-data conversions the driver applies to results and configs
+(:func:`metric_rows`, :func:`param_strings`) and :class:`MlflowRecorder`, which writes
+them through ``MlflowClient`` in the MLflow writer process
+(:mod:`tuneflows.loggers.mlflow_process`).
+"""
 
 from __future__ import annotations
 
-import logging
 import math
 import numbers
 import os
@@ -11,14 +16,17 @@ from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.loggers.files import flatten
 
-logger = logging.getLogger(__name__)
-
-_MAX_METRICS_PER_BATCH = 1000
-_MAX_PARAMS_PER_BATCH = 100
+MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
+MAX_PARAMS_PER_BATCH = 100
+MAX_TAGS_PER_BATCH = 100
 _MAX_PARAM_LENGTH = 6000
 _SKIPPED_METRICS = {"training_iteration", "timestamp", "pid", "done"}
+EXPERIMENT_ID_TAG = "tuneflows.experiment_id"
 
 STATUS_TO_MLFLOW = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
+
+MetricRow = tuple[int, int, dict[str, float]]
+"""One result as MLflow metrics: (step, timestamp in ms, key to value)."""
 
 
 def tracking_uri_for(local_dir: str) -> str:
@@ -37,6 +45,21 @@ def numeric_metrics(result: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, numbers.Real) and math.isfinite(float(value)):
             metrics[key] = float(value)
     return metrics
+
+
+def metric_rows(results: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
+    """Results as metric rows, with the training iteration as step."""
+    return [
+        (int(r.get("training_iteration", 0)),
+         int(float(r.get("timestamp", time.time())) * 1000),
+         numeric_metrics(r))
+        for r in results
+    ]
+
+
+def param_strings(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """A config flattened into MLflow param (or tag) strings."""
+    return {f"{prefix}{k}": str(v)[:_MAX_PARAM_LENGTH] for k, v in flatten(config).items()}
 
 
 class MlflowRecorder:
@@ -68,99 +91,103 @@ class MlflowRecorder:
         self.parent_run_id: Optional[str] = None
         self.trial_runs: dict[str, str] = {}
 
-    def start_experiment(self, run_name: str, tags: Mapping[str, str]) -> str:
-        """Creates the parent run and returns its id."""
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=dict(tags))
-        self.parent_run_id = run.info.run_id
-        return self.parent_run_id
+    def open_experiment(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+        """Creates the parent run of tuneflows experiment ``experiment_id``, or, when it
+        exists (a resumed experiment), marks it RUNNING and finds its trial runs.
 
-    def resume_experiment(self, parent_run_id: str, trial_runs: Mapping[str, str]) -> None:
-        """Continues an experiment's existing parent run and trial runs."""
-        self.parent_run_id = parent_run_id
-        self.trial_runs = dict(trial_runs)
-        self.client.update_run(parent_run_id, status="RUNNING")
+        Returns:
+            The parent run's id.
+        """
+        found = self.client.search_runs(
+            [self.experiment_id], filter_string=f"tags.`{EXPERIMENT_ID_TAG}` = '{experiment_id}'",
+            max_results=1,
+        )
+        if not found:
+            run = self.client.create_run(
+                self.experiment_id, run_name=run_name,
+                tags={EXPERIMENT_ID_TAG: experiment_id, **tags},
+            )
+            self.parent_run_id = run.info.run_id
+            return self.parent_run_id
+        self.parent_run_id = found[0].info.run_id
+        self.client.update_run(self.parent_run_id, status="RUNNING")
+        page_token = None
+        while True:
+            page = self.client.search_runs(
+                [self.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self.parent_run_id}'",
+                max_results=1000, page_token=page_token,
+            )
+            for run in page:
+                trial_id = run.data.tags.get("trial_id")
+                if trial_id:
+                    self.trial_runs[trial_id] = run.info.run_id
+            page_token = page.token
+            if not page_token:
+                return self.parent_run_id
+
+    def has_trial(self, trial_id: str) -> bool:
+        """Whether ``trial_id`` has a run (created now or before a resume)."""
+        return trial_id in self.trial_runs
+
+    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+        """Creates a trial's run, nested under the parent run."""
+        all_tags = {"mlflow.parentRunId": self.parent_run_id or "", "trial_id": trial_id, **tags}
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+        self.trial_runs[trial_id] = run.info.run_id
+        return run.info.run_id
+
+    def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
+                    tags: Mapping[str, str]) -> str:
+        """Creates a trial's nested run with its config as params."""
+        run_id = self.create_trial_run(trial_id, run_name, tags)
+        self.write(trial_id, params=param_strings(config))
+        return run_id
+
+    def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
+              params: Optional[Mapping[str, str]] = None,
+              tags: Optional[Mapping[str, str]] = None) -> None:
+        """Logs metric rows, params and tags on a trial's run (the parent's when
+        ``trial_id`` is None) in as few ``log_batch`` calls as MLflow's limits allow."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        run_id = self.trial_runs[trial_id] if trial_id else self.parent_run_id
+        metrics = [Metric(k, v, stamp, step) for step, stamp, values in rows
+                   for k, v in values.items()]
+        param_list = [Param(k, v) for k, v in (params or {}).items()]
+        tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        while metrics or param_list or tag_list:
+            self.client.log_batch(
+                run_id,
+                metrics=metrics[:MAX_METRICS_PER_BATCH],
+                params=param_list[:MAX_PARAMS_PER_BATCH],
+                tags=tag_list[:MAX_TAGS_PER_BATCH],
+            )
+            metrics = metrics[MAX_METRICS_PER_BATCH:]
+            param_list = param_list[MAX_PARAMS_PER_BATCH:]
+            tag_list = tag_list[MAX_TAGS_PER_BATCH:]
+
+    def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
+        """Logs the rows whose steps the run lacks (lost when a driver was killed)."""
+        history = self.client.get_metric_history(self.trial_runs[trial_id], "time_total_s")
+        logged = max((m.step for m in history), default=0)
+        missing = [row for row in rows if row[0] > logged]
+        if missing:
+            self.write(trial_id, missing)
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING again."""
         self.client.update_run(self.trial_runs[trial_id], status="RUNNING")
 
-    def find_trial_run(self, trial_id: str) -> Optional[str]:
-        """The run of ``trial_id`` under the current parent run, if one exists."""
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.trial_id = '{trial_id}' and "
-                          f"tags.mlflow.parentRunId = '{self.parent_run_id}'",
-            max_results=1,
-        )
-        if runs:
-            self.trial_runs[trial_id] = runs[0].info.run_id
-            return runs[0].info.run_id
-        return None
-
-    def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-        """Logs the results whose steps the run lacks (lost when a driver was killed)."""
-        history = self.client.get_metric_history(self.trial_runs[trial_id], "time_total_s")
-        logged = max((m.step for m in history), default=0)
-        missing = [r for r in results if int(r.get("training_iteration", 0)) > logged]
-        if missing:
-            self.log_results(trial_id, missing)
-
-    def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
-                    tags: Mapping[str, str]) -> str:
-        """Creates a trial's nested run with its config as params."""
-        from mlflow.entities import Param
-
-        all_tags = {"mlflow.parentRunId": self.parent_run_id or "", "trial_id": trial_id}
-        all_tags.update(tags)
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
-        run_id = run.info.run_id
-        self.trial_runs[trial_id] = run_id
-        params = [Param(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in flatten(config).items()]
-        for i in range(0, len(params), _MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(run_id, params=params[i:i + _MAX_PARAMS_PER_BATCH])
-        return run_id
-
-    def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-        """Logs every numeric value of ``results`` with its iteration as step, batched."""
-        from mlflow.entities import Metric
-
-        metrics = []
-        for result in results:
-            step = int(result.get("training_iteration", 0))
-            stamp = int(float(result.get("timestamp", time.time())) * 1000)
-            metrics.extend(Metric(k, v, stamp, step) for k, v in numeric_metrics(result).items())
-        run_id = self.trial_runs[trial_id]
-        for i in range(0, len(metrics), _MAX_METRICS_PER_BATCH):
-            self.client.log_batch(run_id, metrics=metrics[i:i + _MAX_METRICS_PER_BATCH])
-
-    def log_params(self, trial_id: str, config: Mapping[str, Any]) -> None:
-        """Logs changed params (PBT) as tags, since MLflow params are immutable."""
-        from mlflow.entities import RunTag
-
-        tags = [RunTag(f"config/{k}", str(v)[:_MAX_PARAM_LENGTH]) for k, v in flatten(config).items()]
-        self.client.log_batch(self.trial_runs[trial_id], tags=tags)
-
-    def set_tags(self, trial_id: Optional[str], tags: Mapping[str, str]) -> None:
-        """Sets tags on a trial's run (or the parent run when ``trial_id`` is None)."""
-        from mlflow.entities import RunTag
-
-        run_id = self.trial_runs[trial_id] if trial_id else self.parent_run_id
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
         self.client.log_artifacts(self.trial_runs[trial_id], local_dir, artifact_path)
 
-    def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
-        """Tags the trial's final status (and ``tags``) and terminates its run."""
-        run_id = self.trial_runs[trial_id]
-        self.set_tags(trial_id, {"status": status, **(tags or {})})
-        self.client.set_terminated(run_id, STATUS_TO_MLFLOW.get(status, "KILLED"))
+    def terminate_trial(self, trial_id: str, status: str) -> None:
+        """Terminates a trial's run with the MLflow status of tuneflows ``status``."""
+        self.client.set_terminated(self.trial_runs[trial_id], STATUS_TO_MLFLOW.get(status, "KILLED"))
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
-        """Logs the best result's metrics on the parent run and terminates it."""
-        from mlflow.entities import RunTag
-
-        tags = [RunTag(k, str(v)[:_MAX_PARAM_LENGTH]) for k, v in summary.items()]
-        self.client.log_batch(self.parent_run_id, tags=tags)
+        """Tags the parent run with ``summary`` and terminates it with ``status``."""
+        self.write(None, tags={k: str(v)[:_MAX_PARAM_LENGTH] for k, v in summary.items()})
         self.client.set_terminated(self.parent_run_id, status)

@@ -1,0 +1,131 @@
+"""The MLflow writer process against a real MLflow SQLite store (no Ray or Prefect)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tuneflows.error import TuneError
+from tuneflows.loggers.mlflow_process import MlflowProcess
+
+
+def results(first: int, last: int) -> list[dict]:
+    return [{"training_iteration": i, "timestamp": 1_000.0 + i, "loss": 1.0 / i, "acc": i / 10}
+            for i in range(first, last + 1)]
+
+
+@pytest.fixture
+def store(tmp_path, mlflow_uri, monkeypatch):
+    """(results dir, client, a fresh experiment name) on the session's MLflow store."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_uri)
+    from mlflow.tracking import MlflowClient
+
+    return str(tmp_path), MlflowClient(tracking_uri=mlflow_uri), f"exp_{tmp_path.name}"
+
+
+def runs_of(client, name):
+    experiment = client.get_experiment_by_name(name)
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = {r.data.tags["trial_id"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    return parents, children
+
+
+def test_every_record_is_written_when_the_experiment_ends(store):
+    local_dir, client, name = store
+    process = MlflowProcess()
+    try:
+        process.prepare(name, local_dir)
+        log = process.open_experiment(name, local_dir, "e1", "exp-e1", {"k": "v"})
+        log.start_trial("t1", "trial_1", {"lr": 0.1, "net": {"depth": 3}}, {"logdir": "/x"})
+        for first in range(1, 1201, 100):  # 1,200 results: several full batches
+            log.log_results("t1", results(first, first + 99))
+        log.log_params("t1", {"lr": 0.2, "net": {"depth": 3}})
+        log.end_trial("t1", "TERMINATED", {"num_failures": 1})
+        log.end_experiment("FINISHED", {"trials.TERMINATED": 1})
+        [parent], children = runs_of(client, name)  # complete before close()
+    finally:
+        process.close()
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["tuneflows.experiment_id"] == "e1"
+    assert parent.data.tags["trials.TERMINATED"] == "1"
+    run = children["t1"]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert run.data.params == {"lr": "0.1", "net/depth": "3"}
+    assert run.data.tags["config/lr"] == "0.2"
+    assert run.data.tags["status"] == "TERMINATED"
+    assert run.data.tags["num_failures"] == "1"
+    history = client.get_metric_history(run.info.run_id, "loss")
+    assert sorted(m.step for m in history) == list(range(1, 1201))
+    assert "training_iteration" not in run.data.metrics
+
+
+def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatch):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    uri = f"sqlite:///{not_a_dir}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    process = MlflowProcess()
+    try:
+        process.prepare("exp", str(tmp_path))
+        with pytest.raises(TuneError, match="Cannot record experiment 'exp' in MLflow") as info:
+            process.open_experiment("exp", str(tmp_path), "e1", "exp-e1", {})
+        assert uri in str(info.value)
+    finally:
+        process.close()
+
+
+def test_queued_records_are_written_when_the_driver_goes_away(store):
+    local_dir, client, name = store
+    process = MlflowProcess()
+    log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
+    log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
+    log.log_results("t1", results(1, 50))
+    process.close()  # the pipe closes, as when the driver is killed: no end_experiment
+    [parent], children = runs_of(client, name)
+    assert parent.info.status == "RUNNING"
+    assert children["t1"].info.status == "RUNNING"
+    history = client.get_metric_history(children["t1"].info.run_id, "loss")
+    assert sorted(m.step for m in history) == list(range(1, 51))
+
+
+def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store):
+    local_dir, client, name = store
+    first = MlflowProcess()
+    log = first.open_experiment(name, local_dir, "e1", "exp-e1", {})
+    log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
+    log.log_results("t1", results(1, 3))
+    first.close()
+
+    second = MlflowProcess()
+    try:
+        log = second.open_experiment(name, local_dir, "e1", "exp-e1", {})
+        log.start_trial("t1", "trial_1", {"lr": 0.1}, {})  # already has a run: no new one
+        log.reopen_trial("t1")
+        log.backfill("t1", results(1, 5))  # steps 4 and 5 were lost with the driver
+        log.log_results("t1", results(6, 6))
+        log.end_trial("t1", "TERMINATED")
+        log.end_experiment("FINISHED", {})
+    finally:
+        second.close()
+    [parent], children = runs_of(client, name)
+    assert list(children) == ["t1"]
+    assert parent.info.status == "FINISHED"
+    history = client.get_metric_history(children["t1"].info.run_id, "loss")
+    assert sorted(m.step for m in history) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_dead_writer_never_fails_the_driver(store):
+    local_dir, _, name = store
+    process = MlflowProcess()
+    try:
+        log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
+        os.kill(process.pid, 9)
+        process._process.wait()
+        for i in range(1, 200):  # fills the pipe unless sends stop after the failure
+            log.log_results("t1", results(i, i))
+        log.end_experiment("FINISHED", {})  # warns instead of raising
+    finally:
+        process.close()
