@@ -117,7 +117,9 @@ class TrialScheduler:
         """Picks which PENDING or PAUSED trial gets the next free slot.
 
         Args:
-            trials: All trials of the experiment.
+            trials: The experiment's unfinished trials (PENDING, RUNNING, PAUSED), in
+                the order they were added; finished ones are not passed, so the cost
+                of a choice does not grow as trials finish.
 
         Returns:
             A trial id, or None to start nothing now.
@@ -135,7 +137,7 @@ class TrialScheduler:
         :meth:`on_trial_remove`. Schedulers that never stop a paused trial return ``{}``.
 
         Args:
-            trials: All trials of the experiment.
+            trials: The experiment's unfinished trials.
         """
         return {}
 

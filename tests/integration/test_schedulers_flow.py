@@ -25,6 +25,7 @@ import tuneflows
 from tuneflows.schedulers import (
     SCHEDULERS,
     AsyncHyperBandScheduler,
+    FIFOScheduler,
     HyperBandScheduler,
     MedianStoppingRule,
     PopulationBasedTraining,
@@ -318,3 +319,26 @@ def test_pbt_clones_donor_checkpoints_with_perturbed_configs(tune_env, tmp_path)
             assert results[trial.trial_id][-1]["config"] == last["new_config"]
             assert trial.last_result["lineage"][-1] == trial.trial_id
     assert perturbed >= 1
+
+
+class _RecordingFIFO(FIFOScheduler):
+    """FIFO that records the statuses of the trials each choice is offered."""
+
+    def __init__(self):
+        super().__init__()
+        self.offered: list[list[str]] = []
+
+    def choose_trial_to_run(self, trials):
+        self.offered.append([t.status for t in trials])
+        return super().choose_trial_to_run(trials)
+
+
+def test_choices_are_offered_only_unfinished_trials(tune_env):
+    """Slot filling walks the live trials only, so a choice costs the same after
+    thousands of finished trials as after none (issue 6, workload 4)."""
+    scheduler = _RecordingFIFO()
+    trials = _run(scheduler, [1.0 + i / 10 for i in range(10)], stop=1)
+    _assert_all_ended(trials)
+    assert len(scheduler.offered) >= 10
+    assert all(set(statuses) <= {"PENDING", "RUNNING", "PAUSED"} for statuses in scheduler.offered)
+    assert max(len(statuses) for statuses in scheduler.offered) <= 3  # 2 slots + 1 pending
