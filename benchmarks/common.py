@@ -412,6 +412,11 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
                 and k not in ("PREFECT_HOME",)},
         **info,
     }
+    if side == "tuneflows":
+        from tuneflows.experiment_state import load_state
+
+        state = load_state(os.path.join(local_dir, f"bench_w{w.id}"))
+        out["prefect_task_runs"] = sum(state.rounds.values()) if state else None
     if w.memory:
         ends = [float(r["t"]) for r in results if "t" in r]
         out["memory"] = memory_stats(ends, sampler.samples if sampler else [])

@@ -121,7 +121,7 @@ def _median(runs: list[dict], key: str) -> Optional[float]:
 def summarize(runs: list[dict]) -> dict[str, Any]:
     keys = [c[0] for c in COLUMNS] + ["results", "trainable_cpu_s", "trainable_share_of_machine",
                                       "trainable_share_of_tree_cpu", "driver_rss_end_mb",
-                                      "process_wall_s", "loadavg_1m_end"]
+                                      "process_wall_s", "loadavg_1m_end", "prefect_task_runs"]
     med = {k: _median(runs, k) for k in keys}
     walls = [r["wall_s"] for r in runs]
     med["wall_min_s"], med["wall_max_s"] = min(walls), max(walls)
@@ -145,6 +145,9 @@ def _fmt(fmt_s: str, v: Optional[float]) -> str:
 def _notes(workload: dict[str, Any], med: dict[str, Any]) -> list[str]:
     """The notes column of one side's medians."""
     notes = [f"n={med['n']}, wall {med['wall_min_s']:.1f}-{med['wall_max_s']:.1f} s"]
+    if med.get("prefect_task_runs") and med.get("prefect_server_cpu_s") is not None:
+        notes.append(f"{med['prefect_task_runs']:.0f} round task runs, Prefect srv "
+                     f"{1000 * med['prefect_server_cpu_s'] / med['prefect_task_runs']:.0f} ms CPU each")
     if workload["kind"] == "burn" and med.get("trainable_share_of_machine") is not None:
         notes.append(f"in trainables: {100 * med['trainable_share_of_machine']:.0f}% of "
                      f"2 cores, {100 * med['trainable_share_of_tree_cpu']:.0f}% of all CPU used")
