@@ -1,4 +1,6 @@
-"""Recording: per-trial files, MLflow runs, and the background thread that writes them."""
+"""Recording: per-trial files, MLflow runs (written by the MLflow writer process,
+``tuneflows.loggers.mlflow_process``), and the background thread that hands both their
+writes in order."""
 
 from tuneflows.loggers.files import TrialFiles
 from tuneflows.loggers.mlflow_logger import MlflowRecorder
