@@ -6,10 +6,12 @@ import csv
 import json
 import math
 import os
+import time
 
 import pytest
 
 import tuneflows
+from tuneflows.experiment_state import load_state
 from tuneflows.trial import TERMINATED
 
 
@@ -84,10 +86,20 @@ def test_prefect_shows_completed_flow_run_with_a_task_run_per_round(quickstart):
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["seed_quickstart"]))
         )
         assert len(runs) == 1 and runs[0].state.is_completed()
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id={"any_": [runs[0].id]})
-        )
-    assert task_runs and all(tr.state.is_completed() for tr in task_runs)
+        # Task-run states arrive through the server's task-run recorder, which tuneflows
+        # sets to write in batches at least once a second.
+        rounds = load_state(os.path.dirname(trials[0].logdir)).rounds
+        deadline = time.monotonic() + 15
+        while True:
+            task_runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id={"any_": [runs[0].id]})
+            )
+            completed = (len(task_runs) == sum(rounds.values())
+                         and all(tr.state.is_completed() for tr in task_runs))
+            if completed or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert completed, [(tr.name, tr.state.type) for tr in task_runs]
     by_trial: dict[str, list[int]] = {}
     for tr in task_runs:
         name, _, index = tr.name.rpartition("/round-")
