@@ -1,12 +1,13 @@
 """What MLflow's SQLite store costs per call and per metric value, and what merging a
 trial's writes into one ``log_batch`` saves (the MLflow writer process's batching).
 
-    python -m benchmarks.mlflow_calls [--trials 50] [--values 50000]
+    python -m benchmarks.mlflow_calls [--trials 100] [--repeat 3] [--values 50000]
 
 Prints, on a fresh store in a temporary directory: milliseconds per one-result trial
 written call by call (create, params, metrics, tags, terminate: what tuneflows did
-before the writer process) and merged (create, one batch, terminate), and microseconds
-of CPU per metric value in 1,000-value batches.
+before the writer process) and merged (create, one batch, terminate), alternating the
+two ``--repeat`` times (the store slows down as runs accumulate) and reporting medians;
+then microseconds of CPU per metric value in 1,000-value batches.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from typing import Any, Optional
@@ -63,7 +65,8 @@ def _value_cost(client: Any, experiment_id: str, values: int) -> dict[str, float
 
 def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--values", type=int, default=50_000)
     args = parser.parse_args(argv)
     from mlflow.tracking import MlflowClient
@@ -72,11 +75,16 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     client = MlflowClient(tracking_uri=f"sqlite:///{os.path.join(root, 'mlflow.db')}")
     experiment_id = client.create_experiment("calls")
     parent = client.create_run(experiment_id, run_name="parent").info.run_id
-    out = {
-        "separate_calls": _trial_costs(client, experiment_id, parent, args.trials, merged=False),
-        "merged_batch": _trial_costs(client, experiment_id, parent, args.trials, merged=True),
-        "metric_values": _value_cost(client, experiment_id, args.values),
+    samples: dict[str, list[dict[str, float]]] = {"separate_calls": [], "merged_batch": []}
+    for _ in range(args.repeat):
+        for mode in samples:
+            samples[mode].append(_trial_costs(client, experiment_id, parent, args.trials,
+                                              merged=mode == "merged_batch"))
+    out: dict[str, Any] = {
+        mode: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for mode, runs in samples.items()
     }
+    out["metric_values"] = _value_cost(client, experiment_id, args.values)
     print(json.dumps(out, indent=1))
     return out
 
