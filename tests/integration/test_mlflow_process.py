@@ -129,3 +129,24 @@ def test_a_dead_writer_never_fails_the_driver(store):
         log.end_experiment("FINISHED", {})  # warns instead of raising
     finally:
         process.close()
+
+
+def test_run_experiments_with_a_bad_tracking_uri_fails_before_any_trial(tune_env, tmp_path, monkeypatch):
+    import tuneflows
+
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    uri = f"sqlite:///{not_a_dir}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+
+    def never_runs(config, reporter):
+        raise AssertionError("no trial may start")
+
+    with pytest.raises(TuneError, match="Cannot record experiment 'bad_store' in MLflow") as info:
+        tuneflows.run_experiments({"bad_store": {"run": never_runs, "config": {"x": 1}}},
+                                  verbose=False)
+    assert uri in str(info.value)
+    experiment_dir = os.path.join(tune_env, "bad_store")
+    trial_dirs = [d for d in os.listdir(experiment_dir)
+                  if os.path.isdir(os.path.join(experiment_dir, d))] if os.path.isdir(experiment_dir) else []
+    assert trial_dirs == []
