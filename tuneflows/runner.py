@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional
 
 import ray
-from ray import cloudpickle
 
 from tuneflows import result as R
 from tuneflows.checkpoints import CheckpointStore
 from tuneflows.error import TuneError
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest
-from tuneflows.experiment_state import ExperimentState, load_state, save_state
+from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.loggers.files import TrialFiles
 from tuneflows.loggers.mlflow_process import ExperimentLog, MlflowProcess
 from tuneflows.loggers.recorder import Recorder
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.spec import Experiment
+from tuneflows.state_writer import StateWriter
 from tuneflows.status import StatusDisplay, status_text
 from tuneflows.trainable import TrialInfo
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
@@ -95,16 +95,13 @@ class ExperimentRunner:
         self._checkpointable: dict[str, bool] = {}
         self._replay_until: dict[str, int] = {}
         self._rounds: dict[str, int] = {}
-        self._ended_records: dict[str, dict[str, Any]] = {}  # see _trial_record
         self._driving: dict[str, asyncio.Task] = {}
         self._searcher_done = False
         self._fatal: Optional[BaseException] = None
         self._pool: Optional[ActorPool] = None
         self._trainable_ref: Any = None
         self._round_task: Optional[RoundTask] = None
-        self._experiment_blob = b""
-        self._algorithm_blobs = (b"", b"")  # scheduler and searcher as configured, for the CLI
-        self._last_persist = 0.0
+        self._state_writer: Optional[StateWriter] = None
         self._stop_requests: set[str] = set()
         self._wakeup: Optional[asyncio.Event] = None
         self._loop_ref: Optional[asyncio.AbstractEventLoop] = None
@@ -128,8 +125,8 @@ class ExperimentRunner:
         self._round_task = round_task
         os.makedirs(self.experiment.dir, exist_ok=True)
         ship_by_value_if_local(self.experiment.trainable)
-        self._experiment_blob = cloudpickle.dumps(self.experiment)
-        self._algorithm_blobs = (cloudpickle.dumps(self.scheduler), cloudpickle.dumps(self.searcher))
+        self._state_writer = StateWriter(self.experiment, self.experiment_id, self.scheduler,
+                                         self.searcher)
         self.mlflow = MlflowProcess.shared().open_experiment(
             self.experiment.name, self.experiment.local_dir, self.experiment_id,
             f"{self.experiment.name}-{self.experiment_id}",
@@ -167,39 +164,9 @@ class ExperimentRunner:
             self.display.close(self.status_text())
 
     def _persist(self, force: bool = False) -> None:
-        """Writes the experiment state (at most every 0.5 s unless ``force``); what a
-        throttled write misses is reconciled from the trial files on resume."""
-        now = time.monotonic()
-        if not force and now - self._last_persist < 0.5:
-            return
-        self._last_persist = now
-        checkpoints = {}
-        for trial_id in self.trials:
-            record = self.checkpoints.latest(trial_id)
-            if record is not None:
-                checkpoints[trial_id] = (record.path, record.iteration)
-        save_state(self.experiment.dir, ExperimentState(
-            experiment_id=self.experiment_id,
-            experiment=self._experiment_blob,
-            trials=[self._trial_record(t) for t in self.trials.values()],
-            checkpoints=checkpoints,
-            scheduler_state=self.scheduler.get_state(),
-            searcher_state=self.searcher.get_state(),
-            searcher_done=self._searcher_done,
-            rounds=dict(self._rounds),
-            scheduler=self._algorithm_blobs[0],
-            searcher=self._algorithm_blobs[1],
-        ))
-
-    def _trial_record(self, trial: Trial) -> dict[str, Any]:
-        """``trial.to_dict()``, built once for ended trials: the state write then does
-        not deep-copy every finished trial's config and result again."""
-        if not trial.is_finished():
-            return trial.to_dict()
-        cached = self._ended_records.get(trial.trial_id)
-        if cached is None or cached["status"] != trial.status:
-            cached = self._ended_records[trial.trial_id] = trial.to_dict()
-        return cached
+        """Saves the experiment state (throttled unless ``force``)."""
+        self._state_writer.write(self.trials, self.checkpoints, self.scheduler, self.searcher,
+                                 self._searcher_done, self._rounds, force=force)
 
     def _restore(self, state: ExperimentState) -> None:
         """Rebuilds trials, checkpoints, scheduler and searcher from saved state.
