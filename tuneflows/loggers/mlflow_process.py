@@ -102,7 +102,9 @@ class MlflowProcess:
         return self.request("sync", "", ())[0]
 
     def send(self, method: str, key: str, args: tuple) -> None:
-        """Queues a command; never blocks on the writer's work, never raises."""
+        """Queues a command without waiting for it to be done; never raises. Blocks
+        only while the pipe is full (the writer is behind), so the runner sends from
+        its recorder thread, never from the experiment loop."""
         with self._lock:
             if self._broken:
                 return
