@@ -52,7 +52,7 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     root = tempfile.mkdtemp(prefix="ckpt_bench_")
     recorder = MlflowRecorder(f"ckpt_bench_{size_mb}", root)
     recorder.open_experiment("bench", "bench", {})
-    recorder.start_trial("t", "t", {}, {})
+    recorder.create_trial_run("t", "t", {})
     store = CheckpointStore(keep_num=1)
     legs: dict[str, list[float]] = {"actor_to_driver": [], "to_disk": [], "to_mlflow": []}
     for i in range(repeats):

@@ -42,7 +42,3 @@ def get_trainable(name: str) -> Any:
             f"function or class itself as 'run'."
         ) from None
 
-
-def registered_names() -> list[str]:
-    """Names registered so far."""
-    return sorted(_TRAINABLES)

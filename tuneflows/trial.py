@@ -4,7 +4,6 @@ that schedulers and searchers read."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
@@ -135,7 +134,3 @@ class Trial:
         """Plain-data form, for experiment state and the REST API."""
         return dataclasses.asdict(self)
 
-    def ensure_logdir(self) -> str:
-        """Creates the trial's log directory and returns it."""
-        os.makedirs(self.logdir, exist_ok=True)
-        return self.logdir

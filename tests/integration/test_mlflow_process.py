@@ -24,6 +24,16 @@ def store(tmp_path, mlflow_uri, monkeypatch):
     return str(tmp_path), MlflowClient(tracking_uri=mlflow_uri), f"exp_{tmp_path.name}"
 
 
+def open_with_results(local_dir, name, last_step):
+    """A new writer process with experiment ``e1`` open and trial ``t1`` logged up to
+    ``last_step``."""
+    process = MlflowProcess()
+    log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
+    log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
+    log.log_results("t1", results(1, last_step))
+    return process
+
+
 def runs_of(client, name):
     experiment = client.get_experiment_by_name(name)
     runs = client.search_runs([experiment.experiment_id], max_results=100)
@@ -79,10 +89,7 @@ def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatc
 
 def test_queued_records_are_written_when_the_driver_goes_away(store):
     local_dir, client, name = store
-    process = MlflowProcess()
-    log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
-    log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
-    log.log_results("t1", results(1, 50))
+    process = open_with_results(local_dir, name, 50)
     process.close()  # the pipe closes, as when the driver is killed: no end_experiment
     [parent], children = runs_of(client, name)
     assert parent.info.status == "RUNNING"
@@ -93,11 +100,7 @@ def test_queued_records_are_written_when_the_driver_goes_away(store):
 
 def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store):
     local_dir, client, name = store
-    first = MlflowProcess()
-    log = first.open_experiment(name, local_dir, "e1", "exp-e1", {})
-    log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
-    log.log_results("t1", results(1, 3))
-    first.close()
+    open_with_results(local_dir, name, 3).close()
 
     second = MlflowProcess()
     try:

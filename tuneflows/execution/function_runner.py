@@ -143,13 +143,6 @@ def wrap_function(func: Callable[..., Any]) -> type[FunctionTrainable]:
     return type(name, (FunctionTrainable,), {"_function": staticmethod(func)})
 
 
-def is_function_trainable(trainable: Any) -> bool:
-    """Whether ``trainable`` is a plain function (not a Trainable class)."""
-    return callable(trainable) and not (
-        isinstance(trainable, type) and issubclass(trainable, Trainable)
-    )
-
-
 def to_trainable_class(trainable: Any) -> type[Trainable]:
     """A Trainable class for a function or Trainable subclass."""
     if isinstance(trainable, type) and issubclass(trainable, Trainable):

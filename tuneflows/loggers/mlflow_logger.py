@@ -137,13 +137,6 @@ class MlflowRecorder:
         self.trial_runs[trial_id] = run.info.run_id
         return run.info.run_id
 
-    def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
-                    tags: Mapping[str, str]) -> str:
-        """Creates a trial's nested run with its config as params."""
-        run_id = self.create_trial_run(trial_id, run_name, tags)
-        self.write(trial_id, params=param_strings(config))
-        return run_id
-
     def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
               params: Optional[Mapping[str, str]] = None,
               tags: Optional[Mapping[str, str]] = None) -> None:

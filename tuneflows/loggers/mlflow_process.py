@@ -158,8 +158,7 @@ class ExperimentLog:
                     tags: Mapping[str, Any]) -> None:
         """Creates the trial's nested run (unless a resumed trial has one) with its
         config as params."""
-        self._send("start_trial", trial_id, run_name, param_strings(config),
-                   {k: str(v) for k, v in tags.items()})
+        self._send("start_trial", trial_id, run_name, param_strings(config), _strings(tags))
 
     def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs each numeric value of ``results`` with its iteration as step."""
@@ -171,7 +170,7 @@ class ExperimentLog:
 
     def set_tags(self, trial_id: str, tags: Mapping[str, Any]) -> None:
         """Sets tags on a trial's run."""
-        self._send("set_tags", trial_id, {k: str(v) for k, v in tags.items()})
+        self._send("set_tags", trial_id, _strings(tags))
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
@@ -187,7 +186,7 @@ class ExperimentLog:
 
     def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
         """Tags the trial's final status (and ``tags``) and terminates its run."""
-        self._send("end_trial", trial_id, status, {k: str(v) for k, v in (tags or {}).items()})
+        self._send("end_trial", trial_id, status, _strings(tags or {}))
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
         """Ends the parent run once everything queued is written; waits for that."""
@@ -197,6 +196,10 @@ class ExperimentLog:
 
     def _send(self, method: str, *args: Any) -> None:
         self._process.send(method, self._key, args)
+
+
+def _strings(tags: Mapping[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in tags.items()}
 
 
 # --------------------------------------------------------------------- the child process
