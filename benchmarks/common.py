@@ -233,7 +233,7 @@ def _config(w: Workload) -> dict[str, Any]:
 
 def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
     """Imports tuneflows and Prefect, starts the Prefect ephemeral API server and
-    tuneflows' MLflow writer process, which creates the MLflow SQLite store of
+    tuneflows' MLflow writer processes, which create the MLflow SQLite store of
     ``local_dir`` (a new store's schema migration takes 5-15 s here: a
     once-per-results-directory cost, like the Prefect server's). ``run_experiments``
     starts both itself, side by side with Ray."""
@@ -243,13 +243,13 @@ def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
-    from tuneflows.loggers.mlflow_process import MlflowProcess
+    from tuneflows.loggers.mlflow_writers import MlflowWriters
 
-    writer = MlflowProcess.shared()
-    writer.prepare(experiment_name, local_dir)
-    writer.sync()
+    writers = MlflowWriters.shared()
+    writers.prepare(experiment_name, local_dir)
+    writers.sync()
     info["mlflow_store_init_s"] = time.perf_counter() - t0
-    info["mlflow_writer_pid"] = writer.pid
+    info["mlflow_writer_pids"] = writers.pids
     if not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
@@ -358,12 +358,12 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     startup_s = time.perf_counter() - t_start
 
     server = psutil.Process(info["prefect_server_pid"]) if "prefect_server_pid" in info else None
-    writer = psutil.Process(info["mlflow_writer_pid"]) if "mlflow_writer_pid" in info else None
+    writers = [psutil.Process(pid) for pid in info.get("mlflow_writer_pids", [])]
     tree = TreeCpu()
     tree0 = tree.sample()
     tree.start()
     server0 = _proc_cpu(server) if server else 0.0
-    writer0 = _proc_cpu(writer) if writer else 0.0
+    writers0 = sum(_proc_cpu(w) for w in writers)
     cpu0 = _rusage_cpu()
     rss_start = psutil.Process().memory_info().rss / 2**20
     spy = _start_pyspy(os.environ.get("BENCH_PYSPY_OUT"))
@@ -376,7 +376,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     cpu1 = _rusage_cpu()
     _stop_pyspy(spy)
     server1 = _proc_cpu(server) if server else 0.0
-    writer1 = _proc_cpu(writer) if writer else 0.0
+    writers1 = sum(_proc_cpu(w) for w in writers)
     tree1 = tree.stop()
     if sampler:
         sampler.stop()
@@ -399,7 +399,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
         "statuses": statuses,
         "driver_cpu_s": cpu1 - cpu0,
         "prefect_server_cpu_s": (server1 - server0) if server else None,
-        "mlflow_writer_cpu_s": (writer1 - writer0) if writer else None,
+        "mlflow_writer_cpu_s": (writers1 - writers0) if writers else None,
         "tree_cpu_s": tree_cpu,
         "trainable_cpu_s": trainable_cpu,
         "trainable_share_of_machine": trainable_cpu / (NUM_CPUS * wall) if wall else None,

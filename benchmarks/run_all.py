@@ -34,7 +34,7 @@ COLUMNS = [  # key, header, format
     ("results_per_s", "results/s", "{:.0f}"),
     ("driver_cpu_s", "driver CPU s", "{:.2f}"),
     ("prefect_server_cpu_s", "Prefect srv CPU s", "{:.2f}"),
-    ("mlflow_writer_cpu_s", "MLflow writer CPU s", "{:.2f}"),
+    ("mlflow_writer_cpu_s", "MLflow writers CPU s", "{:.2f}"),
     ("tree_cpu_s", "all CPU s", "{:.2f}"),
     ("peak_driver_rss_mb", "peak driver RSS MB", "{:.0f}"),
     ("startup_s", "start-up s", "{:.1f}"),

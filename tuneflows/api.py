@@ -9,7 +9,7 @@ from typing import Any, Optional, Union
 
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
-from tuneflows.loggers.mlflow_process import MlflowProcess
+from tuneflows.loggers.mlflow_writers import MlflowWriters
 from tuneflows.prefect_api import start_ephemeral_api_in_background
 from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
@@ -85,10 +85,10 @@ def run_experiments(
     sched = _resolve_scheduler(scheduler)
     searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
     states = [_resume_state(exp, resume) for exp in exps]
-    # MLflow's store (in the writer process), Prefect's API server and Ray start side by side.
-    mlflow_process = MlflowProcess.shared()
+    # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
+    mlflow_writers = MlflowWriters.shared()
     for exp in exps:
-        mlflow_process.prepare(exp.name, exp.local_dir)
+        mlflow_writers.prepare(exp.name, exp.local_dir)
     prefect_api = start_ephemeral_api_in_background()
     ensure_ray(ray_address)
     total = cluster_resources()

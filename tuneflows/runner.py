@@ -21,7 +21,7 @@ from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.trial_actor import RoundOutcome, RoundRequest
 from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.loggers.files import TrialFiles
-from tuneflows.loggers.mlflow_process import ExperimentLog, MlflowProcess
+from tuneflows.loggers.mlflow_writers import ExperimentLog, MlflowWriters
 from tuneflows.loggers.recorder import Recorder
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
@@ -127,7 +127,7 @@ class ExperimentRunner:
         ship_by_value_if_local(self.experiment.trainable)
         self._state_writer = StateWriter(self.experiment, self.experiment_id, self.scheduler,
                                          self.searcher)
-        self.mlflow = MlflowProcess.shared().open_experiment(
+        self.mlflow = MlflowWriters.shared().open_experiment(
             self.experiment.name, self.experiment.local_dir, self.experiment_id,
             f"{self.experiment.name}-{self.experiment_id}",
             {"tuneflows.scheduler": type(self.scheduler).__name__,

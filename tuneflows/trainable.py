@@ -95,7 +95,22 @@ class Trainable:
     def train(self) -> dict[str, Any]:
         """Runs one iteration of ``_train`` and returns its completed result."""
         start = time.time()
-        metrics = self._train()
+        return self.complete(self._train(), start)
+
+    def train_round(self, accept: Callable[[dict[str, Any]], bool]) -> None:
+        """Runs iterations while ``accept(result)`` returns True.
+
+        Function trainables override this to run the whole round in their own thread.
+
+        Raises:
+            Exception: What ``_train`` raised.
+        """
+        while accept(self.train()):
+            pass
+
+    def complete(self, metrics: Optional[Mapping[str, Any]], start: float) -> dict[str, Any]:
+        """Completes one iteration's ``metrics`` (begun at ``start``, a ``time.time()``)
+        into a result: counts the iteration and adds the automatic keys."""
         if metrics is None:
             metrics = {}
         if not isinstance(metrics, Mapping):

@@ -1,4 +1,4 @@
-"""The MLflow writer process against a real MLflow SQLite store (no Ray or Prefect)."""
+"""The MLflow writer processes against a real MLflow SQLite store (no Ray or Prefect)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import os
 import pytest
 
 from tuneflows.error import TuneError
-from tuneflows.loggers.mlflow_process import MlflowProcess
+from tuneflows.loggers.mlflow_writers import MlflowWriters
 
 
 def results(first: int, last: int) -> list[dict]:
@@ -27,7 +27,7 @@ def store(tmp_path, mlflow_uri, monkeypatch):
 def open_with_results(local_dir, name, last_step):
     """A new writer process with experiment ``e1`` open and trial ``t1`` logged up to
     ``last_step``."""
-    process = MlflowProcess()
+    process = MlflowWriters(1)
     log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
     log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
     log.log_results("t1", results(1, last_step))
@@ -42,34 +42,66 @@ def runs_of(client, name):
     return parents, children
 
 
-def test_every_record_is_written_when_the_experiment_ends(store):
+def test_every_record_of_two_writers_is_written_when_the_experiment_ends(store):
     local_dir, client, name = store
-    process = MlflowProcess()
+    writers = MlflowWriters(2)
     try:
-        process.prepare(name, local_dir)
-        log = process.open_experiment(name, local_dir, "e1", "exp-e1", {"k": "v"})
-        log.start_trial("t1", "trial_1", {"lr": 0.1, "net": {"depth": 3}}, {"logdir": "/x"})
+        writers.prepare(name, local_dir)
+        log = writers.open_experiment(name, local_dir, "e1", "exp-e1", {"k": "v"})
+        for trial in ("t1", "t2"):
+            log.start_trial(trial, f"trial_{trial}", {"lr": 0.1, "net": {"depth": 3}}, {"logdir": "/x"})
+        assert log.writer_of("t1") is not log.writer_of("t2")
         for first in range(1, 1201, 100):  # 1,200 results: several full batches
-            log.log_results("t1", results(first, first + 99))
-        log.log_params("t1", {"lr": 0.2, "net": {"depth": 3}})
-        log.end_trial("t1", "TERMINATED", {"num_failures": 1})
-        log.end_experiment("FINISHED", {"trials.TERMINATED": 1})
+            for trial in ("t1", "t2"):
+                log.log_results(trial, results(first, first + 99))
+        log.log_params("t2", {"lr": 0.2, "net": {"depth": 3}})
+        for trial in ("t1", "t2"):
+            log.end_trial(trial, "TERMINATED", {"num_failures": 1})
+        log.end_experiment("FINISHED", {"trials.TERMINATED": 2})
         [parent], children = runs_of(client, name)  # complete before close()
     finally:
-        process.close()
+        writers.close()
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["tuneflows.experiment_id"] == "e1"
-    assert parent.data.tags["trials.TERMINATED"] == "1"
-    run = children["t1"]
-    assert run.info.status == "FINISHED"
-    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
-    assert run.data.params == {"lr": "0.1", "net/depth": "3"}
-    assert run.data.tags["config/lr"] == "0.2"
-    assert run.data.tags["status"] == "TERMINATED"
-    assert run.data.tags["num_failures"] == "1"
-    history = client.get_metric_history(run.info.run_id, "loss")
-    assert sorted(m.step for m in history) == list(range(1, 1201))
-    assert "training_iteration" not in run.data.metrics
+    assert parent.data.tags["trials.TERMINATED"] == "2"
+    assert sorted(children) == ["t1", "t2"]
+    for trial, run in children.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.params == {"lr": "0.1", "net/depth": "3"}
+        assert run.data.tags["status"] == "TERMINATED"
+        assert run.data.tags["num_failures"] == "1"
+        history = client.get_metric_history(run.info.run_id, "loss")
+        assert sorted(m.step for m in history) == list(range(1, 1201))
+        assert "training_iteration" not in run.data.metrics
+    assert children["t2"].data.tags["config/lr"] == "0.2"
+    assert "config/lr" not in children["t1"].data.tags
+
+
+def test_two_writers_create_a_new_sqlite_store_together(tmp_path, monkeypatch):
+    """MLflow's schema migration of a new SQLite file fails when two processes run it at
+    once; the writers take turns."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    local_dir = str(tmp_path / "results")
+    writers = MlflowWriters(2)
+    try:
+        writers.prepare("fresh", local_dir)
+        assert writers.sync()
+        log = writers.open_experiment("fresh", local_dir, "e1", "exp-e1", {})
+        assert log.writer_of("a") is not log.writer_of("b")
+        for trial in ("a", "b"):
+            log.start_trial(trial, trial, {"x": 1}, {})
+            log.log_results(trial, results(1, 2))
+            log.end_trial(trial, "TERMINATED")
+        log.end_experiment("FINISHED", {})
+    finally:
+        writers.close()
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{local_dir}/mlflow.db")
+    [parent], children = runs_of(client, "fresh")
+    assert sorted(children) == ["a", "b"]
+    assert all(len(client.get_metric_history(r.info.run_id, "loss")) == 2 for r in children.values())
 
 
 def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatch):
@@ -77,7 +109,7 @@ def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatc
     not_a_dir.write_text("")
     uri = f"sqlite:///{not_a_dir}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    process = MlflowProcess()
+    process = MlflowWriters(2)
     try:
         process.prepare("exp", str(tmp_path))
         with pytest.raises(TuneError, match="Cannot record experiment 'exp' in MLflow") as info:
@@ -102,7 +134,7 @@ def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store)
     local_dir, client, name = store
     open_with_results(local_dir, name, 3).close()
 
-    second = MlflowProcess()
+    second = MlflowWriters(2)
     try:
         log = second.open_experiment(name, local_dir, "e1", "exp-e1", {})
         log.start_trial("t1", "trial_1", {"lr": 0.1}, {})  # already has a run: no new one
@@ -122,11 +154,12 @@ def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store)
 
 def test_a_dead_writer_never_fails_the_driver(store):
     local_dir, _, name = store
-    process = MlflowProcess()
+    process = MlflowWriters(1)
     try:
         log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
-        os.kill(process.pid, 9)
-        process._process.wait()
+        [writer] = process.processes
+        os.kill(writer.pid, 9)
+        writer._process.wait()
         for i in range(1, 200):  # fills the pipe unless sends stop after the failure
             log.log_results("t1", results(i, i))
         log.end_experiment("FINISHED", {})  # warns instead of raising

@@ -23,7 +23,6 @@ class RoundRequest:
     """How far a round may go.
 
     Attributes:
-        max_results: Most results in this round.
         until: Result key to threshold; the round (not the trial) ends at the first
             result reaching one (the scheduler's next decision point).
         stop: The trial's stopping criteria; the trial ends at the first result
@@ -34,7 +33,6 @@ class RoundRequest:
         checkpoint_at_end: Save a checkpoint when the trial ends.
     """
 
-    max_results: int = 1_000_000
     until: Mapping[str, float] = field(default_factory=dict)
     stop: Mapping[str, float] = field(default_factory=dict)
     max_seconds: float = 5.0
@@ -103,31 +101,32 @@ class TrialActor:
         trainable = self._require()
         outcome = RoundOutcome()
         started = time.monotonic()
-        while len(outcome.results) < request.max_results:
-            try:
-                result = trainable.train()
-            except FunctionFinished:
-                outcome.finished = True
-                break
-            except TrialFunctionError as exc:
-                outcome.error = exc.args[0]
-                return outcome
-            except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
-                outcome.error = traceback.format_exc()
-                return outcome
+
+        def accept(result: dict[str, Any]) -> bool:
+            """Takes one result; whether the round goes on."""
             outcome.results.append(result)
             outcome.stop_key = R.reached(result, request.stop)
             if outcome.stop_key is not None or result.get(R.DONE):
                 outcome.finished = True
                 result[R.DONE] = True
-                break
+                return False
             iteration = result[R.TRAINING_ITERATION]
-            if request.checkpoint_freq and iteration % request.checkpoint_freq == 0:
-                break
-            if R.reached(result, request.until) is not None:
-                break
-            if time.monotonic() - started >= request.max_seconds:
-                break
+            return not (
+                (request.checkpoint_freq and iteration % request.checkpoint_freq == 0)
+                or R.reached(result, request.until) is not None
+                or time.monotonic() - started >= request.max_seconds
+            )
+
+        try:
+            trainable.train_round(accept)
+        except FunctionFinished:
+            outcome.finished = True
+        except TrialFunctionError as exc:
+            outcome.error = exc.args[0]
+            return outcome
+        except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
+            outcome.error = traceback.format_exc()
+            return outcome
         if outcome.results and self._checkpoint_due(outcome, request):
             try:
                 outcome.checkpoint = trainable.save_to_object()

@@ -8,11 +8,12 @@ them through ``MlflowClient`` in the MLflow writer process
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, ContextManager, Mapping, Optional, Sequence
 
 from tuneflows.loggers.files import flatten
 
@@ -34,6 +35,18 @@ def tracking_uri_for(local_dir: str) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or (
         "sqlite:///" + os.path.join(os.path.abspath(local_dir), "mlflow.db")
     )
+
+
+def _store_creation_lock(tracking_uri: str) -> ContextManager[Any]:
+    """Serialises opening a SQLite store across processes: MLflow's schema migration of a
+    new database fails (and can leave it half-migrated) when two processes run it at once."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return contextlib.nullcontext()
+    from filelock import FileLock
+
+    database = tracking_uri[len("sqlite:///"):].split("?", 1)[0]
+    os.makedirs(os.path.dirname(os.path.abspath(database)), exist_ok=True)
+    return FileLock(database + ".lock")
 
 
 def numeric_metrics(result: Mapping[str, Any]) -> dict[str, float]:
@@ -75,29 +88,43 @@ class MlflowRecorder:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri or tracking_uri_for(local_dir)
-        self.client = MlflowClient(tracking_uri=self.tracking_uri)
-        existing = self.client.get_experiment_by_name(experiment_name)
-        if existing is not None:
-            self.experiment_id = existing.experiment_id
-        else:
-            artifact_location = None
-            if self.tracking_uri.startswith("sqlite:"):
-                artifact_location = "file://" + os.path.join(
-                    os.path.abspath(local_dir), "mlartifacts", experiment_name
+        with _store_creation_lock(self.tracking_uri):
+            self.client = MlflowClient(tracking_uri=self.tracking_uri)
+            existing = self.client.get_experiment_by_name(experiment_name)
+            if existing is not None:
+                self.experiment_id = existing.experiment_id
+            else:
+                artifact_location = None
+                if self.tracking_uri.startswith("sqlite:"):
+                    artifact_location = "file://" + os.path.join(
+                        os.path.abspath(local_dir), "mlartifacts", experiment_name
+                    )
+                self.experiment_id = self.client.create_experiment(
+                    experiment_name, artifact_location=artifact_location
                 )
-            self.experiment_id = self.client.create_experiment(
-                experiment_name, artifact_location=artifact_location
-            )
         self.parent_run_id: Optional[str] = None
         self.trial_runs: dict[str, str] = {}
 
-    def open_experiment(self, experiment_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+    def open_experiment(self, experiment_id: str, run_name: str, tags: Mapping[str, str],
+                        parent_run_id: Optional[str] = None) -> str:
         """Creates the parent run of tuneflows experiment ``experiment_id``, or, when it
         exists (a resumed experiment), marks it RUNNING and finds its trial runs.
+
+        Args:
+            experiment_id: The tuneflows experiment id (the parent run's
+                ``tuneflows.experiment_id`` tag).
+            run_name: The parent run's name, if it is created.
+            tags: The parent run's tags, if it is created.
+            parent_run_id: The parent run another writer process opened: this
+                recorder then only finds its trial runs.
 
         Returns:
             The parent run's id.
         """
+        if parent_run_id is not None:
+            self.parent_run_id = parent_run_id
+            self._find_trial_runs()
+            return parent_run_id
         found = self.client.search_runs(
             [self.experiment_id], filter_string=f"tags.`{EXPERIMENT_ID_TAG}` = '{experiment_id}'",
             max_results=1,
@@ -111,6 +138,10 @@ class MlflowRecorder:
             return self.parent_run_id
         self.parent_run_id = found[0].info.run_id
         self.client.update_run(self.parent_run_id, status="RUNNING")
+        self._find_trial_runs()
+        return self.parent_run_id
+
+    def _find_trial_runs(self) -> None:
         page_token = None
         while True:
             page = self.client.search_runs(
@@ -124,7 +155,7 @@ class MlflowRecorder:
                     self.trial_runs[trial_id] = run.info.run_id
             page_token = page.token
             if not page_token:
-                return self.parent_run_id
+                return
 
     def has_trial(self, trial_id: str) -> bool:
         """Whether ``trial_id`` has a run (created now or before a resume)."""

@@ -1,6 +1,6 @@
-"""The MLflow writer: a child process that makes every MLflow call of a
-``run_experiments`` call, so the driver never spends its CPU (and the GIL) in
-MLflow's SQLAlchemy store.
+"""An MLflow writer: a child process that makes MLflow calls for the driver, so the
+driver never spends its CPU (and the GIL) in MLflow's SQLAlchemy store
+(:mod:`tuneflows.loggers.mlflow_writers` runs several and shares trials among them).
 
 Measured on workload 2 of the benchmarks (8 trials × 2,000 results): 77 % of the
 driver's samples were inside MLflow ``log_batch`` when it ran on a driver thread.
@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.error import TuneError
-from tuneflows.loggers.mlflow_logger import metric_rows, param_strings, tracking_uri_for
+from tuneflows.loggers.mlflow_logger import tracking_uri_for
 
 logger = logging.getLogger(__name__)
 
@@ -37,20 +37,9 @@ _WRITER_COMMANDS = frozenset({
 
 
 class MlflowProcess:
-    """Starts an MLflow writer process; it serves any number of experiments until
-    :meth:`close` (or until this process exits, which closes the pipe)."""
-
-    _shared: Optional["MlflowProcess"] = None
-    _shared_lock = threading.Lock()
-
-    @classmethod
-    def shared(cls) -> "MlflowProcess":
-        """The writer of this driver process, started on first use and restarted if it
-        died: later ``run_experiments`` calls skip its start-up (≈ 2 s of imports)."""
-        with cls._shared_lock:
-            if cls._shared is None or not cls._shared.alive:
-                cls._shared = cls()
-            return cls._shared
+    """One MLflow writer process; it serves any number of experiments until
+    :meth:`close` (or until this process exits, which closes the pipe).
+    :class:`~tuneflows.loggers.mlflow_writers.MlflowWriters` runs several."""
 
     def __init__(self) -> None:
         command_read, command_write = os.pipe()
@@ -78,24 +67,28 @@ class MlflowProcess:
         return self._process.pid
 
     def prepare(self, experiment_name: str, local_dir: str) -> None:
-        """Opens (and, if new, creates) the experiment's MLflow store in the background,
-        while Ray and Prefect start."""
+        """Opens (and, if new, creates) the experiment's MLflow store in the background."""
         self.send("prepare", "", (experiment_name, local_dir, tracking_uri_for(local_dir)))
 
     def open_experiment(self, experiment_name: str, local_dir: str, experiment_id: str,
-                        run_name: str, tags: Mapping[str, str]) -> "ExperimentLog":
-        """Creates (or, on resume, reopens) the experiment's parent run.
+                        run_name: str, tags: Mapping[str, str],
+                        parent_run_id: Optional[str] = None) -> str:
+        """Creates (or, on resume, reopens) the experiment's parent run, or, given
+        ``parent_run_id``, attaches to the one another writer opened.
+
+        Returns:
+            The parent run's id.
 
         Raises:
             TuneError: MLflow cannot be written (e.g. a bad ``MLFLOW_TRACKING_URI``).
         """
         uri = tracking_uri_for(local_dir)
         ok, value = self.request("open", experiment_id,
-                                 (experiment_name, local_dir, uri, run_name, dict(tags)))
+                                 (experiment_name, local_dir, uri, run_name, dict(tags), parent_run_id))
         if not ok:
             raise TuneError(f"Cannot record experiment {experiment_name!r} in MLflow at "
                             f"{uri!r} (MLFLOW_TRACKING_URI): {value}")
-        return ExperimentLog(self, experiment_id)
+        return value
 
     def sync(self) -> bool:
         """Waits until the writer has handled every earlier command; False if it stopped."""
@@ -142,64 +135,8 @@ class MlflowProcess:
 
     def _mark_broken(self, exc: BaseException) -> None:
         self._broken = True
-        logger.warning("The MLflow writer process stopped (%s); later records go to the "
+        logger.warning("An MLflow writer process stopped (%s); later records go to the "
                        "trial files only.", exc)
-
-
-class ExperimentLog:
-    """One experiment's MLflow records, as the runner sees them: converts results and
-    configs to plain data in the driver and queues them for the writer process."""
-
-    def __init__(self, process: MlflowProcess, experiment_id: str) -> None:
-        self._process = process
-        self._key = experiment_id
-
-    def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
-                    tags: Mapping[str, Any]) -> None:
-        """Creates the trial's nested run (unless a resumed trial has one) with its
-        config as params."""
-        self._send("start_trial", trial_id, run_name, param_strings(config), _strings(tags))
-
-    def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-        """Logs each numeric value of ``results`` with its iteration as step."""
-        self._send("log_results", trial_id, metric_rows(results))
-
-    def log_params(self, trial_id: str, config: Mapping[str, Any]) -> None:
-        """Records a changed config (PBT) as ``config/<key>`` tags: params are immutable."""
-        self._send("set_tags", trial_id, param_strings(config, prefix="config/"))
-
-    def set_tags(self, trial_id: str, tags: Mapping[str, Any]) -> None:
-        """Sets tags on a trial's run."""
-        self._send("set_tags", trial_id, _strings(tags))
-
-    def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
-        """Copies a directory (a checkpoint) into the trial run's artifacts."""
-        self._send("log_artifacts", trial_id, local_dir, artifact_path)
-
-    def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
-        """Logs the results a resumed trial's run lacks."""
-        self._send("backfill", trial_id, metric_rows(results))
-
-    def reopen_trial(self, trial_id: str) -> None:
-        """Marks a resumed trial's run RUNNING."""
-        self._send("reopen_trial", trial_id)
-
-    def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
-        """Tags the trial's final status (and ``tags``) and terminates its run."""
-        self._send("end_trial", trial_id, status, _strings(tags or {}))
-
-    def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
-        """Ends the parent run once everything queued is written; waits for that."""
-        ok, error = self._process.request("end_experiment", self._key, (status, dict(summary)))
-        if not ok:
-            logger.warning("MLflow records of experiment %s may be incomplete: %s", self._key, error)
-
-    def _send(self, method: str, *args: Any) -> None:
-        self._process.send(method, self._key, args)
-
-
-def _strings(tags: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in tags.items()}
 
 
 # --------------------------------------------------------------------- the child process
@@ -234,15 +171,19 @@ def serve(commands: Connection, replies: Connection) -> None:
         if method == "sync":
             return None
         if method == "open":
-            name, local_dir, uri, run_name, tags = args
+            name, local_dir, uri, run_name, tags, parent_run_id = args
             store = store_for(name, local_dir, uri)
-            parent = store.open_experiment(key, run_name, tags)
+            parent = store.open_experiment(key, run_name, tags, parent_run_id)
             writers[key] = BatchingWriter(store)
             return parent
-        if method == "end_experiment":
+        if method in ("end_experiment", "close_experiment"):
             writer = writers.pop(key, None)
-            if writer is not None:
+            if writer is None:
+                return None
+            if method == "end_experiment":
                 writer.end_experiment(*args)
+            else:
+                writer.flush_all()
             return None
         if method in _WRITER_COMMANDS and key in writers:
             return getattr(writers[key], method)(*args)

@@ -96,6 +96,36 @@ def test_error_returns_traceback_and_keeps_earlier_results():
     assert "ValueError: boom at two" in outcome.error and "raises_at_two" in outcome.error
 
 
+def test_a_function_round_hands_control_back_once():
+    """The function's thread completes and checks each result of a round itself."""
+    trainable = to_trainable_class(counting)(config={})
+    checked_in: list[str] = []
+
+    def accept(result):
+        checked_in.append(threading.current_thread().name)
+        return result["training_iteration"] < 4
+
+    trainable.train_round(accept)
+    assert checked_in == ["tuneflows-trial"] * 4
+    assert trainable.train()["training_iteration"] == 5  # one result per train() call
+    trainable.stop()
+
+
+def swallows_exceptions(config, reporter):
+    for i in range(1, 100):
+        try:
+            reporter(score=i)
+        except Exception:
+            pass
+
+
+def test_a_failing_result_check_ends_a_function_trial_its_except_cannot_swallow():
+    actor = _actor_for(swallows_exceptions)
+    outcome = actor.run_round(RoundRequest(stop={"score": "high"}))  # int >= str raises
+    assert outcome.error is not None and "TypeError" in outcome.error
+    assert actor.stop_trial() is True
+
+
 def test_function_ignoring_stop_is_reported_unclean():
     release = threading.Event()
 

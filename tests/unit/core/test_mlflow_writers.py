@@ -1,0 +1,85 @@
+"""How an experiment's MLflow records are shared among writer processes: routing
+logic only (the processes against a real MLflow store: tests/integration/test_mlflow_process.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tuneflows.loggers.mlflow_writers import WRITERS_ENV, ExperimentLog, writer_count
+
+
+class RecordingWriter:
+    """Stands in for an ``MlflowProcess``: records the commands it is given."""
+
+    def __init__(self, name: str, journal: list) -> None:
+        self.name = name
+        self.journal = journal
+
+    def send(self, method: str, key: str, args: tuple) -> None:
+        self.journal.append((self.name, method, key, args))
+
+    def request(self, method: str, key: str, args: tuple) -> tuple[bool, object]:
+        self.journal.append((self.name, "request:" + method, key, args))
+        return True, None
+
+
+def make_log(count: int) -> tuple[ExperimentLog, list]:
+    journal: list = []
+    primary, *helpers = [RecordingWriter(f"w{i}", journal) for i in range(count)]
+    return ExperimentLog(primary, helpers, "exp1"), journal
+
+
+def test_trials_are_dealt_round_robin_and_keep_their_writer():
+    log, journal = make_log(2)
+    for trial in ("a", "b", "c"):
+        log.start_trial(trial, trial, {"lr": 0.1}, {})
+    log.log_results("b", [{"training_iteration": 1, "timestamp": 1.0, "loss": 0.5}])
+    log.end_trial("a", "TERMINATED")
+    log.set_tags("c", {"k": 1})
+    writer_by_trial = {}
+    for name, _, key, args in journal:
+        assert key == "exp1"
+        writer_by_trial.setdefault(args[0], set()).add(name)
+    assert writer_by_trial == {"a": {"w0"}, "b": {"w1"}, "c": {"w0"}}
+
+
+def test_commands_carry_plain_data():
+    log, journal = make_log(1)
+    log.start_trial("a", "trial_a", {"net": {"depth": 3}}, {"logdir": "/x", "n": 2})
+    log.log_results("a", [{"training_iteration": 4, "timestamp": 2.0, "loss": 0.5, "name": "x"}])
+    assert journal == [
+        ("w0", "start_trial", "exp1", ("a", "trial_a", {"net/depth": "3"}, {"logdir": "/x", "n": "2"})),
+        ("w0", "log_results", "exp1", ("a", [(4, 2000, {"loss": 0.5})])),
+    ]
+
+
+def test_the_parent_run_ends_after_every_helper_has_written_its_trials():
+    log, journal = make_log(3)
+    log.end_experiment("FINISHED", {"trials.TERMINATED": 2})
+    assert [(name, method) for name, method, _, _ in journal] == [
+        ("w1", "close_experiment"), ("w2", "close_experiment"),
+        ("w1", "request:sync"), ("w2", "request:sync"),
+        ("w0", "request:end_experiment"),
+    ]
+    assert journal[-1][3] == ("FINISHED", {"trials.TERMINATED": 2})
+
+
+@pytest.mark.parametrize("value, expected", [("1", 1), ("4", 4)])
+def test_the_writer_count_comes_from_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv(WRITERS_ENV, value)
+    assert writer_count() == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", ""])
+def test_a_bad_writer_count_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv(WRITERS_ENV, value)
+    with pytest.raises(ValueError, match=f"{WRITERS_ENV} must be a positive integer, got {value!r}"):
+        writer_count()
+
+
+def test_the_default_is_two_writers_on_a_multicore_machine(monkeypatch):
+    monkeypatch.delenv(WRITERS_ENV, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert writer_count() == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert writer_count() == 1
