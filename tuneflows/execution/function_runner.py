@@ -3,7 +3,7 @@
 The function never returns control between results, so it runs in its own thread. In a
 round (``train_round``) the thread itself completes each reported result and asks the
 round whether to go on, and hands control back only when the round ends: one thread
-switch per round instead of two per result (≈ 160 µs of CPU per result on a 2-core
+switch per round instead of two per result (≈ 185 µs of CPU per result on a 2-core
 machine, more than the rest of a no-op iteration). ``train()`` hands over each result.
 Either way ``reporter(**metrics)`` blocks when control goes back, so the trial is
 pausable between results and runs no iteration past the one at which it was stopped.
