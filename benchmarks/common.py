@@ -167,8 +167,8 @@ class TreeCpu(threading.Thread):
         return self.sample()
 
 
-class RssSampler(threading.Thread):
-    """Samples the driver's RSS every ``period`` seconds."""
+class DriverSampler(threading.Thread):
+    """Samples the driver's RSS (MB) and CPU seconds every ``period`` seconds."""
 
     def __init__(self, period: float = 0.25) -> None:
         super().__init__(daemon=True)
@@ -177,11 +177,12 @@ class RssSampler(threading.Thread):
         self._proc = psutil.Process()
         self._period = period
         self._stop_event = threading.Event()
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            self.samples.append((time.time(), self._proc.memory_info().rss / 2**20))
+            self.samples.append((time.time(), self._proc.memory_info().rss / 2**20,
+                                 time.process_time()))
             self._stop_event.wait(self._period)
 
     def stop(self) -> None:
@@ -201,10 +202,21 @@ def _fit_slope(points: list[tuple[float, float]]) -> Optional[float]:
     return sum((p[0] - mx) * (p[1] - my) for p in points) / sxx
 
 
-def memory_stats(ends: list[float], samples: list[tuple[float, float]]) -> dict[str, Any]:
+def _value_at(samples: list[tuple[float, float, float]], t: float, index: int) -> float:
+    """Sample column ``index`` linearly interpolated at time ``t``."""
+    import bisect
+
+    i = min(max(bisect.bisect_left([s[0] for s in samples], t), 1), len(samples) - 1)
+    (t0, *a), (t1, *b) = samples[i - 1], samples[i]
+    share = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+    return a[index - 1] + share * (b[index - 1] - a[index - 1])
+
+
+def memory_stats(ends: list[float], samples: list[tuple[float, float, float]]) -> dict[str, Any]:
     """Driver RSS growth per 1,000 finished trials (least squares over the second half
-    of the run, so start-up allocations do not count) and the trial completion rate in
-    the first and last quarter of the trials."""
+    of the run, so start-up allocations do not count), and the trial completion rate and
+    the driver's CPU milliseconds per finished trial in the first and last quarter of
+    the trials (a decision cost growing with finished trials shows in the second)."""
     ends = sorted(ends)
     out: dict[str, Any] = {}
     if len(ends) >= 8:
@@ -214,11 +226,17 @@ def memory_stats(ends: list[float], samples: list[tuple[float, float]]) -> dict[
         last = (q - 1) / max(ends[-1] - ends[-q], 1e-9)
         out["trials_per_s_first_quarter"] = first
         out["trials_per_s_last_quarter"] = last
+        if len(samples) >= 2:
+            def cpu_ms_per_trial(a: float, b: float) -> float:
+                return (_value_at(samples, b, 2) - _value_at(samples, a, 2)) / (q - 1) * 1000
+
+            out["driver_cpu_ms_per_trial_first_quarter"] = cpu_ms_per_trial(ends[0], ends[q - 1])
+            out["driver_cpu_ms_per_trial_last_quarter"] = cpu_ms_per_trial(ends[-q], ends[-1])
     if ends and samples:
         import bisect
 
         half = ends[len(ends) // 2]
-        points = [(bisect.bisect_right(ends, t), rss) for t, rss in samples
+        points = [(bisect.bisect_right(ends, t), rss) for t, rss, _ in samples
                   if half <= t <= ends[-1]]
         slope = _fit_slope(points)
         out["rss_growth_mb_per_1000_trials"] = None if slope is None else slope * 1000
@@ -367,7 +385,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
     cpu0 = _rusage_cpu()
     rss_start = psutil.Process().memory_info().rss / 2**20
     spy = _start_pyspy(os.environ.get("BENCH_PYSPY_OUT"))
-    sampler = RssSampler() if w.memory else None
+    sampler = DriverSampler() if w.memory else None
     if sampler:
         sampler.start()
     t0 = time.perf_counter()

@@ -158,6 +158,10 @@ def _notes(workload: dict[str, Any], med: dict[str, Any]) -> list[str]:
         if m.get("trials_per_s_first_quarter"):
             notes.append(f"trials/s first/last quarter {m['trials_per_s_first_quarter']:.1f}"
                          f"/{m['trials_per_s_last_quarter']:.1f}")
+        if m.get("driver_cpu_ms_per_trial_first_quarter") is not None:
+            notes.append("driver CPU ms/trial first/last quarter "
+                         f"{m['driver_cpu_ms_per_trial_first_quarter']:.1f}"
+                         f"/{m['driver_cpu_ms_per_trial_last_quarter']:.1f}")
     return notes
 
 
