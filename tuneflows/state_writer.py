@@ -1,8 +1,9 @@
-"""Writes a running experiment's state file: throttled, and without rebuilding the
-records of trials that have finished."""
+"""Writes a running experiment's state file: throttled, and without rebuilding or
+re-pickling the records of trials that have finished."""
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,8 +21,10 @@ class StateWriter:
 
     The experiment (with its trainable), scheduler and searcher are pickled once, as
     configured, so ``tuneflows resume <dir>`` needs no user script; a finished trial's
-    record is built once, so a write does not copy every finished trial's config and
-    result again.
+    record is built and pickled once, so a write copies its bytes instead of pickling
+    every finished trial's config and result again (at 2,000 finished trials a write
+    took 27 ms, twice a second, and was the driver's cost that grew with the number of
+    finished trials).
 
     Args:
         experiment: The experiment (its trainable already shippable by value).
@@ -41,7 +44,7 @@ class StateWriter:
         self._searcher_blob = cloudpickle.dumps(searcher)
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
-        self._ended_records: dict[str, dict[str, Any]] = {}
+        self._ended_records: dict[str, tuple[str, _PickledRecord]] = {}
 
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
@@ -70,10 +73,23 @@ class StateWriter:
             searcher=self._searcher_blob,
         ))
 
-    def _record(self, trial: Trial) -> dict[str, Any]:
+    def _record(self, trial: Trial) -> Any:
         if not trial.is_finished():
             return trial.to_dict()
         cached = self._ended_records.get(trial.trial_id)
-        if cached is None or cached["status"] != trial.status:
-            cached = self._ended_records[trial.trial_id] = trial.to_dict()
-        return cached
+        if cached is None or cached[0] != trial.status:
+            cached = self._ended_records[trial.trial_id] = (
+                trial.status, _PickledRecord(trial.to_dict()))
+        return cached[1]
+
+
+class _PickledRecord:
+    """A finished trial's record, pickled once; it unpickles as the plain dict."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self.blob = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        return pickle.loads, (self.blob,)
