@@ -11,7 +11,8 @@ from typing import Any, Optional
 from tuneflows.error import TuneError
 
 STATE_FILE = "experiment_state.pkl"
-STATE_VERSION = 2  # 2: MLflow runs are found by tag, not stored here
+FINISHED_FILE = "finished_trials.pkl"
+STATE_VERSION = 3  # 2: MLflow runs are found by tag; 3: finished trials in FINISHED_FILE
 
 
 @dataclass
@@ -23,7 +24,10 @@ class ExperimentState:
         experiment_id: Id shared by the experiment's trials, runs and records.
         experiment: The cloudpickled :class:`~tuneflows.spec.Experiment` (with its
             trainable), so ``tuneflows resume <dir>`` needs no user script.
-        trials: Each trial's fields (``Trial.to_dict()``).
+        trials: Each trial's fields (``Trial.to_dict()``) in ``trial_order``. On disk
+            only unfinished trials are here: a finished trial's record is appended once
+            to ``finished_trials.pkl``, so a write does not grow with finished trials.
+        trial_order: Every trial's id, in creation order.
         checkpoints: Trial id to (path, iteration) of its latest checkpoint.
         scheduler_state / searcher_state: Their ``get_state()``.
         searcher_done: The searcher has said FINISHED.
@@ -35,6 +39,7 @@ class ExperimentState:
     experiment_id: str
     experiment: bytes
     trials: list[dict[str, Any]] = field(default_factory=list)
+    trial_order: list[str] = field(default_factory=list)
     checkpoints: dict[str, tuple[str, int]] = field(default_factory=dict)
     scheduler_state: dict[str, Any] = field(default_factory=dict)
     searcher_state: dict[str, Any] = field(default_factory=dict)
@@ -61,6 +66,32 @@ def save_state(experiment_dir: str, state: ExperimentState) -> None:
     os.replace(tmp, path)
 
 
+def append_finished(experiment_dir: str, records: list[dict[str, Any]]) -> None:
+    """Appends finished trials' records to ``finished_trials.pkl`` (flushed and synced
+    before the state that stops listing them as unfinished is written)."""
+    with open(os.path.join(experiment_dir, FINISHED_FILE), "ab") as f:
+        for record in records:
+            pickle.dump(record, f, protocol=pickle.HIGHEST_PROTOCOL)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _read_finished(experiment_dir: str) -> dict[str, dict[str, Any]]:
+    """Finished trials' records by id, the last appended winning; a record cut short by
+    a kill ends the file."""
+    records: dict[str, dict[str, Any]] = {}
+    path = os.path.join(experiment_dir, FINISHED_FILE)
+    if not os.path.exists(path):
+        return records
+    with open(path, "rb") as f:
+        while True:
+            try:
+                record = pickle.load(f)
+            except (EOFError, pickle.UnpicklingError, ValueError):
+                return records
+            records[record["trial_id"]] = record
+
+
 def load_state(experiment_dir: str) -> Optional[ExperimentState]:
     """Reads an experiment's state; None when the directory holds none.
 
@@ -85,4 +116,8 @@ def load_state(experiment_dir: str) -> Optional[ExperimentState]:
             f"reads version {STATE_VERSION}. Resume it with the tuneflows that wrote it, or "
             f"move the directory away to start fresh."
         )
+    finished = _read_finished(experiment_dir)
+    unfinished = {record["trial_id"]: record for record in state.trials}
+    state.trials = [unfinished.get(trial_id) or finished[trial_id] for trial_id in state.trial_order
+                    if trial_id in unfinished or trial_id in finished]
     return state

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import pickle
 
 import pytest
 
 from tuneflows.checkpoints import CheckpointStore
-from tuneflows.experiment_state import load_state
+from tuneflows.experiment_state import FINISHED_FILE, STATE_FILE, load_state
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.state_writer import StateWriter
-from tuneflows.trial import PENDING, TERMINATED, Trial
+from tuneflows.trial import ERROR, PENDING, TERMINATED, Trial
 
 
 def _train(config, reporter):
@@ -68,3 +69,36 @@ def test_a_finished_trial_record_is_built_once(setup, monkeypatch):
     for _ in range(3):
         writer.write(trials, checkpoints, scheduler, searcher, False, {})
     assert built.count("t0") == 1 and built.count("t1") == 3
+
+
+def test_finished_records_are_appended_once_and_the_state_holds_unfinished_ones(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    writer = StateWriter(experiment, "e1", scheduler, searcher, min_interval_s=0)
+    trials["t1"].status = TERMINATED
+    for _ in range(3):
+        writer.write(trials, checkpoints, scheduler, searcher, False, {})
+    with open(os.path.join(experiment.dir, STATE_FILE), "rb") as f:
+        on_disk = pickle.load(f)
+    assert [t["trial_id"] for t in on_disk.trials] == ["t0", "t2"]
+    assert on_disk.trial_order == ["t0", "t1", "t2"]
+    with open(os.path.join(experiment.dir, FINISHED_FILE), "rb") as f:
+        appended = [pickle.load(f)["trial_id"]]
+        with pytest.raises(EOFError):
+            pickle.load(f)
+    assert appended == ["t1"]
+    assert [(t["trial_id"], t["status"]) for t in load_state(experiment.dir).trials] == [
+        ("t0", PENDING), ("t1", TERMINATED), ("t2", PENDING)]
+
+
+def test_an_unfinished_record_wins_and_a_cut_short_append_is_ignored(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    writer = StateWriter(experiment, "e1", scheduler, searcher, min_interval_s=0)
+    trials["t0"].status = ERROR
+    writer.write(trials, checkpoints, scheduler, searcher, False, {})
+    trials["t0"].status = PENDING  # re-run on resume (ERRORED_ONLY)
+    writer.write(trials, checkpoints, scheduler, searcher, False, {})
+    with open(os.path.join(experiment.dir, FINISHED_FILE), "ab") as f:
+        f.write(pickle.dumps({"trial_id": "t2", "status": TERMINATED})[:-3])  # killed mid-append
+    state = load_state(experiment.dir)
+    assert [(t["trial_id"], t["status"]) for t in state.trials] == [
+        ("t0", PENDING), ("t1", PENDING), ("t2", PENDING)]
