@@ -4,8 +4,8 @@ One writer process spends ≈ 150 µs of CPU per metric value in MLflow's SQLAlc
 and becomes the critical path of result-heavy experiments (8 trials × 2,000 results of
 5 values: 12 s of writer CPU). Several processes writing to one SQLite store barely
 contend: most of a ``log_batch`` is building and validating ORM rows before the write
-lock is taken. Two writers wrote 80,000 values in 6.4-7.9 s against 13.3-13.8 s for one
-(``benchmarks/README.md``). Each trial's records go to one writer (trials are dealt
+lock is taken. Two writers wrote 80,000 values in 6.7 s against 11.9 s for one
+(``python -m benchmarks.mlflow_writers``). Each trial's records go to one writer (trials are dealt
 round-robin as they start), so a run's writes stay in order; the experiment's parent run
 belongs to the first writer.
 """
