@@ -85,6 +85,10 @@ class CheckpointStore:
         """The newest checkpoint of a trial."""
         return self._latest.get(trial_id)
 
+    def latest_positions(self) -> dict[str, tuple[str, int]]:
+        """Trial id to (path, iteration) of its newest checkpoint, for trials that have one."""
+        return {trial_id: (r.path, r.iteration) for trial_id, r in self._latest.items()}
+
     def load(self, trial_id: str) -> Optional[bytes]:
         """The newest checkpoint of a trial as bytes, or None."""
         record = self._latest.get(trial_id)

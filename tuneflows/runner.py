@@ -125,8 +125,11 @@ class ExperimentRunner:
         self._round_task = round_task
         os.makedirs(self.experiment.dir, exist_ok=True)
         ship_by_value_if_local(self.experiment.trainable)
+        finished = {} if self._resume_state is None else {
+            t["trial_id"]: t["status"] for t in self._resume_state.trials
+            if t["status"] in (TERMINATED, ERROR)}
         self._state_writer = StateWriter(self.experiment, self.experiment_id, self.scheduler,
-                                         self.searcher)
+                                         self.searcher, appended=finished)
         self.mlflow = MlflowWriters.shared().open_experiment(
             self.experiment.name, self.experiment.local_dir, self.experiment_id,
             f"{self.experiment.name}-{self.experiment_id}",

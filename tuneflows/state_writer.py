@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
 from ray import cloudpickle
 
@@ -31,10 +31,13 @@ class StateWriter:
         searcher: The searcher, as configured.
         min_interval_s: Least time between two unforced writes; what a skipped write
             misses is reconciled from the trial files on resume.
+        appended: Trial id to status of the records ``finished_trials.pkl`` already
+            holds (a resumed experiment's finished trials), not appended again.
     """
 
     def __init__(self, experiment: Experiment, experiment_id: str, scheduler: Any,
-                 searcher: Any, min_interval_s: float = 0.5) -> None:
+                 searcher: Any, min_interval_s: float = 0.5,
+                 appended: Optional[Mapping[str, str]] = None) -> None:
         self._dir = experiment.dir
         self._experiment_id = experiment_id
         self._experiment_blob = cloudpickle.dumps(experiment)
@@ -42,7 +45,7 @@ class StateWriter:
         self._searcher_blob = cloudpickle.dumps(searcher)
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
-        self._appended: dict[str, str] = {}  # trial id -> status its appended record has
+        self._appended = dict(appended or {})  # trial id -> status of its appended record
 
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
@@ -53,11 +56,6 @@ class StateWriter:
         if not force and now - self._last_write < self._min_interval_s:
             return
         self._last_write = now
-        latest = {}
-        for trial_id in trials:
-            record = checkpoints.latest(trial_id)
-            if record is not None:
-                latest[trial_id] = (record.path, record.iteration)
         newly_finished = [t for t in trials.values()
                           if t.is_finished() and self._appended.get(t.trial_id) != t.status]
         if newly_finished:
@@ -68,7 +66,7 @@ class StateWriter:
             experiment=self._experiment_blob,
             trials=[t.to_dict() for t in trials.values() if not t.is_finished()],
             trial_order=list(trials),
-            checkpoints=latest,
+            checkpoints=checkpoints.latest_positions(),
             scheduler_state=scheduler.get_state(),
             searcher_state=searcher.get_state(),
             searcher_done=searcher_done,

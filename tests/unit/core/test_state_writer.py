@@ -102,3 +102,19 @@ def test_an_unfinished_record_wins_and_a_cut_short_append_is_ignored(setup):
     state = load_state(experiment.dir)
     assert [(t["trial_id"], t["status"]) for t in state.trials] == [
         ("t0", PENDING), ("t1", PENDING), ("t2", PENDING)]
+
+
+def test_records_a_resumed_experiment_already_appended_are_not_appended_again(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    trials["t0"].status = TERMINATED
+    StateWriter(experiment, "e1", scheduler, searcher).write(
+        trials, checkpoints, scheduler, searcher, False, {})
+    trials["t1"].status = ERROR
+    resumed = StateWriter(experiment, "e1", scheduler, searcher, appended={"t0": TERMINATED})
+    resumed.write(trials, checkpoints, scheduler, searcher, False, {})
+    appended = []
+    with open(os.path.join(experiment.dir, FINISHED_FILE), "rb") as f:
+        with pytest.raises(EOFError):
+            while True:
+                appended.append(pickle.load(f)["trial_id"])
+    assert appended == ["t0", "t1"]
