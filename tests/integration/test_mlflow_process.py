@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 
 import pytest
 
@@ -32,6 +34,11 @@ def open_with_results(local_dir, name, last_step):
     log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
     log.log_results("t1", results(1, last_step))
     return process
+
+
+def journal_mode(database):
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        return db.execute("PRAGMA journal_mode").fetchone()[0]
 
 
 def runs_of(client, name):
@@ -76,6 +83,7 @@ def test_every_record_of_two_writers_is_written_when_the_experiment_ends(store):
         assert "training_iteration" not in run.data.metrics
     assert children["t2"].data.tags["config/lr"] == "0.2"
     assert "config/lr" not in children["t1"].data.tags
+    assert journal_mode(client.tracking_uri[len("sqlite:///"):]) == "delete"
 
 
 def test_two_writers_create_a_new_sqlite_store_together(tmp_path, monkeypatch):
@@ -102,6 +110,9 @@ def test_two_writers_create_a_new_sqlite_store_together(tmp_path, monkeypatch):
     [parent], children = runs_of(client, "fresh")
     assert sorted(children) == ["a", "b"]
     assert all(len(client.get_metric_history(r.info.run_id, "loss")) == 2 for r in children.values())
+    # The embedded store logs ahead (a user's own SQLite URI keeps its journal mode:
+    # see the first test).
+    assert journal_mode(os.path.join(local_dir, "mlflow.db")) == "wal"
 
 
 def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatch):
