@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 
 import pytest
 
@@ -139,6 +140,28 @@ def test_queued_records_are_written_when_the_driver_goes_away(store):
     assert children["t1"].info.status == "RUNNING"
     history = client.get_metric_history(children["t1"].info.run_id, "loss")
     assert sorted(m.step for m in history) == list(range(1, 51))
+
+
+def test_a_running_trial_s_metrics_reach_mlflow_before_it_ends(store):
+    """The writer merges writes but does not hold them for the trial's end: its metrics
+    show in MLflow while it runs, as the UI needs."""
+    local_dir, client, name = store
+    process = open_with_results(local_dir, name, 3)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            _, children = runs_of(client, name)
+            history = (client.get_metric_history(children["t1"].info.run_id, "loss")
+                       if "t1" in children else [])
+            if len(history) == 3:
+                break
+            assert time.monotonic() < deadline, history
+            time.sleep(0.1)
+        run = client.get_run(children["t1"].info.run_id)
+        assert run.info.status == "RUNNING"
+        assert run.data.params == {"lr": "0.1"}
+    finally:
+        process.close()
 
 
 def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store):
