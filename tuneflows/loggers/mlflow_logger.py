@@ -65,6 +65,9 @@ def use_write_ahead_log(tracking_uri: str) -> None:
     to one log, and readers (the MLflow UI) no longer wait for writers. Measured with
     ``python -m benchmarks.mlflow_calls``. Only the embedded store gets it: WAL needs
     every process on one host, which a user's own SQLite URI need not promise.
+
+    Args:
+        tracking_uri: A ``sqlite:///`` URI of an existing store.
     """
     with contextlib.closing(sqlite3.connect(_sqlite_path(tracking_uri), timeout=20)) as db:
         db.execute("PRAGMA journal_mode=WAL")
