@@ -233,7 +233,8 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(tune_env):
     assert survivors == {0.9, 0.8, 0.7}
     resumed = pauses = restored = 0
     for trial in trials:
-        events = [e["event"] for e in _events(trial)]
+        records = _events(trial)
+        events = [e["event"] for e in records]
         results = _results(trial)
         seq = [r["training_iteration"] for r in results]
         # Continuous 1..n, no duplicates: restored from the checkpoint, not restarted.
@@ -247,7 +248,7 @@ def test_hyperband_pauses_and_resumes_trials_from_checkpoints(tune_env):
             # paused (the last trial to reach a rung may go on without pausing; a trial
             # paused at its last rung was stopped there), in the same trainable lineage:
             # its own.
-            paused_at = sorted({e["iteration"] for e in _events(trial) if e["event"] == "pause"})
+            paused_at = sorted({e["iteration"] for e in records if e["event"] == "pause"})
             assert set(paused_at) <= {1, 3}, (trial.name, paused_at)
             assert restores == [it for it in paused_at if it < trial.iteration], \
                 (trial.name, restores, paused_at)
