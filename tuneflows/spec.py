@@ -51,6 +51,13 @@ class Experiment:
         checkpoint_score_attr: Result key ranking checkpoints for ``keep_checkpoints_num``.
         max_failures: How often a failing trial is restarted from its last checkpoint.
         restore: A checkpoint directory every trial starts from.
+        upload_dir: Not supported: any value other than None or ``""`` is rejected
+            (results stay under ``local_dir``; MLflow is where they are shared). The
+            key is accepted so that seed-era specs get this message rather than
+            "unknown key".
+
+    Raises:
+        ValueError: A setting is invalid, naming the key and the value given.
     """
 
     name: str
@@ -77,6 +84,7 @@ class Experiment:
         if not isinstance(self.name, str) or not self.name or os.sep in self.name:
             raise ValueError(f"Experiment name must be a non-empty string without "
                              f"{os.sep!r}, got {self.name!r}.")
+        _check_upload_dir(self.upload_dir, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)
         self.config = dict(self.config or {})
@@ -132,6 +140,16 @@ def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
             f"Trainable class; got {run!r} (not callable)."
         )
     return run, getattr(run, "__name__", type(run).__name__)
+
+
+def _check_upload_dir(upload_dir: Any, where: str) -> None:
+    if upload_dir is None or upload_dir == "":
+        return
+    raise ValueError(
+        f"{where}: upload_dir is not supported (got {upload_dir!r}): tuneflows does not "
+        f"sync results to remote storage; results stay under local_dir; MLflow "
+        f"(MLFLOW_TRACKING_URI with an artifact store) is where they are shared."
+    )
 
 
 def _check_stop(stop: Any, where: str) -> dict[str, float]:

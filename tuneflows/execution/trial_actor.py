@@ -72,7 +72,7 @@ class TrialActor:
         self._trainable: Optional[Trainable] = None
 
     def node_info(self) -> dict[str, Any]:
-        """Pid, hostname and node IP of this actor's process."""
+        """The pid and hostname of this actor's process: ``{"pid": ..., "hostname": ...}``."""
         return {"pid": os.getpid(), "hostname": socket.gethostname()}
 
     def start_trial(

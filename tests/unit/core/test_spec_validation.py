@@ -116,3 +116,18 @@ def test_incompatible_state_file_is_refused(results_dir):
     (results_dir / "exp" / STATE_FILE).write_bytes(b"garbage")
     with pytest.raises(tuneflows.TuneError, match="Cannot read"):
         tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
+
+
+@pytest.mark.parametrize("upload_dir", ["s3://bucket/results", "/mnt/shared"])
+def test_upload_dir_is_rejected_by_name(results_dir, upload_dir):
+    with pytest.raises(ValueError, match="upload_dir is not supported") as info:
+        _run({"run": _train, "upload_dir": upload_dir})
+    assert "local_dir" in str(info.value) and "MLflow" in str(info.value)
+    assert not os.path.exists(results_dir / "exp")
+    with pytest.raises(ValueError, match="upload_dir"):
+        Experiment("a", run=_train, upload_dir=upload_dir)
+
+
+@pytest.mark.parametrize("upload_dir", [None, ""])
+def test_upload_dir_left_empty_is_accepted(upload_dir):
+    assert Experiment("a", run=_train, upload_dir=upload_dir).upload_dir == upload_dir
