@@ -16,7 +16,7 @@ apply_defaults()
 from tuneflows.error import TuneError  # noqa: E402
 from tuneflows.execution.function_runner import report  # noqa: E402
 from tuneflows.registry import register_trainable  # noqa: E402
-from tuneflows.search.sample import (  # noqa: E402
+from tuneflows.search.domains import (  # noqa: E402
     choice, grid_search, loguniform, qloguniform, quniform, randint, randn, sample_from, uniform,
 )
 from tuneflows.spec import Experiment  # noqa: E402

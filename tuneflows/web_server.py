@@ -153,7 +153,7 @@ def check_resolved_config(config: Any, path: str = "") -> None:
         ...
         ValueError: config key 'net/lr' is a grid_search; a client-added trial needs a resolved config (plain values).
     """
-    from tuneflows.search.sample import Domain
+    from tuneflows.search.domains import Domain
 
     where = path or "<config>"
     if isinstance(value := config, Mapping):

@@ -9,10 +9,10 @@ the pure :class:`Searcher` interface, grid × samples variant generation
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from tuneflows.search.sample import (
+from tuneflows.lookup import build_by_name
+from tuneflows.search.domains import (
     Choice,
     Domain,
     GridSearch,
@@ -22,7 +22,6 @@ from tuneflows.search.sample import (
     RandInt,
     RandN,
     SampleFrom,
-    SpecView,
     Uniform,
     choice,
     grid_search,
@@ -37,6 +36,7 @@ from tuneflows.search.sample import (
 from tuneflows.search.concurrency import ConcurrencyLimiter, TrialLimiter
 from tuneflows.search.hyperopt_search import HyperOptSearch
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
+from tuneflows.search.spec_view import SpecView
 from tuneflows.search.variant_generator import (
     BasicVariantGenerator,
     count_variants,
@@ -60,7 +60,7 @@ __all__ = [
 
 #: Searchers by name, for YAML specs and the CLI. "random" is the variant generator too:
 #: random search is num_samples draws of a config holding random domains.
-SEARCHERS: dict[str, type] = {
+SEARCHERS: dict[str, type[Searcher]] = {
     "variant": BasicVariantGenerator,
     "random": BasicVariantGenerator,
     "hyperopt": HyperOptSearch,
@@ -68,25 +68,17 @@ SEARCHERS: dict[str, type] = {
 
 
 def create_searcher(name: str, **kwargs: Any) -> Searcher:
-    """Builds a searcher by name.
+    """Builds the searcher registered as ``name`` (case-insensitive, ``-`` = ``_``).
+
+    Args:
+        name: A key of :data:`SEARCHERS`.
+        **kwargs: Constructor arguments of that searcher.
 
     Example:
         >>> create_searcher("hyperopt", metric="loss", mode="min").metric
         'loss'
 
     Raises:
-        ValueError: for an unknown name (listing the valid ones) or an unknown keyword
-            argument (listing the ones that searcher takes).
+        ValueError: For an unknown name or keyword argument, listing the valid ones.
     """
-    key = str(name).lower()
-    if key not in SEARCHERS:
-        raise ValueError(f"unknown searcher {name!r}; valid names: {sorted(SEARCHERS)}.")
-    cls = SEARCHERS[key]
-    params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(kwargs) - set(params))
-    if unknown:
-        raise ValueError(
-            f"searcher {name!r} ({cls.__name__}) got unknown arguments {unknown}; "
-            f"valid arguments: {params}."
-        )
-    return cls(**kwargs)
+    return build_by_name("searcher", SEARCHERS, name, **kwargs)

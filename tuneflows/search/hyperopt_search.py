@@ -47,7 +47,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from tuneflows.search.sample import (
+from tuneflows.search.config_values import is_grid_dict
+from tuneflows.search.domains import (
     Choice,
     Domain,
     GridSearch,
@@ -58,7 +59,6 @@ from tuneflows.search.sample import (
     RandN,
     SampleFrom,
     Uniform,
-    is_grid_dict,
 )
 from tuneflows.search.searcher import EARLY_STOPPED, Searcher, Suggestion
 from tuneflows.search.variant_generator import (

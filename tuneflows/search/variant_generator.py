@@ -8,7 +8,7 @@ draws of the random domains.
 
 Resolution of one variant: grid values are set, then random domains are sampled (a domain
 sampled to a value holding further domains, e.g. a ``choice`` of dicts, is resolved in turn),
-then ``sample_from`` functions are called with a :class:`~tuneflows.search.sample.SpecView`,
+then ``sample_from`` functions are called with a :class:`~tuneflows.search.spec_view.SpecView`,
 in repeated passes so one may read another; a pass that makes no progress is a cycle and
 raises ``ValueError`` naming the paths.
 
@@ -29,17 +29,9 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
-from tuneflows.search.sample import (
-    Choice,
-    Domain,
-    GridSearch,
-    SampleFrom,
-    SpecView,
-    UnresolvedValueError,
-    _Pending,
-    as_rng,
-    to_domain,
-)
+from tuneflows.search.config_values import is_grid_dict, to_domain
+from tuneflows.search.domains import Choice, Domain, GridSearch, SampleFrom, as_rng
+from tuneflows.search.spec_view import PendingValue, SpecView, UnresolvedValueError
 from tuneflows.search.searcher import FINISHED, Searcher, Suggestion
 
 __all__ = [
@@ -181,7 +173,7 @@ class _Resolver:
         self.grid = grid
         self.fixed = fixed
         self.resolved: dict[str, Any] = {}  # path string -> value, in config order
-        self.pending: list[tuple[_Pending, Any, Any]] = []  # (pending, container, key)
+        self.pending: list[tuple[PendingValue, Any, Any]] = []  # (pending, container, key)
 
     def walk(self, value: Any, path: tuple, container: Any = None, key: Any = None,
              record: bool = True) -> Any:
@@ -203,7 +195,7 @@ class _Resolver:
                 self.resolved[where] = v
             return self.walk(v, path, container, key, record=False)
         if isinstance(value, SampleFrom):
-            pend = _Pending(value, where)
+            pend = PendingValue(value, where)
             if record:
                 self.resolved[where] = pend
             self.pending.append((pend, container, key))

@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["tuneflows.search.sample", "tuneflows.search.variant_generator",
+MODULES = ["tuneflows.search.domains", "tuneflows.search.config_values",
+           "tuneflows.search.spec_view", "tuneflows.search.variant_generator",
            "tuneflows.search.hyperopt_search", "tuneflows.search.concurrency",
            "tuneflows.search", "tuneflows.hpo_scheduler"]
 

@@ -5,7 +5,9 @@ import pickle
 import numpy as np
 import pytest
 
-from tuneflows.search import sample as s
+from tuneflows.search import domains as s
+from tuneflows.search.config_values import to_domain
+from tuneflows.search.spec_view import SpecView
 
 
 def draws(domain, n=4000, seed=0):
@@ -66,7 +68,7 @@ def test_grid_and_sample_from():
     assert s.grid_search([1, 2]).values == [1, 2]
     assert s.grid_search([1, 2]).sample(0) in (1, 2)
     assert s.sample_from(lambda spec: spec.config.a * 2).sample(
-        None, s.SpecView({"config": {"a": 3}})) == 6
+        None, SpecView({"config": {"a": 3}})) == 6
 
 
 def test_seed_reproduces():
@@ -99,20 +101,20 @@ def test_validation_names_value(make, words):
 
 
 def test_to_domain_forms():
-    g = s.to_domain({"grid_search": [1, 2]})
+    g = to_domain({"grid_search": [1, 2]})
     assert isinstance(g, s.GridSearch) and g.values == [1, 2]
-    assert isinstance(s.to_domain(lambda spec: 1), s.SampleFrom)
-    assert s.to_domain(5) == 5 and s.to_domain(int) is int
+    assert isinstance(to_domain(lambda spec: 1), s.SampleFrom)
+    assert to_domain(5) == 5 and to_domain(int) is int
     with pytest.raises(ValueError, match="'a/b'.*single key"):
-        s.to_domain({"grid_search": [1], "x": 2}, "a/b")
+        to_domain({"grid_search": [1], "x": 2}, "a/b")
     with pytest.raises(ValueError, match="empty.*'lr'"):
-        s.to_domain({"grid_search": []}, "lr")
+        to_domain({"grid_search": []}, "lr")
     with pytest.raises(ValueError, match="'f'.*one argument"):
-        s.to_domain(lambda a, b: 1, "f")
+        to_domain(lambda a, b: 1, "f")
 
 
 def test_spec_view():
-    v = s.SpecView({"config": {"a": {"b": 1}, "items": 2}})
+    v = SpecView({"config": {"a": {"b": 1}, "items": 2}})
     assert v.config.a.b == 1 and v["config"]["a"]["b"] == 1
     assert v.config["items"] == 2
     assert dict(v.config.a) == {"b": 1}

@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from tuneflows.search import sample as s
+from tuneflows.search import domains as s
 from tuneflows.search.searcher import FINISHED
 from tuneflows.search.variant_generator import (
     BasicVariantGenerator,

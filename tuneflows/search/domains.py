@@ -1,32 +1,28 @@
-"""Search space primitives: typed domains, grid search and ``sample_from``.
+"""Search space domains: typed value sets (``uniform``, ``choice``…) to sample from.
 
 Every primitive is a :class:`Domain` with ``sample(rng, spec=None)``; arguments are checked
 when the domain is built and a bad one is named in the error. The same domains drive random
 search (:mod:`tuneflows.search.variant_generator`) and TPE
-(:mod:`tuneflows.search.hyperopt_search`, which converts them to ``hp.*``).
+(:mod:`tuneflows.search.hyperopt_conversion` converts them to ``hp.*``).
 
 Example:
     >>> import numpy as np
-    >>> from tuneflows.search import sample
+    >>> from tuneflows.search import domains
     >>> rng = np.random.default_rng(0)
-    >>> 1e-4 <= sample.loguniform(1e-4, 1e-1).sample(rng) <= 1e-1
+    >>> 1e-4 <= domains.loguniform(1e-4, 1e-1).sample(rng) <= 1e-1
     True
-    >>> sample.grid_search([0.2, 0.4]).values
+    >>> domains.grid_search([0.2, 0.4]).values
     [0.2, 0.4]
-
-Config values are normalised by :func:`to_domain`: a ``{"grid_search": [...]}`` dict (the seed's
-form) is a :class:`GridSearch`, a plain function (``lambda spec: ...``) is a
-:class:`SampleFrom`, anything else is a constant. Lambdas receive a :class:`SpecView` of the trial
-spec, so the seed style ``lambda spec: spec.config.lr * 2`` works.
 """
 
 from __future__ import annotations
 
 import math
-import types
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
+
+from tuneflows.search.spec_view import SpecView
 
 __all__ = [
     "Domain",
@@ -40,8 +36,6 @@ __all__ = [
     "RandN",
     "GridSearch",
     "SampleFrom",
-    "SpecView",
-    "UnresolvedValueError",
     "uniform",
     "quniform",
     "loguniform",
@@ -51,8 +45,6 @@ __all__ = [
     "randn",
     "grid_search",
     "sample_from",
-    "to_domain",
-    "is_grid_dict",
     "as_rng",
 ]
 
@@ -316,156 +308,3 @@ def grid_search(values: Sequence[Any]) -> GridSearch:
 def sample_from(fn: Callable[[Any], Any]) -> SampleFrom:
     """A value computed by ``fn(spec)``, e.g. ``sample_from(lambda spec: spec.config.lr * 2)``."""
     return SampleFrom(fn)
-
-
-# ---- normalisation of config values ------------------------------------------------------
-
-
-def is_grid_dict(value: Any) -> bool:
-    """True for the seed's ``{"grid_search": [...]}`` form."""
-    return isinstance(value, Mapping) and "grid_search" in value
-
-
-def to_domain(value: Any, path: str = "") -> Any:
-    """Normalises one config value: a Domain, or the value itself when it is a constant.
-
-    ``{"grid_search": values}`` becomes :class:`GridSearch`; a plain function
-    (``types.FunctionType``: lambdas and ``def`` functions, not classes or builtins) becomes
-    :class:`SampleFrom`, as in Ray Tune. To pass a function as a constant value, wrap it:
-    ``sample_from(lambda spec: my_fn)``.
-
-    Raises:
-        ValueError: naming ``path`` for a malformed grid dict or function.
-    """
-    where = f" at {path!r}" if path else ""
-    if isinstance(value, Domain):
-        return value
-    if is_grid_dict(value):
-        if len(value) != 1:
-            raise ValueError(
-                f"grid_search dict{where} must have the single key 'grid_search', "
-                f"got keys {sorted(map(str, value))}."
-            )
-        try:
-            return GridSearch(value["grid_search"])
-        except ValueError as e:
-            raise ValueError(f"{e.args[0][:-1]}{where}.") from None
-    if isinstance(value, types.FunctionType):
-        _check_spec_fn(value, where)
-        return SampleFrom(value)
-    return value
-
-
-def _check_spec_fn(fn: Callable, where: str) -> None:
-    import inspect
-
-    try:
-        inspect.signature(fn).bind(None)
-    except TypeError:
-        raise ValueError(
-            f"function{where} is taken as sample_from and must accept one argument (spec); "
-            f"got {getattr(fn, '__qualname__', fn)!r}. To pass a function as a constant, use "
-            f"sample_from(lambda spec: fn)."
-        ) from None
-    except ValueError:  # no signature available
-        pass
-
-
-# ---- the spec view handed to sample_from functions ---------------------------------------
-
-
-class UnresolvedValueError(LookupError):
-    """A ``sample_from`` function read a value that is not resolved yet (retried later)."""
-
-    def __init__(self, path: str):
-        super().__init__(f"{path!r} is not resolved yet")
-        self.path = path
-
-
-class _Pending:
-    """Placeholder for a value still to be computed (a lambda, during resolution)."""
-
-    __slots__ = ("domain", "path")
-
-    def __init__(self, domain: Domain, path: str):
-        self.domain = domain
-        self.path = path
-
-    def __repr__(self) -> str:
-        return f"<unresolved {self.path}>"
-
-
-def _contains_pending(value: Any) -> Optional[str]:
-    if isinstance(value, _Pending):
-        return value.path
-    if isinstance(value, Mapping):
-        for v in value.values():
-            p = _contains_pending(v)
-            if p:
-                return p
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            p = _contains_pending(v)
-            if p:
-                return p
-    return None
-
-
-class SpecView(Mapping):
-    """Read-only, attribute-accessible view of a (partly resolved) trial spec.
-
-    ``spec.config.lr`` and ``spec["config"]["lr"]`` both work. Reading a value that is
-    still unresolved raises :class:`UnresolvedValueError`, which makes the resolver retry
-    that function after the others. Config keys named like Mapping methods (``items``,
-    ``values``, ``get``, ``keys``) are reached with ``spec.config["values"]``.
-    """
-
-    __slots__ = ("_data", "_path")
-
-    def __init__(self, data: Mapping[str, Any], path: str = ""):
-        object.__setattr__(self, "_data", data)
-        object.__setattr__(self, "_path", path)
-
-    def __getitem__(self, key: Any) -> Any:
-        value = self._data[key]
-        path = f"{self._path}/{key}" if self._path else str(key)
-        if isinstance(value, Mapping):
-            return SpecView(value, path)
-        pending = _contains_pending(value)
-        if pending:
-            raise UnresolvedValueError(pending)
-        return value
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            where = self._path or "spec"
-            raise AttributeError(
-                f"{where} has no key {name!r}; its keys are {sorted(map(str, self._data))}"
-            ) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise TypeError("the spec is read-only inside sample_from")
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __repr__(self) -> str:
-        return f"SpecView({dict(self._data)!r})"
-
-    def to_dict(self) -> dict:
-        """A plain-dict copy (raises UnresolvedValueError if something is unresolved)."""
-        return {k: (v.to_dict() if isinstance(v, SpecView) else v) for k, v in self.items()}
-
-    def __getstate__(self) -> Any:
-        return (self._data, self._path)
-
-    def __setstate__(self, state: Any) -> None:
-        object.__setattr__(self, "_data", state[0])
-        object.__setattr__(self, "_path", state[1])
