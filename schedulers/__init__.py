@@ -13,12 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
+from tuneflows.lookup import build_by_name
 from tuneflows.schedulers.async_hyperband import AsyncHyperBandScheduler
 from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.hyperband import HyperBandScheduler
+from tuneflows.schedulers.hyperopt_fifo import HyperOptScheduler
 from tuneflows.schedulers.median_stopping import MedianStoppingRule
 from tuneflows.schedulers.pbt import PopulationBasedTraining
 from tuneflows.schedulers.trial_scheduler import Decision, MetricSpec, TrialScheduler
@@ -30,6 +31,7 @@ SCHEDULERS: dict[str, type[TrialScheduler]] = {
     "async_hyperband": AsyncHyperBandScheduler,
     "hyperband": HyperBandScheduler,
     "pbt": PopulationBasedTraining,
+    "hyperopt": HyperOptScheduler,
 }
 
 
@@ -43,18 +45,7 @@ def create_scheduler(name: str, **kwargs: Any) -> TrialScheduler:
     Raises:
         ValueError: For an unknown name or keyword argument, listing the valid ones.
     """
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler {name!r}; valid names: {sorted(SCHEDULERS)}.")
-    cls = SCHEDULERS[key]
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(kwargs) - set(valid))
-    if unknown:
-        raise ValueError(
-            f"Unknown keyword argument(s) {unknown} for scheduler {name!r} "
-            f"({cls.__name__}); valid: {valid}."
-        )
-    return cls(**kwargs)
+    return build_by_name("scheduler", SCHEDULERS, name, **kwargs)
 
 
 __all__ = [
@@ -62,6 +53,7 @@ __all__ = [
     "Decision",
     "FIFOScheduler",
     "HyperBandScheduler",
+    "HyperOptScheduler",
     "MedianStoppingRule",
     "MetricSpec",
     "PopulationBasedTraining",

@@ -10,11 +10,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
+
+if TYPE_CHECKING:
+    from tuneflows.search import Searcher
 
 _ACTIONS = ("CONTINUE", "PAUSE", "STOP")
 
@@ -54,7 +57,8 @@ class TrialScheduler:
     """Base class of trial schedulers: decides continue / pause / stop between rounds.
 
     Subclasses override the ``on_*`` hooks they need, :meth:`next_decision_point` so
-    the flow can size rounds, and :meth:`choose_trial_to_run` when they order trials.
+    the flow can size rounds, :meth:`choose_trial_to_run` when they order trials, and
+    :meth:`make_searcher` when they choose the trials' configs too.
 
     The flow calls, for each trial: :meth:`on_trial_add` once; :meth:`on_trial_result`
     for every result in order (the decision returned for the round's last result is
@@ -80,6 +84,22 @@ class TrialScheduler:
 
     metric: Optional[str] = None
     mode: str = "max"
+
+    def make_searcher(
+        self, experiment_config: Optional[Mapping[str, Any]], num_samples: int
+    ) -> Optional["Searcher"]:
+        """The searcher this scheduler brings for an experiment, or None (the default).
+
+        The flow calls it once per experiment when no ``search_alg`` was given. None
+        means the experiment's trials come from its config's grid × samples variants;
+        a scheduler that picks the trials itself (``HyperOptScheduler``) returns a
+        searcher that ends after ``num_samples`` suggestions.
+
+        Args:
+            experiment_config: The experiment's ``config``, as in its spec.
+            num_samples: The experiment's ``num_samples`` (the seed's ``repeat``).
+        """
+        return None
 
     def on_trial_add(self, trial: TrialSnapshot) -> None:
         """Called when a trial is added to the experiment."""

@@ -151,22 +151,25 @@ def _resolve_scheduler(scheduler: Any) -> TrialScheduler:
         return FIFOScheduler()
     if isinstance(scheduler, str):
         return create_scheduler(scheduler)
-    if isinstance(scheduler, TrialScheduler) or hasattr(scheduler, "make_searcher"):
+    if isinstance(scheduler, TrialScheduler):
         return scheduler
     raise ValueError(f"scheduler must be a TrialScheduler or a scheduler name, got {scheduler!r}.")
 
 
-def _make_searcher(exp: Experiment, scheduler: Any, search_alg: Optional[Searcher]) -> Searcher:
+def _make_searcher(
+    exp: Experiment, scheduler: TrialScheduler, search_alg: Optional[Searcher]
+) -> Searcher:
     if search_alg is not None:
         search_alg.set_search_properties(
-            getattr(scheduler, "metric", None), getattr(scheduler, "mode", None), exp.config,
+            scheduler.metric, scheduler.mode, exp.config,
             stop=exp.stop, run=exp.trainable_name,
         )
         if search_alg.total_trials is None:
             return TrialLimiter(search_alg, exp.num_samples)
         return search_alg
-    if hasattr(scheduler, "make_searcher"):
-        return scheduler.make_searcher(exp.config, exp.num_samples)
+    searcher = scheduler.make_searcher(exp.config, exp.num_samples)
+    if searcher is not None:
+        return searcher
     validate_config(exp.config)
     return BasicVariantGenerator(exp.config, num_samples=exp.num_samples)
 

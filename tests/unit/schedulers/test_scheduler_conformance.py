@@ -10,6 +10,7 @@ import pytest
 from scheduler_sim import Simulation, make_trials, swap_via_pickle, swap_via_state
 
 from tuneflows.schedulers import SCHEDULERS, Decision, TrialScheduler, create_scheduler
+from tuneflows.search import FINISHED, Searcher, uniform
 from tuneflows.trial import TrialSnapshot
 
 
@@ -25,7 +26,10 @@ KWARGS = {
     "hyperband": dict(max_t=27),
     "pbt": dict(time_attr="training_iteration", perturbation_interval=4,
                 hyperparam_mutations={"q": [0.2, 0.4, 0.6, 0.8, 1.0], "lr": jitter_lr}),
+    "hyperopt": dict(max_concurrent=4),
 }
+#: An experiment config as a spec gives it; "space" is what HyperOptScheduler searches.
+EXPERIMENT_CONFIG = {"space": {"q": uniform(0.1, 1.0)}, "lr": 0.1}
 NAMES = sorted(SCHEDULERS)
 
 
@@ -139,3 +143,20 @@ def test_state_is_plain_data_without_configuration(name):
     fresh.set_state(state)
     with pytest.raises(ValueError, match="unknown keys"):
         fresh.set_state({**state, "_max_t": 1})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_make_searcher_gives_none_or_a_searcher_of_num_samples_trials(name):
+    searcher = make(name).make_searcher(EXPERIMENT_CONFIG, 3)
+    if searcher is None:
+        return
+    assert isinstance(searcher, Searcher)
+    suggested = []
+    for i in range(5):
+        config = searcher.suggest(f"t{i}")
+        if config == FINISHED:
+            break
+        assert isinstance(config, dict)
+        suggested.append(config)
+        searcher.on_trial_complete(f"t{i}", {"score": config["q"], "loss": -config["q"]})
+    assert len(suggested) == 3 and config == FINISHED

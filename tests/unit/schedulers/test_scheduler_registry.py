@@ -15,6 +15,7 @@ from tuneflows.schedulers import (
     Decision,
     FIFOScheduler,
     HyperBandScheduler,
+    HyperOptScheduler,
     MedianStoppingRule,
     MetricSpec,
     PopulationBasedTraining,
@@ -28,7 +29,7 @@ def test_registry_and_exports():
     assert SCHEDULERS == {
         "fifo": FIFOScheduler, "median": MedianStoppingRule, "asha": AsyncHyperBandScheduler,
         "async_hyperband": AsyncHyperBandScheduler, "hyperband": HyperBandScheduler,
-        "pbt": PopulationBasedTraining,
+        "pbt": PopulationBasedTraining, "hyperopt": HyperOptScheduler,
     }
     for name in schedulers.__all__:
         assert hasattr(schedulers, name)
@@ -40,6 +41,7 @@ def test_create_scheduler_by_name():
     assert isinstance(s, AsyncHyperBandScheduler) and (s.metric, s.mode) == ("loss", "min")
     assert isinstance(create_scheduler("async-hyperband"), AsyncHyperBandScheduler)
     assert isinstance(create_scheduler("fifo"), FIFOScheduler)
+    assert isinstance(create_scheduler("hyperopt"), HyperOptScheduler)
 
 
 def test_unknown_name_lists_the_valid_ones():

@@ -9,6 +9,7 @@ import pytest
 from hyperopt import STATUS_FAIL, Trials, fmin, hp, tpe
 
 from tuneflows.hpo_scheduler import HyperOptScheduler
+from tuneflows.schedulers import SCHEDULERS, FIFOScheduler
 from tuneflows.search import (
     EARLY_STOPPED,
     FINISHED,
@@ -267,6 +268,7 @@ def test_early_stop_information_helps_tpe():
 
 def test_seed_hyperopt_scheduler_example():
     sched = HyperOptScheduler()
+    assert isinstance(sched, FIFOScheduler) and SCHEDULERS["hyperopt"] is HyperOptScheduler
     assert sched.debug_string() == "Using FIFO scheduling algorithm."
     space = {"param": hp.uniform("param", 0, 20)}
     searcher = sched.make_searcher({"space": space, "other": 1}, num_samples=5)
