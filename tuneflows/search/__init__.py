@@ -37,14 +37,11 @@ from tuneflows.search.concurrency import ConcurrencyLimiter, TrialLimiter
 from tuneflows.search.hyperopt_search import HyperOptSearch
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.search.spec_view import SpecView
-from tuneflows.search.variant_generator import (
-    BasicVariantGenerator,
-    count_variants,
-    format_vars,
-    generate_variants,
-    resolve_config,
-    validate_config,
-)
+from tuneflows.search.config_validation import validate_config
+from tuneflows.search.experiment_tags import format_vars
+from tuneflows.search.spec_resolver import resolve_config
+from tuneflows.search.variant_generator import BasicVariantGenerator, generate_variants
+from tuneflows.search.variant_plan import count_variants
 
 __all__ = [
     "Domain", "Uniform", "QUniform", "LogUniform", "QLogUniform", "RandInt", "Choice", "RandN",

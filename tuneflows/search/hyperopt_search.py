@@ -61,12 +61,9 @@ from tuneflows.search.domains import (
     Uniform,
 )
 from tuneflows.search.searcher import EARLY_STOPPED, Searcher, Suggestion
-from tuneflows.search.variant_generator import (
-    _path_str,
-    flatten_points,
-    format_vars,
-    resolve_config,
-)
+from tuneflows.search.config_paths import flatten_points, format_path
+from tuneflows.search.experiment_tags import format_vars
+from tuneflows.search.spec_resolver import resolve_config
 
 __all__ = ["HyperOptSearch", "to_hyperopt"]
 
@@ -316,7 +313,7 @@ class HyperOptSearch(Searcher):
         self._points = [self._point_vals(p, i) for i, p in enumerate(self._user_points)]
 
     def _collect(self, value: Any, path: tuple) -> None:
-        where = _path_str(path)
+        where = format_path(path)
         if _is_hp(value):
             self._flat[where] = value
             self._paths[where] = path
@@ -342,7 +339,7 @@ class HyperOptSearch(Searcher):
                 vals[key] = v
         for path, v in flatten_points(
                 {k: v for k, v in point.items() if k not in vals}, self._template).items():
-            where = _path_str(path)
+            where = format_path(path)
             dom = self._domains.get(where)
             if dom is None:
                 label = where if where in labels else _native_label(self._flat.get(where))

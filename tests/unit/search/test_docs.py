@@ -6,7 +6,10 @@ import importlib
 import pytest
 
 MODULES = ["tuneflows.search.domains", "tuneflows.search.config_values",
-           "tuneflows.search.spec_view", "tuneflows.search.variant_generator",
+           "tuneflows.search.spec_view", "tuneflows.search.config_paths",
+           "tuneflows.search.config_validation", "tuneflows.search.spec_resolver",
+           "tuneflows.search.experiment_tags", "tuneflows.search.variant_plan",
+           "tuneflows.search.variant_generator",
            "tuneflows.search.hyperopt_search", "tuneflows.search.concurrency",
            "tuneflows.search", "tuneflows.hpo_scheduler"]
 

@@ -6,13 +6,10 @@ import pytest
 
 from tuneflows.search import domains as s
 from tuneflows.search.searcher import FINISHED
-from tuneflows.search.variant_generator import (
-    BasicVariantGenerator,
-    count_variants,
-    format_vars,
-    generate_variants,
-    validate_config,
-)
+from tuneflows.search.config_validation import validate_config
+from tuneflows.search.experiment_tags import format_vars
+from tuneflows.search.variant_generator import BasicVariantGenerator, generate_variants
+from tuneflows.search.variant_plan import count_variants
 
 QUICK_START = {
     "lr": s.grid_search([0.2, 0.4, 0.6]),

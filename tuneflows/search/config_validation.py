@@ -1,0 +1,90 @@
+"""Checks a config before any trial starts, and finds its grids.
+
+The walk goes through dicts and lists, normalises each value
+(:func:`~tuneflows.search.config_values.to_domain`) and rejects what no trial could resolve,
+naming the path.
+
+Example:
+    >>> from tuneflows.search import choice, grid_search
+    >>> grid_variables({"lr": grid_search([0.1, 0.2]), "net": {"act": {"grid_search": ["relu"]}}})
+    [(('lr',), [0.1, 0.2]), (('net', 'act'), ['relu'])]
+    >>> validate_config({"act": choice([grid_search([1, 2])])})
+    Traceback (most recent call last):
+    ...
+    ValueError: grid_search at 'act' is nested inside the choice at 'act'; grids must be config values, not inside another grid or a choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from tuneflows.search.config_paths import format_path
+from tuneflows.search.config_values import to_domain
+from tuneflows.search.domains import Choice, Domain, GridSearch
+from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
+
+__all__ = ["validate_config", "grid_variables"]
+
+
+def validate_config(config: Any, allow_hyperopt: bool = False) -> None:
+    """Checks a config before any trial starts.
+
+    Args:
+        config: The experiment's config (None: nothing to check).
+        allow_hyperopt: Whether ``hp.*`` expressions may appear (HyperOptSearch's spaces).
+
+    Raises:
+        ValueError: naming the path of an empty or malformed grid (``{"grid_search": x}``
+            with other keys or a non-list), a function that cannot take ``spec``, a grid
+            nested inside a grid or a choice, or a hyperopt expression outside HyperOptSearch.
+    """
+    if config is None:
+        return
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}.")
+    _walk(config, (), [], None, allow_hyperopt)
+
+
+def grid_variables(config: Mapping[str, Any]) -> list[tuple[tuple, list]]:
+    """The grids of ``config`` as ``[(path, values), ...]`` in config order.
+
+    Raises:
+        ValueError: as :func:`validate_config` (hyperopt expressions are allowed).
+    """
+    grids: list[tuple[tuple, list]] = []
+    _walk(config or {}, (), grids, None, True)
+    return grids
+
+
+def _walk(value: Any, path: tuple, grids: list, nested_in: Optional[str],
+          allow_hyperopt: bool) -> None:
+    where = format_path(path) or "<config>"
+    if is_hyperopt_expression(value):
+        if not allow_hyperopt:
+            raise ValueError(
+                f"config value at {where!r} is a hyperopt hp.* expression; those work only "
+                f"with HyperOptSearch (search_alg=...). Use tuneflows.uniform/choice/... "
+                f"for random or grid search."
+            )
+        return
+    value = to_domain(value, where)
+    if isinstance(value, GridSearch):
+        if nested_in is not None:
+            raise ValueError(
+                f"grid_search at {where!r} is nested inside the {nested_in}; grids must be "
+                f"config values, not inside another grid or a choice."
+            )
+        grids.append((path, value.values))
+        for v in value.values:
+            _walk(v, path, grids, f"grid_search at {where!r}", allow_hyperopt)
+    elif isinstance(value, Choice):
+        for v in value.categories:
+            _walk(v, path, grids, nested_in or f"choice at {where!r}", allow_hyperopt)
+    elif isinstance(value, Domain):
+        return
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            _walk(v, path + (k,), grids, nested_in, allow_hyperopt)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _walk(v, path + (i,), grids, nested_in, allow_hyperopt)
