@@ -21,8 +21,9 @@ from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.hyperband import HyperBandScheduler
 from tuneflows.schedulers.hyperopt_fifo import HyperOptScheduler
 from tuneflows.schedulers.median_stopping import MedianStoppingRule
+from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.pbt import PopulationBasedTraining
-from tuneflows.schedulers.trial_scheduler import Decision, MetricSpec, TrialScheduler
+from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler
 
 SCHEDULERS: dict[str, type[TrialScheduler]] = {
     "fifo": FIFOScheduler,

@@ -5,12 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Optional, Sequence
 
-from tuneflows.schedulers.trial_scheduler import (
-    Decision,
-    MetricSpec,
-    TrialScheduler,
-    make_rng,
-)
+from tuneflows.schedulers.metric_spec import MetricSpec
+from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 _LIVE = ("running", "waiting")

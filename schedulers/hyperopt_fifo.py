@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from tuneflows.schedulers.fifo import FIFOScheduler
-from tuneflows.schedulers.trial_scheduler import MetricSpec
+from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.search import HyperOptSearch, Searcher, TrialLimiter
 
 

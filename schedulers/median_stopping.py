@@ -7,12 +7,8 @@ from typing import Any, Mapping, Optional
 
 import numpy as np
 
-from tuneflows.schedulers.trial_scheduler import (
-    Decision,
-    MetricSpec,
-    TrialScheduler,
-    make_rng,
-)
+from tuneflows.schedulers.metric_spec import MetricSpec
+from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
 from tuneflows.trial import TrialSnapshot
 
 

@@ -8,8 +8,7 @@ filesystem: the experiment flow carries its decisions out.
 from __future__ import annotations
 
 import copy
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
@@ -36,6 +35,17 @@ class Decision:
             (required together with ``clone_from``).
         save_checkpoint: Ask the flow to checkpoint this trial at the end of the round
             (before continuing), so that others can clone it (PBT's upper quantile).
+
+    Example:
+        >>> from tuneflows.schedulers import Decision, TrialScheduler
+        >>> Decision(TrialScheduler.STOP, reason="stopped at rung 9").action
+        'STOP'
+        >>> Decision("CONTINUE", clone_from="t1", new_config={"lr": 0.02}).clone_from
+        't1'
+        >>> Decision("KILL")
+        Traceback (most recent call last):
+        ...
+        ValueError: Decision action must be one of ('CONTINUE', 'PAUSE', 'STOP'), got action='KILL'.
     """
 
     action: str
@@ -72,6 +82,21 @@ class TrialScheduler:
     :meth:`get_state` returns only those (plain, JSON-serialisable data, the RNG as its
     bit-generator state) and never the constructor's configuration, so a resumed
     experiment keeps the arguments it was constructed with (keras-tuner#803).
+
+    Example:
+        >>> from tuneflows.schedulers import Decision, TrialScheduler
+        >>> from tuneflows.trial import TrialSnapshot
+        >>> class StopAtThree(TrialScheduler):
+        ...     def on_trial_result(self, trial, result):
+        ...         if result["training_iteration"] >= 3:
+        ...             return Decision(self.STOP, "reached 3 iterations")
+        ...         return Decision(self.CONTINUE)
+        >>> s = StopAtThree()
+        >>> t = TrialSnapshot.make("t0", {})
+        >>> [s.on_trial_result(t, {"training_iteration": i}).action for i in (1, 3)]
+        ['CONTINUE', 'STOP']
+        >>> s.choose_trial_to_run([t]), s.make_searcher({"lr": 0.1}, num_samples=4)
+        ('t0', None)
     """
 
     CONTINUE: ClassVar[str] = "CONTINUE"
@@ -218,61 +243,3 @@ def make_rng(seed: Optional[int]) -> np.random.Generator:
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
         raise ValueError(f"seed must be an int or None, got {seed=!r}.")
     return np.random.default_rng(seed)
-
-
-def validate_mode(mode: str) -> str:
-    """Returns ``mode`` if it is ``"min"`` or ``"max"``; else raises naming it."""
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
-    return mode
-
-
-def fmt(value: float) -> str:
-    """Short number format for reasons."""
-    return f"{value:.4g}"
-
-
-@dataclass
-class MetricSpec:
-    """Resolves the seed's ``reward_attr`` and the modern ``metric``/``mode`` spellings."""
-
-    metric: str
-    mode: str = "max"
-    sign: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        validate_mode(self.mode)
-        self.sign = 1.0 if self.mode == "max" else -1.0
-
-    @classmethod
-    def resolve(
-        cls, metric: Optional[str], mode: Optional[str], reward_attr: Optional[str], default: str
-    ) -> "MetricSpec":
-        """Picks ``metric``/``mode`` when given, else ``reward_attr`` (maximised).
-
-        ``reward_attr`` equal to ``default`` counts as not given, so that
-        ``Scheduler(metric="loss", mode="min")`` works with the seed's default
-        ``reward_attr="episode_reward_mean"``.
-        """
-        if metric is not None and reward_attr not in (None, default, metric):
-            raise ValueError(
-                f"Give either metric={metric!r} or reward_attr={reward_attr!r}, not both."
-            )
-        if mode is not None:
-            validate_mode(mode)
-        name = metric or reward_attr or default
-        return cls(name, mode or "max")
-
-    def score(self, result: Mapping[str, Any]) -> float:
-        """The result's value, signed so that larger is always better (NaN is worst)."""
-        if self.metric not in result:
-            raise KeyError(
-                f"Scheduler metric {self.metric!r} is not in the result; reported keys: "
-                f"{sorted(result)}"
-            )
-        value = self.sign * float(result[self.metric])
-        return -math.inf if math.isnan(value) else value
-
-    def show(self, score: float) -> str:
-        """A signed score back in the metric's own units, formatted."""
-        return fmt(self.sign * score)

@@ -118,8 +118,9 @@ def test_resample_probability_is_honoured():
 
 
 def test_search_space_domains_from_tuneflows_search():
-    sample = pytest.importorskip("tuneflows.search.sample")
-    pbt = make(hyperparam_mutations={"lr": sample.uniform(0.5, 0.6)}, resample_probability=1.0)
+    from tuneflows.search import uniform
+
+    pbt = make(hyperparam_mutations={"lr": uniform(0.5, 0.6)}, resample_probability=1.0)
     assert 0.5 <= pbt.explore({"lr": 0.1})["lr"] <= 0.6
 
 

@@ -1,0 +1,76 @@
+"""How a scheduler reads its metric: the result key, ``"max"`` or ``"min"``, signed scores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+
+def validate_mode(mode: str) -> str:
+    """Returns ``mode`` if it is ``"min"`` or ``"max"``; else raises naming it."""
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
+    return mode
+
+
+@dataclass
+class MetricSpec:
+    """Resolves the seed's ``reward_attr`` and the modern ``metric``/``mode`` spellings.
+
+    Scores are signed so that larger is always better, whatever the mode.
+
+    Attributes:
+        metric: The result key.
+        mode: ``"max"`` or ``"min"``.
+        sign: ``1.0`` for ``"max"``, ``-1.0`` for ``"min"``.
+
+    Example:
+        >>> from tuneflows.schedulers import MetricSpec
+        >>> spec = MetricSpec.resolve("loss", "min", None, "episode_reward_mean")
+        >>> spec.score({"loss": 0.25}), spec.show(-0.25)
+        (-0.25, '0.25')
+        >>> MetricSpec.resolve(None, None, "episode_reward_mean", "episode_reward_mean").mode
+        'max'
+    """
+
+    metric: str
+    mode: str = "max"
+    sign: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        validate_mode(self.mode)
+        self.sign = 1.0 if self.mode == "max" else -1.0
+
+    @classmethod
+    def resolve(
+        cls, metric: Optional[str], mode: Optional[str], reward_attr: Optional[str], default: str
+    ) -> "MetricSpec":
+        """Picks ``metric``/``mode`` when given, else ``reward_attr`` (maximised).
+
+        ``reward_attr`` equal to ``default`` counts as not given, so that
+        ``Scheduler(metric="loss", mode="min")`` works with the seed's default
+        ``reward_attr="episode_reward_mean"``.
+        """
+        if metric is not None and reward_attr not in (None, default, metric):
+            raise ValueError(
+                f"Give either metric={metric!r} or reward_attr={reward_attr!r}, not both."
+            )
+        if mode is not None:
+            validate_mode(mode)
+        name = metric or reward_attr or default
+        return cls(name, mode or "max")
+
+    def score(self, result: Mapping[str, Any]) -> float:
+        """The result's value, signed so that larger is always better (NaN is worst)."""
+        if self.metric not in result:
+            raise KeyError(
+                f"Scheduler metric {self.metric!r} is not in the result; reported keys: "
+                f"{sorted(result)}"
+            )
+        value = self.sign * float(result[self.metric])
+        return -math.inf if math.isnan(value) else value
+
+    def show(self, score: float) -> str:
+        """A signed score back in the metric's own units, formatted."""
+        return f"{self.sign * score:.4g}"
