@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from tuneflows.loggers.files import count_results
+from tuneflows.recording.trial_files import count_results
 
 
 def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
@@ -28,8 +28,8 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     from tuneflows.checkpoints import CheckpointStore
     from tuneflows.execution.ray_session import ensure_ray
     from tuneflows.execution.trial_actor import TrialActor
-    from tuneflows.loggers.mlflow_logger import MlflowRecorder
-    from tuneflows.trainable import TrialInfo
+    from tuneflows.recording.mlflow_store import MlflowStore
+    from tuneflows.trainable import TrialIdentity
 
     class Big(tuneflows.Trainable):
         def _setup(self, config):
@@ -48,9 +48,9 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
 
     ensure_ray()
     actor = ray.remote(TrialActor).options(num_cpus=1).remote()
-    ray.get(actor.start_trial.remote(Big, {"mb": size_mb}, TrialInfo()))
+    ray.get(actor.start_trial.remote(Big, {"mb": size_mb}, TrialIdentity()))
     root = tempfile.mkdtemp(prefix="ckpt_bench_")
-    recorder = MlflowRecorder(f"ckpt_bench_{size_mb}", root)
+    recorder = MlflowStore(f"ckpt_bench_{size_mb}", root)
     recorder.open_experiment("bench", "bench", {})
     recorder.create_trial_run("t", "t", {})
     store = CheckpointStore(keep_num=1)

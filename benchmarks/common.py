@@ -261,9 +261,9 @@ def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
-    from tuneflows.loggers.mlflow_writers import MlflowWriters
+    from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 
-    writers = MlflowWriters.shared()
+    writers = MlflowWriterPool.shared()
     writers.prepare(experiment_name, local_dir)
     writers.sync()
     info["mlflow_store_init_s"] = time.perf_counter() - t0

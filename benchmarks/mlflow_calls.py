@@ -23,7 +23,7 @@ import time
 from typing import Any, Optional
 
 from tuneflows import _env
-from tuneflows.loggers.mlflow_logger import use_write_ahead_log
+from tuneflows.recording.mlflow_store import use_write_ahead_log
 
 _env.apply_defaults()
 

@@ -9,14 +9,15 @@ from typing import Any, Optional, Union
 
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
-from tuneflows.loggers.mlflow_writers import MlflowWriters
+from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.prefect_api import start_ephemeral_api_in_background
-from tuneflows.experiment_state import ExperimentState, load_state
-from tuneflows.runner import ExperimentRunner, RunnerSettings, format_failures
+from tuneflows.experiment_loop import ExperimentRequest
+from tuneflows.resume import saved_state_to_resume
 from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
 from tuneflows.search.concurrency import TrialLimiter
+from tuneflows.search.config_validation import validate_config
 from tuneflows.search.searcher import Searcher
-from tuneflows.search.variant_generator import BasicVariantGenerator, validate_config
+from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment, normalize_experiments
 from tuneflows.trial import ERROR, Trial
 
@@ -84,9 +85,9 @@ def run_experiments(
         raise ValueError(f"Experiment names must be unique, got {names}.")
     sched = _resolve_scheduler(scheduler)
     searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
-    states = [_resume_state(exp, resume) for exp in exps]
+    states = [saved_state_to_resume(exp, resume) for exp in exps]
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
-    mlflow_writers = MlflowWriters.shared()
+    mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
         mlflow_writers.prepare(exp.name, exp.local_dir)
     prefect_api = start_ephemeral_api_in_background()
@@ -104,17 +105,13 @@ def run_experiments(
         server = TuneServer(port=server_port)
     try:
         for exp, searcher, state in zip(exps, searchers, states):
-            runner = ExperimentRunner(
-                exp, sched, searcher,
-                RunnerSettings(round_seconds=round_seconds, verbose=verbose,
-                               max_concurrent=max_concurrent_trials,
-                               total_resources=total),
-                resume_state=state,
+            request = ExperimentRequest(
+                exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
+                max_concurrent=max_concurrent_trials, verbose=verbose, resume_state=state,
                 errored_only=resume == "ERRORED_ONLY",
+                on_loop=server.attach if server is not None else None,  # the Client API follows
             )
-            if server is not None:
-                server.attach(runner)  # the Client API now serves this experiment
-            all_trials.extend(_run_flow(exp.name, runner, flow_retries))
+            all_trials.extend(_run_flow(exp.name, request, flow_retries))
     finally:
         if server is not None:
             server.shutdown()
@@ -122,28 +119,6 @@ def run_experiments(
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
     return all_trials
-
-
-RESUME_MODES = (False, True, "AUTO", "ERRORED_ONLY")
-
-
-def _resume_state(exp: Experiment, resume: Any) -> Optional[ExperimentState]:
-    """The saved state to continue, per ``resume``; refuses to overwrite silently."""
-    if resume not in RESUME_MODES:
-        raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}.")
-    state = load_state(exp.dir)
-    if state is None:
-        if resume == "ERRORED_ONLY":
-            raise ValueError(f"resume='ERRORED_ONLY': {exp.dir!r} holds no experiment to resume.")
-        return None
-    if resume is False:
-        raise ValueError(
-            f"Experiment directory {exp.dir!r} already holds experiment {exp.name!r} "
-            f"({len(state.trials)} trials). Pass resume=True to continue it (or "
-            f"resume='ERRORED_ONLY' to re-run its failed trials), or start fresh with "
-            f"another experiment name or local_dir, or after removing that directory."
-        )
-    return state
 
 
 def _resolve_scheduler(scheduler: Any) -> TrialScheduler:
@@ -184,14 +159,23 @@ def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) ->
             )
 
 
-def _run_flow(name: str, runner: ExperimentRunner, retries: int) -> list[Trial]:
-    from tuneflows.flow import RunnerParameter, experiment_flow
+def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial]:
+    from tuneflows.flow import ExperimentParameter, experiment_flow
 
     flow_fn = experiment_flow.with_options(retries=retries) if retries else experiment_flow
-    coro_factory = lambda: flow_fn(experiment_name=name, experiment=RunnerParameter(runner))  # noqa: E731
+    coro_factory = lambda: flow_fn(experiment_name=name, experiment=ExperimentParameter(request))  # noqa: E731
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro_factory())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a running loop
         return pool.submit(lambda: asyncio.run(coro_factory())).result()
+
+
+def format_failures(trials: list[Trial]) -> str:
+    """A TuneError message naming each failed trial, its exception and error file."""
+    failed = [t for t in trials if t.status == ERROR]
+    lines = [f"{len(failed)} trial(s) did not complete:"]
+    for trial in failed:
+        lines.append(f" - {trial.name}: {trial.error_msg} (see {trial.error_file})")
+    return "\n".join(lines)

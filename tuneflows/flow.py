@@ -1,23 +1,24 @@
 """The experiment as a Prefect flow: one flow run per experiment, one task run per
 round of every trial, on prefect-ray's ``RayTaskRunner``.
 
-Where round task runs execute was decided by measurement (README, "Architecture"):
-a round task submitted through ``RayTaskRunner`` costs ≈ 0.55 s of Prefect set-up in
-the Ray worker; the same task run as an async task in the flow process costs ≈ 11 ms
-while the trial's actor computes. So rounds are async task runs of the flow run that
-await the trial actor, and the flow's ``RayTaskRunner`` serves every other task of the
-flow (e.g. a pipeline's final training step) on the same Ray session.
+Rounds are async task runs of the flow run that await the trial's Ray actor (how that
+was chosen: ``docs/architecture.md``); the flow's ``RayTaskRunner`` serves every other
+task of the flow (e.g. a pipeline's final training step) on the same Ray session. Each
+attempt of the flow run gets a fresh :class:`~tuneflows.experiment_loop.ExperimentLoop`;
+a retry resumes from the state the failed attempt saved.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
 from prefect_ray.task_runners import RayTaskRunner
 
-from tuneflows.runner import ExperimentRunner
+from tuneflows.experiment_loop import ExperimentLoop, ExperimentRequest
+from tuneflows.experiment_state import load_state
 from tuneflows.trial import Trial
 
 
@@ -28,35 +29,36 @@ from tuneflows.trial import Trial
     persist_result=False,
     log_prints=False,
 )
-async def trial_round(trial_name: str, round_index: int, runner: ExperimentRunner, trial_id: str) -> str:
+async def trial_round(trial_name: str, round_index: int, loop: ExperimentLoop, trial_id: str) -> str:
     """One round of a trial: run iterations on its actor, record them, decide.
 
     Returns:
         How the round ended: CONTINUE, PAUSE, STOP, TERMINATED, ERROR or RETRY.
     """
-    return await runner.play_round(trial_id)
+    return await loop.play_round(trial_id)
 
 
-class RunnerParameter:
-    """Shows an ExperimentRunner as a small summary in the Prefect UI's parameters.
+class ExperimentParameter:
+    """Shows an :class:`ExperimentRequest` as a small summary in the Prefect UI's
+    parameters.
 
     Prefect encodes flow parameters with FastAPI's ``jsonable_encoder``, which turns an
-    object into ``dict(obj)``; this wrapper yields the summary instead of the runner's
+    object into ``dict(obj)``; this wrapper yields the summary instead of the request's
     internals.
     """
 
-    def __init__(self, runner: ExperimentRunner) -> None:
-        self.runner = runner
+    def __init__(self, request: ExperimentRequest) -> None:
+        self.request = request
 
-    def __iter__(self):
-        exp = self.runner.experiment
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        exp = self.request.experiment
         summary: dict[str, Any] = {
             "trainable": exp.trainable_name,
             "stop": exp.stop,
             "num_samples": exp.num_samples,
             "resources_per_trial": exp.resources,
-            "scheduler": type(self.runner.scheduler).__name__,
-            "searcher": type(self.runner.searcher).__name__,
+            "scheduler": type(self.request.scheduler).__name__,
+            "searcher": type(self.request.searcher).__name__,
             "logdir": exp.dir,
         }
         return iter(summary.items())
@@ -70,6 +72,9 @@ class RunnerParameter:
     validate_parameters=False,
     log_prints=False,
 )
-async def experiment_flow(experiment_name: str, experiment: RunnerParameter) -> list[Trial]:
+async def experiment_flow(experiment_name: str, experiment: ExperimentParameter) -> list[Trial]:
     """Runs one tuning experiment to the end and returns its trials."""
-    return await experiment.runner.run(trial_round)
+    request = experiment.request
+    retry_state = load_state(request.experiment.dir) if flow_run.run_count > 1 else None
+    loop = ExperimentLoop(request, resume_state=retry_state)
+    return await loop.run(trial_round)

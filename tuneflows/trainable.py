@@ -17,7 +17,7 @@ from tuneflows import result as R
 
 
 @dataclass(frozen=True)
-class TrialInfo:
+class TrialIdentity:
     """Identity of the trial a trainable runs for (set by the trial actor)."""
 
     experiment_id: str = ""
@@ -59,10 +59,10 @@ class Trainable:
         self,
         config: Optional[Mapping[str, Any]] = None,
         logger_creator: Optional[Callable[..., Any]] = None,
-        trial_info: Optional[TrialInfo] = None,
+        trial_info: Optional[TrialIdentity] = None,
     ) -> None:
         self.config: dict[str, Any] = dict(config or {})
-        self._info = trial_info or TrialInfo()
+        self._info = trial_info or TrialIdentity()
         self._logdir = tempfile.mkdtemp(prefix=f"{self._info.trial_name[:40]}_")
         self._iteration = 0
         self._time_total = 0.0
@@ -215,10 +215,6 @@ class Trainable:
             self._stop()
         finally:
             shutil.rmtree(self._logdir, ignore_errors=True)
-
-    def reset_config(self, new_config: Mapping[str, Any]) -> bool:
-        """Applies ``new_config`` in place; return True if supported (PBT explore)."""
-        return False
 
     # Subclass hooks ---------------------------------------------------------------
     def _setup(self) -> None:

@@ -13,7 +13,7 @@ import time
 import pytest
 
 import tuneflows
-from tuneflows.loggers.files import count_results
+from tuneflows.recording.trial_files import count_results
 from tuneflows.trial import TERMINATED
 
 

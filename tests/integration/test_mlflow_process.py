@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tuneflows.error import TuneError
-from tuneflows.loggers.mlflow_writers import MlflowWriters
+from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 
 
 def results(first: int, last: int) -> list[dict]:
@@ -30,7 +30,7 @@ def store(tmp_path, mlflow_uri, monkeypatch):
 def open_with_results(local_dir, name, last_step):
     """A new writer process with experiment ``e1`` open and trial ``t1`` logged up to
     ``last_step``."""
-    process = MlflowWriters(1)
+    process = MlflowWriterPool(1)
     log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
     log.start_trial("t1", "trial_1", {"lr": 0.1}, {})
     log.log_results("t1", results(1, last_step))
@@ -52,7 +52,7 @@ def runs_of(client, name):
 
 def test_every_record_of_two_writers_is_written_when_the_experiment_ends(store):
     local_dir, client, name = store
-    writers = MlflowWriters(2)
+    writers = MlflowWriterPool(2)
     try:
         writers.prepare(name, local_dir)
         log = writers.open_experiment(name, local_dir, "e1", "exp-e1", {"k": "v"})
@@ -92,7 +92,7 @@ def test_two_writers_create_a_new_sqlite_store_together(tmp_path, monkeypatch):
     once; the writers take turns."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     local_dir = str(tmp_path / "results")
-    writers = MlflowWriters(2)
+    writers = MlflowWriterPool(2)
     try:
         writers.prepare("fresh", local_dir)
         assert writers.sync()
@@ -121,7 +121,7 @@ def test_a_bad_tracking_uri_fails_when_the_experiment_opens(tmp_path, monkeypatc
     not_a_dir.write_text("")
     uri = f"sqlite:///{not_a_dir}/mlflow.db"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    process = MlflowWriters(2)
+    process = MlflowWriterPool(2)
     try:
         process.prepare("exp", str(tmp_path))
         with pytest.raises(TuneError, match="Cannot record experiment 'exp' in MLflow") as info:
@@ -168,7 +168,7 @@ def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store)
     local_dir, client, name = store
     open_with_results(local_dir, name, 3).close()
 
-    second = MlflowWriters(2)
+    second = MlflowWriterPool(2)
     try:
         log = second.open_experiment(name, local_dir, "e1", "exp-e1", {})
         log.start_trial("t1", "trial_1", {"lr": 0.1}, {})  # already has a run: no new one
@@ -188,7 +188,7 @@ def test_a_resumed_experiment_reuses_its_runs_and_backfills_missing_steps(store)
 
 def test_a_dead_writer_never_fails_the_driver(store):
     local_dir, _, name = store
-    process = MlflowWriters(1)
+    process = MlflowWriterPool(1)
     try:
         log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
         [writer] = process.processes

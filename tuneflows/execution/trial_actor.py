@@ -6,7 +6,6 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from tuneflows import result as R
@@ -15,50 +14,8 @@ from tuneflows.execution.function_runner import (
     FunctionTrainable,
     TrialFunctionError,
 )
-from tuneflows.trainable import Trainable, TrialInfo
-
-
-@dataclass(frozen=True)
-class RoundRequest:
-    """How far a round may go.
-
-    Attributes:
-        until: Result key to threshold; the round (not the trial) ends at the first
-            result reaching one (the scheduler's next decision point).
-        stop: The trial's stopping criteria; the trial ends at the first result
-            reaching one, and no later iteration runs.
-        max_seconds: Wall-clock slice: the round ends after the first result past it,
-            so metrics stream while long trials run.
-        checkpoint_freq: Save a checkpoint (and end the round) every N iterations.
-        checkpoint_at_end: Save a checkpoint when the trial ends.
-    """
-
-    until: Mapping[str, float] = field(default_factory=dict)
-    stop: Mapping[str, float] = field(default_factory=dict)
-    max_seconds: float = 5.0
-    checkpoint_freq: int = 0
-    checkpoint_at_end: bool = False
-
-
-@dataclass
-class RoundOutcome:
-    """What a round produced.
-
-    Attributes:
-        results: Completed results, in order.
-        finished: The trial is over (its function returned or a stop key was reached).
-        stop_key: The stopping-criterion key that was reached, if any.
-        error: Formatted traceback when the trainable raised.
-        checkpoint: Checkpoint bytes taken after the round's last result, if due.
-        checkpoint_iteration: ``training_iteration`` of that checkpoint.
-    """
-
-    results: list[dict[str, Any]] = field(default_factory=list)
-    finished: bool = False
-    stop_key: Optional[str] = None
-    error: Optional[str] = None
-    checkpoint: Optional[bytes] = None
-    checkpoint_iteration: int = 0
+from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.trainable import Trainable, TrialIdentity
 
 
 class TrialActor:
@@ -79,7 +36,7 @@ class TrialActor:
         self,
         trainable_cls: type[Trainable],
         config: Mapping[str, Any],
-        info: TrialInfo,
+        info: TrialIdentity,
         checkpoint: Optional[bytes] = None,
     ) -> Optional[str]:
         """Creates the trial's trainable, restoring ``checkpoint`` if given.
@@ -150,14 +107,6 @@ class TrialActor:
         """Whether the hosted trainable implements ``_save``/``_restore``."""
         trainable = self._require()
         return not isinstance(trainable, FunctionTrainable) and trainable.can_checkpoint()
-
-    def reset_config(self, config: Mapping[str, Any]) -> bool:
-        """Applies a new config in place when the trainable supports it."""
-        trainable = self._require()
-        if trainable.reset_config(dict(config)):
-            trainable.config = dict(config)
-            return True
-        return False
 
     def stop_trial(self) -> bool:
         """Stops the hosted trainable. Returns False when it could not be stopped

@@ -1,27 +1,23 @@
 """Merges an experiment's queued MLflow writes into few ``log_batch`` calls.
 
-MLflow's SQLite store spends ≈ 8 ms on each call's transaction and ≈ 0.14 ms on each
-metric value (measured, benchmarks/README.md). The writer process hands every command to
-a :class:`BatchingWriter`; params, metrics and tags for a run are held until the command
-queue runs dry (``flush_all``), a batch is full, or the run ends, and then go to MLflow
-together: a one-result trial costs three calls (create, one batch, terminate) instead of
-five, and a backlog of results costs one call per 1,000 values.
+Each MLflow call costs a store transaction, so the writer process hands every command
+to a :class:`MlflowBatcher`: params, metrics and tags for a run are held until the
+command queue runs dry (``flush_all``), a batch is full, or the run ends, and then go to
+MLflow together. A one-result trial costs three calls (create, one batch, terminate),
+and a backlog of results one call per 1,000 values.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
-from tuneflows.loggers.mlflow_logger import MAX_METRICS_PER_BATCH, MetricRow
-
-logger = logging.getLogger(__name__)
+from tuneflows.recording.mlflow_values import MAX_METRICS_PER_BATCH, MetricRow
+from tuneflows.recording.retry import call_with_retries
 
 
 class RunStore(Protocol):
-    """What the batcher writes to (:class:`~tuneflows.loggers.mlflow_logger.MlflowRecorder`)."""
+    """What the batcher writes to (:class:`~tuneflows.recording.mlflow_store.MlflowStore`)."""
 
     def has_trial(self, trial_id: str) -> bool: ...
     def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str: ...
@@ -36,14 +32,16 @@ class RunStore(Protocol):
 
 
 @dataclass
-class _Pending:
+class PendingWrites:
+    """What is queued for one run: metric rows, params and tags."""
+
     rows: list[MetricRow] = field(default_factory=list)
     values: int = 0
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
 
-class BatchingWriter:
+class MlflowBatcher:
     """Applies recording commands to a store, merging each run's writes.
 
     A failing store call is retried (``retries`` times, with a growing pause) and then
@@ -60,7 +58,7 @@ class BatchingWriter:
         self._store = store
         self._retries = retries
         self._backoff_s = backoff_s
-        self._pending: dict[str, _Pending] = {}
+        self._pending: dict[str, PendingWrites] = {}
         self.failures = 0
 
     def start_trial(self, trial_id: str, run_name: str, params: Mapping[str, str],
@@ -124,21 +122,15 @@ class BatchingWriter:
         for trial_id in list(self._pending):
             self.flush(trial_id)
 
-    def _pending_of(self, trial_id: str) -> _Pending:
+    def _pending_of(self, trial_id: str) -> PendingWrites:
         pending = self._pending.get(trial_id)
         if pending is None:
-            pending = self._pending[trial_id] = _Pending()
+            pending = self._pending[trial_id] = PendingWrites()
         return pending
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> bool:
-        for attempt in range(self._retries + 1):
-            try:
-                fn(*args)
-                return True
-            except Exception as exc:  # noqa: BLE001 - recording must not kill trials
-                if attempt == self._retries:
-                    self.failures += 1
-                    logger.warning("MLflow call %s failed: %s", getattr(fn, "__name__", fn), exc)
-                    return False
-                time.sleep(self._backoff_s * 2 ** attempt)
-        return False
+        ok = call_with_retries(fn, *args, retries=self._retries, backoff_s=self._backoff_s,
+                               what="MLflow call")
+        if not ok:
+            self.failures += 1
+        return ok

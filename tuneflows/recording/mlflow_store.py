@@ -1,34 +1,20 @@
-"""MLflow records: one parent run per experiment, one nested run per trial.
-
-This module holds the plain-data conversions the driver applies to results and configs
-(:func:`metric_rows`, :func:`param_strings`) and :class:`MlflowRecorder`, which writes
-them through ``MlflowClient`` in the MLflow writer process
-(:mod:`tuneflows.loggers.mlflow_process`).
-"""
+"""The MLflow store of an experiment: one parent run per experiment, one nested run
+per trial, written through ``MlflowClient`` in an MLflow writer process
+(:mod:`tuneflows.recording.mlflow_writer_process`)."""
 
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import os
 import sqlite3
-import time
 from typing import Any, ContextManager, Mapping, Optional, Sequence
 
-from tuneflows.loggers.files import flatten
+from tuneflows.recording.mlflow_values import (
+    MAX_METRICS_PER_BATCH, MAX_PARAM_LENGTH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
+)
 
-MAX_METRICS_PER_BATCH = 1000  # MLflow's log_batch limits
-MAX_PARAMS_PER_BATCH = 100
-MAX_TAGS_PER_BATCH = 100
-_MAX_PARAM_LENGTH = 6000
-_SKIPPED_METRICS = {"training_iteration", "timestamp", "pid", "done"}
 EXPERIMENT_ID_TAG = "tuneflows.experiment_id"
-
 STATUS_TO_MLFLOW = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
-
-MetricRow = tuple[int, int, dict[str, float]]
-"""One result as MLflow metrics: (step, timestamp in ms, key to value)."""
 
 
 def default_tracking_uri(local_dir: str) -> str:
@@ -73,33 +59,7 @@ def use_write_ahead_log(tracking_uri: str) -> None:
         db.execute("PRAGMA journal_mode=WAL")
 
 
-def numeric_metrics(result: Mapping[str, Any]) -> dict[str, float]:
-    """The finite numeric values of a result, flattened, without bookkeeping keys."""
-    metrics = {}
-    for key, value in flatten({k: v for k, v in result.items() if k != "config"}).items():
-        if key in _SKIPPED_METRICS or isinstance(value, bool):
-            continue
-        if isinstance(value, numbers.Real) and math.isfinite(float(value)):
-            metrics[key] = float(value)
-    return metrics
-
-
-def metric_rows(results: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
-    """Results as metric rows, with the training iteration as step."""
-    return [
-        (int(r.get("training_iteration", 0)),
-         int(float(r.get("timestamp", time.time())) * 1000),
-         numeric_metrics(r))
-        for r in results
-    ]
-
-
-def param_strings(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """A config flattened into MLflow param (or tag) strings."""
-    return {f"{prefix}{k}": str(v)[:_MAX_PARAM_LENGTH] for k, v in flatten(config).items()}
-
-
-class MlflowRecorder:
+class MlflowStore:
     """Writes an experiment's runs through ``MlflowClient`` (no global fluent state).
 
     Args:
@@ -239,5 +199,5 @@ class MlflowRecorder:
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
         """Tags the parent run with ``summary`` and terminates it with ``status``."""
-        self.write(None, tags={k: str(v)[:_MAX_PARAM_LENGTH] for k, v in summary.items()})
+        self.write(None, tags={k: str(v)[:MAX_PARAM_LENGTH] for k, v in summary.items()})
         self.client.set_terminated(self.parent_run_id, status)

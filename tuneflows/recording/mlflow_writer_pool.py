@@ -1,13 +1,11 @@
-"""The driver's MLflow writer processes and the per-experiment view the runner uses.
+"""The driver's MLflow writer processes, and the per-experiment view that routes each
+trial's records to one of them.
 
-One writer process spends ≈ 150 µs of CPU per metric value in MLflow's SQLAlchemy store
-and becomes the critical path of result-heavy experiments (8 trials × 2,000 results of
-5 values: 12 s of writer CPU). Several processes writing to one SQLite store barely
-contend: most of a ``log_batch`` is building and validating ORM rows before the write
-lock is taken. Two writers wrote 80,000 values in 6.7 s against 11.9 s for one
-(``python -m benchmarks.mlflow_writers``). Each trial's records go to one writer (trials are dealt
-round-robin as they start), so a run's writes stay in order; the experiment's parent run
-belongs to the first writer.
+MLflow's SQLAlchemy store is CPU-bound; several processes writing to one store barely
+contend, since most of a ``log_batch`` is building rows before the write lock is taken.
+Each trial's records go to one writer (trials are dealt round-robin as they start), so
+a run's writes stay in order; the experiment's parent run belongs to the first writer.
+Measurements: ``docs/architecture.md`` and ``python -m benchmarks.mlflow_writers``.
 """
 
 from __future__ import annotations
@@ -17,8 +15,8 @@ import os
 import threading
 from typing import Any, Mapping, Optional, Sequence
 
-from tuneflows.loggers.mlflow_logger import metric_rows, param_strings
-from tuneflows.loggers.mlflow_process import MlflowProcess
+from tuneflows.recording.mlflow_values import metric_rows, param_strings
+from tuneflows.recording.mlflow_writer_process import MlflowWriterProcess
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +42,18 @@ def writer_count() -> int:
     return count
 
 
-class MlflowWriters:
+class MlflowWriterPool:
     """The MLflow writer processes of a driver.
 
     Args:
         count: Number of writer processes (see :func:`writer_count`).
     """
 
-    _shared: Optional["MlflowWriters"] = None
+    _shared: Optional["MlflowWriterPool"] = None
     _shared_lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "MlflowWriters":
+    def shared(cls) -> "MlflowWriterPool":
         """The writers of this driver process, started on first use and restarted if one
         died: later ``run_experiments`` calls skip their start-up (≈ 2 s of imports)."""
         count = writer_count()
@@ -68,7 +66,7 @@ class MlflowWriters:
             return cls._shared
 
     def __init__(self, count: int = 1) -> None:
-        self.processes = [MlflowProcess() for _ in range(count)]
+        self.processes = [MlflowWriterProcess() for _ in range(count)]
 
     @property
     def alive(self) -> bool:
@@ -91,7 +89,7 @@ class MlflowWriters:
         return all([p.sync() for p in self.processes])
 
     def open_experiment(self, experiment_name: str, local_dir: str, experiment_id: str,
-                        run_name: str, tags: Mapping[str, str]) -> "ExperimentLog":
+                        run_name: str, tags: Mapping[str, str]) -> "MlflowExperimentLog":
         """Creates (or, on resume, reopens) the experiment's parent run in the first
         writer and opens the experiment in the others.
 
@@ -109,7 +107,7 @@ class MlflowWriters:
             except Exception as exc:  # noqa: BLE001 - the others take its trials
                 logger.warning("An MLflow writer could not open experiment %r (%s); the "
                                "other writers take its trials.", experiment_name, exc)
-        return ExperimentLog(primary, helpers, experiment_id)
+        return MlflowExperimentLog(primary, helpers, experiment_id)
 
     def close(self, timeout: Optional[float] = None) -> None:
         """Lets every writer finish what it holds and waits for them to exit."""
@@ -117,7 +115,7 @@ class MlflowWriters:
             process.close(timeout)
 
 
-class ExperimentLog:
+class MlflowExperimentLog:
     """One experiment's MLflow records, as the runner sees them: converts results and
     configs to plain data in the driver and queues them for the writer of their trial.
 
@@ -127,12 +125,12 @@ class ExperimentLog:
         experiment_id: The tuneflows experiment id.
     """
 
-    def __init__(self, primary: MlflowProcess, helpers: Sequence[MlflowProcess],
+    def __init__(self, primary: MlflowWriterProcess, helpers: Sequence[MlflowWriterProcess],
                  experiment_id: str) -> None:
         self._primary = primary
         self._writers = [primary, *helpers]
         self._key = experiment_id
-        self._writer_of: dict[str, MlflowProcess] = {}
+        self._writer_of: dict[str, MlflowWriterProcess] = {}
 
     def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
                     tags: Mapping[str, Any]) -> None:
@@ -179,7 +177,7 @@ class ExperimentLog:
                 logger.warning("MLflow records of experiment %s may be incomplete: %s",
                                self._key, error)
 
-    def writer_of(self, trial_id: str) -> MlflowProcess:
+    def writer_of(self, trial_id: str) -> MlflowWriterProcess:
         """The writer of a trial's records, chosen round-robin when first asked."""
         writer = self._writer_of.get(trial_id)
         if writer is None:

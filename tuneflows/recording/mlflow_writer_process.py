@@ -1,14 +1,11 @@
 """An MLflow writer: a child process that makes MLflow calls for the driver, so the
 driver never spends its CPU (and the GIL) in MLflow's SQLAlchemy store
-(:mod:`tuneflows.loggers.mlflow_writers` runs several and shares trials among them).
-
-Measured on workload 2 of the benchmarks (8 trials × 2,000 results): 77 % of the
-driver's samples were inside MLflow ``log_batch`` when it ran on a driver thread.
+(:mod:`tuneflows.recording.mlflow_writer_pool` runs several and shares trials among them).
 
 The driver sends plain data (metric rows, param strings) over a pipe and never waits,
 except for two requests: opening an experiment (so a bad tracking URI fails before any
 trial starts) and ending it (so ``run_experiments`` returns with every record written).
-The child merges each run's writes (:class:`~tuneflows.loggers.mlflow_batcher.BatchingWriter`)
+The child merges each run's writes (:class:`~tuneflows.recording.mlflow_batcher.MlflowBatcher`)
 whenever it has a backlog. If the driver dies, the child sees the pipe close, writes
 what it holds and exits; a resumed experiment finds its runs by tag.
 """
@@ -25,27 +22,27 @@ from multiprocessing.connection import Connection
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.error import TuneError
-from tuneflows.loggers.mlflow_logger import tracking_uri_for
+from tuneflows.recording.mlflow_store import tracking_uri_for
 
 logger = logging.getLogger(__name__)
 
-# Commands the child accepts for an open experiment (BatchingWriter methods).
+# Commands the child accepts for an open experiment (MlflowBatcher methods).
 _WRITER_COMMANDS = frozenset({
     "start_trial", "log_results", "set_tags", "log_artifacts", "backfill",
     "reopen_trial", "end_trial",
 })
 
 
-class MlflowProcess:
+class MlflowWriterProcess:
     """One MLflow writer process; it serves any number of experiments until
     :meth:`close` (or until this process exits, which closes the pipe).
-    :class:`~tuneflows.loggers.mlflow_writers.MlflowWriters` runs several."""
+    :class:`~tuneflows.recording.mlflow_writer_pool.MlflowWriterPool` runs several."""
 
     def __init__(self) -> None:
         command_read, command_write = os.pipe()
         reply_read, reply_write = os.pipe()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tuneflows.loggers.mlflow_process",
+            [sys.executable, "-m", "tuneflows.recording.mlflow_writer_process",
              str(command_read), str(reply_write)],
             pass_fds=(command_read, reply_write),
         )
@@ -143,20 +140,20 @@ class MlflowProcess:
 def serve(commands: Connection, replies: Connection) -> None:
     """The writer's loop: applies commands in order and flushes merged writes whenever
     no command is waiting. Ends when the driver closes the pipe."""
-    from tuneflows.loggers.mlflow_batcher import BatchingWriter
-    from tuneflows.loggers.mlflow_logger import MlflowRecorder
+    from tuneflows.recording.mlflow_batcher import MlflowBatcher
+    from tuneflows.recording.mlflow_store import MlflowStore
 
-    stores: dict[tuple[str, str], Any] = {}  # (name, uri) -> MlflowRecorder or its error
-    writers: dict[str, BatchingWriter] = {}
+    stores: dict[tuple[str, str], Any] = {}  # (name, uri) -> MlflowStore or its error
+    writers: dict[str, MlflowBatcher] = {}
 
     def prepare_store(name: str, local_dir: str, uri: str) -> None:
         if (name, uri) not in stores:
             try:
-                stores[name, uri] = MlflowRecorder(name, local_dir, uri)
+                stores[name, uri] = MlflowStore(name, local_dir, uri)
             except Exception as exc:  # noqa: BLE001 - reported when the experiment opens
                 stores[name, uri] = exc
 
-    def store_for(name: str, local_dir: str, uri: str) -> MlflowRecorder:
+    def store_for(name: str, local_dir: str, uri: str) -> MlflowStore:
         prepare_store(name, local_dir, uri)
         store = stores[name, uri]
         if isinstance(store, Exception):
@@ -174,7 +171,7 @@ def serve(commands: Connection, replies: Connection) -> None:
             name, local_dir, uri, run_name, tags, parent_run_id = args
             store = store_for(name, local_dir, uri)
             parent = store.open_experiment(key, run_name, tags, parent_run_id)
-            writers[key] = BatchingWriter(store)
+            writers[key] = MlflowBatcher(store)
             return parent
         if method in ("end_experiment", "close_experiment"):
             writer = writers.pop(key, None)

@@ -1,24 +1,34 @@
-"""A background thread that performs all recording writes in order, so the
-experiment loop never waits on MLflow or the disk."""
+"""A background thread that performs recording writes (trial files, sends to the MLflow
+writers) in submission order, so the experiment loop never waits on the disk or a pipe."""
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
-import time
 from typing import Any, Callable, Optional
 
-logger = logging.getLogger(__name__)
+from tuneflows.recording.retry import call_with_retries
 
 _STOP = object()
 
 
-class Recorder:
+class RecordingThread:
     """Runs recording calls in submission order on one thread.
 
     A failing call is retried (``retries`` times, with a short back-off) and then
-    logged as a warning: a recording failure (MLflow down) never fails a trial.
+    logged as a warning: a recording failure never fails a trial.
+
+    Args:
+        retries: Extra attempts of a failing call.
+        backoff_s: Pause before the first retry (doubled per attempt).
+
+    Example:
+        >>> seen = []
+        >>> thread = RecordingThread()
+        >>> thread.submit(seen.append, 1)
+        >>> thread.close()
+        >>> seen
+        [1]
     """
 
     def __init__(self, retries: int = 2, backoff_s: float = 0.5) -> None:
@@ -29,35 +39,26 @@ class Recorder:
         self._thread = threading.Thread(target=self._loop, name="tuneflows-recorder", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Queues ``fn(*args, **kwargs)``."""
-        self._queue.put((fn, args, kwargs))
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queues ``fn(*args)``."""
+        self._queue.put((fn, args))
 
-    def flush(self, timeout: Optional[float] = None) -> None:
-        """Waits until every call submitted so far has run."""
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Waits until every call submitted so far has run; False on time-out."""
         done = threading.Event()
-        self._queue.put((done.set, (), {}))
-        done.wait(timeout)
+        self._queue.put((done.set, ()))
+        return done.wait(timeout)
 
-    def close(self) -> None:
-        """Flushes and stops the thread."""
-        self.flush()
+    def close(self, timeout: float = 60.0) -> None:
+        """Runs what is queued (waiting at most ``timeout`` s) and stops the thread."""
         self._queue.put(_STOP)
-        self._thread.join(timeout=30)
+        self._thread.join(timeout=timeout)
 
     def _loop(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
-            fn, args, kwargs = item
-            for attempt in range(self._retries + 1):
-                try:
-                    fn(*args, **kwargs)
-                    break
-                except Exception as exc:  # noqa: BLE001 - recording must not kill trials
-                    if attempt == self._retries:
-                        self.failures += 1
-                        logger.warning("Recording call %s failed: %s", getattr(fn, "__name__", fn), exc)
-                    else:
-                        time.sleep(self._backoff_s * (attempt + 1))
+            fn, args = item
+            if not call_with_retries(fn, *args, retries=self._retries, backoff_s=self._backoff_s):
+                self.failures += 1

@@ -1,4 +1,4 @@
-"""BatchingWriter: which store calls a stream of recording commands turns into.
+"""MlflowBatcher: which store calls a stream of recording commands turns into.
 
 The store here is an in-memory stand-in that records calls, since the batcher's job is
 the call pattern; the real MLflow store is exercised in
@@ -10,8 +10,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pytest
 
-from tuneflows.loggers.mlflow_batcher import BatchingWriter
-from tuneflows.loggers.mlflow_logger import MAX_METRICS_PER_BATCH, MetricRow, metric_rows, param_strings
+from tuneflows.recording.mlflow_batcher import MlflowBatcher
+from tuneflows.recording.mlflow_values import MAX_METRICS_PER_BATCH, MetricRow, metric_rows, param_strings
 
 
 class CallLog:
@@ -67,7 +67,7 @@ def rows(first: int, last: int) -> list[MetricRow]:
 
 def test_a_short_trial_costs_create_one_batch_and_terminate():
     store = CallLog()
-    writer = BatchingWriter(store)
+    writer = MlflowBatcher(store)
     writer.start_trial("t1", "trial 1", {"lr": "0.1"}, {"logdir": "/x"})
     writer.log_results("t1", rows(1, 1))
     writer.set_tags("t1", {"note": "a"})
@@ -82,7 +82,7 @@ def test_a_short_trial_costs_create_one_batch_and_terminate():
 
 def test_queued_writes_wait_for_flush_and_keep_their_order():
     store = CallLog()
-    writer = BatchingWriter(store)
+    writer = MlflowBatcher(store)
     writer.start_trial("t1", "trial 1", {}, {})
     writer.log_results("t1", rows(1, 3))
     writer.log_results("t1", rows(4, 5))
@@ -99,7 +99,7 @@ def test_queued_writes_wait_for_flush_and_keep_their_order():
 
 def test_a_full_batch_is_written_without_waiting_for_flush():
     store = CallLog()
-    writer = BatchingWriter(store)
+    writer = MlflowBatcher(store)
     writer.start_trial("t1", "trial 1", {}, {})
     writer.log_results("t1", rows(1, MAX_METRICS_PER_BATCH - 1))
     assert store.names() == ["create_trial_run"]
@@ -110,7 +110,7 @@ def test_a_full_batch_is_written_without_waiting_for_flush():
 
 def test_each_trial_is_flushed_into_its_own_run():
     store = CallLog()
-    writer = BatchingWriter(store)
+    writer = MlflowBatcher(store)
     for trial_id in ("a", "b"):
         writer.start_trial(trial_id, trial_id, {}, {})
         writer.log_results(trial_id, rows(1, 2))
@@ -126,7 +126,7 @@ def test_each_trial_is_flushed_into_its_own_run():
 def test_a_resumed_trial_keeps_its_run_and_is_backfilled_after_queued_rows():
     store = CallLog()
     store.runs.add("t1")  # found by tag when the experiment was reopened
-    writer = BatchingWriter(store)
+    writer = MlflowBatcher(store)
     writer.start_trial("t1", "trial 1", {"lr": "0.1"}, {})
     writer.reopen_trial("t1")
     writer.log_results("t1", rows(3, 3))
@@ -136,7 +136,7 @@ def test_a_resumed_trial_keeps_its_run_and_is_backfilled_after_queued_rows():
 
 def test_commands_for_a_trial_without_run_are_dropped():
     store = CallLog(fail={"create_trial_run": 3})
-    writer = BatchingWriter(store, retries=2, backoff_s=0)
+    writer = MlflowBatcher(store, retries=2, backoff_s=0)
     writer.start_trial("t1", "trial 1", {"lr": "0.1"}, {})
     writer.log_results("t1", rows(1, 2))
     writer.log_artifacts("t1", "/ckpt", "checkpoints/1")
@@ -148,7 +148,7 @@ def test_commands_for_a_trial_without_run_are_dropped():
 @pytest.mark.parametrize("failures, written", [(2, True), (3, False)])
 def test_a_failing_write_is_retried_then_given_up(failures, written):
     store = CallLog(fail={"write": failures})
-    writer = BatchingWriter(store, retries=2, backoff_s=0)
+    writer = MlflowBatcher(store, retries=2, backoff_s=0)
     writer.start_trial("t1", "trial 1", {}, {})
     writer.log_results("t1", rows(1, 1))
     writer.end_trial("t1", "TERMINATED", {})

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from tuneflows.loggers.mlflow_writers import WRITERS_ENV, ExperimentLog, writer_count
+from tuneflows.recording.mlflow_writer_pool import WRITERS_ENV, MlflowExperimentLog, writer_count
 
 
 class RecordingWriter:
-    """Stands in for an ``MlflowProcess``: records the commands it is given."""
+    """Stands in for an ``MlflowWriterProcess``: records the commands it is given."""
 
     def __init__(self, name: str, journal: list) -> None:
         self.name = name
@@ -23,10 +23,10 @@ class RecordingWriter:
         return True, None
 
 
-def make_log(count: int) -> tuple[ExperimentLog, list]:
+def make_log(count: int) -> tuple[MlflowExperimentLog, list]:
     journal: list = []
     primary, *helpers = [RecordingWriter(f"w{i}", journal) for i in range(count)]
-    return ExperimentLog(primary, helpers, "exp1"), journal
+    return MlflowExperimentLog(primary, helpers, "exp1"), journal
 
 
 def test_trials_are_dealt_round_robin_and_keep_their_writer():

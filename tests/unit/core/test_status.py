@@ -6,7 +6,7 @@ import io
 import os
 from contextlib import redirect_stdout
 
-from tuneflows.status import StatusDisplay, status_text
+from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.trial import Trial
 
 

@@ -9,13 +9,14 @@ import pytest
 
 import tuneflows
 from tuneflows.execution.function_runner import to_trainable_class
-from tuneflows.execution.trial_actor import RoundRequest, TrialActor
-from tuneflows.trainable import TrialInfo
+from tuneflows.execution.trial_actor import TrialActor
+from tuneflows.rounds import RoundRequest
+from tuneflows.trainable import TrialIdentity
 
 
 def _actor_for(trainable, config=None):
     actor = TrialActor()
-    error = actor.start_trial(to_trainable_class(trainable), config or {}, TrialInfo("e", "t1", "t"))
+    error = actor.start_trial(to_trainable_class(trainable), config or {}, TrialIdentity("e", "t1", "t"))
     assert error is None
     return actor
 
@@ -164,7 +165,7 @@ def test_class_trainable_checkpoint_round_trip():
     assert [r["n"] for r in outcome.results] == [11, 12]
     assert outcome.checkpoint is not None and outcome.checkpoint_iteration == 2
     other = TrialActor()
-    other.start_trial(Counter, {"start": 0}, TrialInfo(), outcome.checkpoint)
+    other.start_trial(Counter, {"start": 0}, TrialIdentity(), outcome.checkpoint)
     result = other.run_round(RoundRequest(until={"training_iteration": 3})).results[-1]
     assert result["n"] == 13 and result["training_iteration"] == 3
 
@@ -174,7 +175,7 @@ def test_setup_error_is_returned():
         def _setup(self):
             raise RuntimeError("no data")
 
-    error = TrialActor().start_trial(Broken, {}, TrialInfo())
+    error = TrialActor().start_trial(Broken, {}, TrialIdentity())
     assert "RuntimeError: no data" in error
 
 

@@ -1,27 +1,33 @@
-"""A tiny, deterministic stand-in for the experiment flow, for scheduler tests.
+"""A tiny, deterministic stand-in for the experiment loop, for scheduler tests.
 
-It plays a pool of synthetic trials through a scheduler the way the flow does:
-choose_trial_to_run fills free slots, a round runs up to next_decision_point and feeds
-every result to on_trial_result, the last result's decision is applied (PAUSE keeps a
-checkpoint and frees the slot, STOP terminates and calls on_trial_remove, clone_from
-restores the donor's checkpoint and sets new_config), paused_trials_to_stop is honoured.
+It drives the real :class:`~tuneflows.control.controller.TrialController` (no Ray,
+Prefect, MLflow or files): synthetic trials play rounds up to the controller's round
+request, and the sim carries out the controller's actions itself (PAUSE keeps a
+checkpoint and frees the slot, STOP terminates, a clone restores the donor's checkpoint).
 It also checks the contract: only the round-ending result may carry a non-CONTINUE
 decision, and clones come from trials that have a checkpoint.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import pickle
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
+from tuneflows.control.actions import (
+    RELEASE, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial, RecordResults, RestartTrial,
+    StartTrial, StoreCheckpoint,
+)
+from tuneflows.control.controller import TrialController
+from tuneflows.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, TrialScheduler
-from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, TrialSnapshot
+from tuneflows.search.searcher import FINISHED, Searcher
+from tuneflows.spec import Experiment
+from tuneflows.trial import ERROR, RUNNING, TERMINATED, Trial
 
 
-def curve(config: dict, t: int) -> float:
+def curve(config: Mapping, t: int) -> float:
     """Synthetic learning curve: rises towards ``q``; ``lr`` near 0.1 learns fastest."""
     speed = 0.3 / (1.0 + 10 * abs(config.get("lr", 0.1) - 0.1))
     return config["q"] * (1.0 - (1.0 - speed) ** t)
@@ -29,35 +35,72 @@ def curve(config: dict, t: int) -> float:
 
 @dataclass
 class SimTrial:
-    trial_id: str
+    """A synthetic trial; once the controller has added it, ``trial`` is its record."""
+
     config: dict
     fail_at: Optional[int] = None
-    status: str = PENDING
+    trial: Optional[Trial] = None
     t: int = 0
     value: float = 0.0
     checkpoint: Optional[dict] = None
-    last_result: Optional[dict] = None
-    reason: str = ""
     results: int = 0
 
-    def snapshot(self) -> TrialSnapshot:
-        return TrialSnapshot.make(self.trial_id, self.config, status=self.status,
-                                  last_result=self.last_result,
-                                  has_checkpoint=self.checkpoint is not None)
+    @property
+    def trial_id(self) -> str:
+        return self.trial.trial_id if self.trial else ""
+
+    @property
+    def status(self) -> str:
+        return self.trial.status if self.trial else "PENDING"
+
+    @property
+    def reason(self) -> str:
+        return self.trial.status_reason if self.trial else ""
 
     def step(self) -> dict:
         self.t += 1
         self.results += 1
+        config = self.trial.config
         # Increment-based so that a clone keeps its donor's progress and its own config.
-        self.value += curve(self.config, self.t) - curve(self.config, self.t - 1)
-        self.last_result = {"training_iteration": self.t, "time_total_s": float(self.t),
-                            "score": self.value, "loss": -self.value}
-        return self.last_result
+        self.value += curve(config, self.t) - curve(config, self.t - 1)
+        return {"training_iteration": self.t, "time_total_s": float(self.t),
+                "score": self.value, "loss": -self.value}
 
 
 def make_trials(configs: list[dict], fail_at: Optional[dict[int, int]] = None) -> list[SimTrial]:
     fail_at = fail_at or {}
-    return [SimTrial(f"t{i:03d}", dict(c), fail_at.get(i)) for i, c in enumerate(configs)]
+    return [SimTrial(dict(c), fail_at.get(i)) for i, c in enumerate(configs)]
+
+
+class ListSearcher(Searcher):
+    """Suggests the simulation's configs in order, then FINISHED."""
+
+    def __init__(self, sims: list[SimTrial]) -> None:
+        self._sims = sims
+        self._next = 0
+
+    def suggest(self, trial_id: str) -> Any:
+        if self._next >= len(self._sims):
+            return FINISHED
+        self._next += 1
+        return dict(self._sims[self._next - 1].config)
+
+
+class ContractCheck:
+    """Wraps the scheduler: records each result's decision for the contract check."""
+
+    def __init__(self, inner: TrialScheduler) -> None:
+        self.inner = inner
+        self.decisions: list[Decision] = []
+
+    def on_trial_result(self, trial: Any, result: Mapping) -> Decision:
+        decision = self.inner.on_trial_result(trial, result)
+        assert isinstance(decision, Decision)
+        self.decisions.append(decision)
+        return decision
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
 
 
 @dataclass
@@ -75,95 +118,31 @@ class Simulation:
     log: list[tuple] = field(default_factory=list)
     rounds: int = 0
 
-    def snaps(self) -> list[TrialSnapshot]:
-        return [t.snapshot() for t in self.trials if t.trial_id in self._added]
-
     def by_id(self, trial_id: str) -> SimTrial:
-        return next(t for t in self.trials if t.trial_id == trial_id)
-
-    def _stop_paused(self) -> None:
-        for tid, d in self.scheduler.paused_trials_to_stop(self.snaps()).items():
-            trial = self.by_id(tid)
-            assert trial.status == PAUSED and d.action == TrialScheduler.STOP
-            self.log.append((tid, "paused-stop", d.reason))
-            trial.status, trial.reason = TERMINATED, d.reason
-            self.scheduler.on_trial_remove(trial.snapshot())
-
-    def _fill_slots(self) -> None:
-        while sum(t.status == RUNNING for t in self.trials) < self.slots:
-            hidden = [t for t in self.trials if t.trial_id not in self._added]
-            if hidden and not any(t.status == PENDING for t in self.trials
-                                  if t.trial_id in self._added):
-                self._added.add(hidden[0].trial_id)  # Ray 0.x: ask the searcher first
-                self.scheduler.on_trial_add(hidden[0].snapshot())
-            tid = self.scheduler.choose_trial_to_run(self.snaps())
-            if tid is None:
-                return
-            trial = self.by_id(tid)
-            assert trial.status in (PENDING, PAUSED), (tid, trial.status)
-            if trial.status == PAUSED:  # resume from its own checkpoint
-                trial.t, trial.value = trial.checkpoint["t"], trial.checkpoint["value"]
-            trial.status = RUNNING
-            self.log.append((tid, "start", trial.t))
-
-    def _round(self, trial: SimTrial) -> None:
-        point = self.scheduler.next_decision_point(trial.snapshot())
-        decision, n = Decision(TrialScheduler.CONTINUE), 0
-        while True:
-            snap_before = trial.snapshot()
-            result = trial.step()
-            n += 1
-            decision = self.scheduler.on_trial_result(trial.snapshot(), result)
-            assert isinstance(decision, Decision)
-            assert snap_before.trial_id == trial.trial_id
-            if trial.fail_at is not None and trial.t >= trial.fail_at:
-                trial.status = ERROR
-                self.scheduler.on_trial_error(trial.snapshot())
-                self.log.append((trial.trial_id, "error", trial.t))
-                return
-            at_point = point is not None and result[self.scheduler.time_attr] >= point
-            done = trial.t >= self.max_iter
-            if at_point or done or (point is None and n >= self.round_cap):
-                break
-            assert decision.action == TrialScheduler.CONTINUE and decision.clone_from is None, (
-                f"non-CONTINUE decision off a decision point: {decision} at {result}, {point=}")
-        self.log.append((trial.trial_id, decision.action, decision.clone_from,
-                         json.dumps(decision.new_config, sort_keys=True), trial.t))
-        if decision.clone_from is not None:
-            donor = self.by_id(decision.clone_from)
-            assert donor.checkpoint is not None, "clone from a trial without checkpoint"
-            assert donor.trial_id != trial.trial_id
-            trial.t, trial.value = donor.checkpoint["t"], donor.checkpoint["value"]
-            trial.config = copy.deepcopy(dict(decision.new_config))
-        if decision.save_checkpoint or decision.action == TrialScheduler.PAUSE:
-            trial.checkpoint = {"t": trial.t, "value": trial.value}
-        if decision.action == TrialScheduler.STOP:
-            trial.status, trial.reason = TERMINATED, decision.reason
-            self.scheduler.on_trial_remove(trial.snapshot())
-        elif trial.t >= self.max_iter:  # the stop criterion ends the trial whatever was decided
-            trial.status = TERMINATED
-            self.scheduler.on_trial_complete(trial.snapshot(), trial.last_result)
-        elif decision.action == TrialScheduler.PAUSE:
-            trial.status, trial.reason = PAUSED, decision.reason
+        return self._by_id[trial_id]
 
     def run(self, max_rounds: int = 100_000) -> "Simulation":
-        self._added = set()
-        for t in ([] if self.lazy else self.trials):
-            self._added.add(t.trial_id)
-            self.scheduler.on_trial_add(t.snapshot())
+        self._by_id: dict[str, SimTrial] = {}
+        self._check = ContractCheck(self.scheduler)
+        exp = Experiment("sim", run=lambda config, reporter: None, local_dir="/nonexistent",
+                         stop={"training_iteration": self.max_iter}, max_failures=0)
+        searcher = ListSearcher([] if not self.lazy else self.trials)
+        self.ctl = TrialController(exp, "sim00", self._check, searcher, self.slots)  # type: ignore[arg-type]
+        for sim in ([] if self.lazy else self.trials):
+            self._adopt(self.ctl.add_trial(sim.config, ""))
         while True:
-            self._stop_paused()
-            self._fill_slots()
-            self._stop_paused()
-            running = [t for t in self.trials if t.status == RUNNING]
+            self._carry_out(self.ctl.fill_slots())
+            running = [s for s in self.trials if s.trial and s.status == RUNNING]
             if not running:
                 break
-            for trial in running:
-                self._round(trial)
+            for sim in running:
+                if sim.status != RUNNING:
+                    continue
+                self._round(sim)
                 self.rounds += 1
                 assert self.rounds < max_rounds, "simulation does not end (deadlock?)"
                 if self.swap_at is not None and self.rounds == self.swap_at:
-                    self.scheduler = self.swap(self.scheduler)
+                    self.scheduler = self._check.inner = self.swap(self._check.inner)
         left = [(t.trial_id, t.status) for t in self.trials if t.status not in (TERMINATED, ERROR)]
         assert not left, f"trials left unfinished (deadlock): {left[:5]}"
         return self
@@ -171,6 +150,70 @@ class Simulation:
     @property
     def total_iterations(self) -> int:
         return sum(t.results for t in self.trials)
+
+    def _adopt(self, trial: Trial) -> None:
+        sim = next(s for s in self.trials if s.trial is None)
+        sim.trial = trial
+        self._by_id[trial.trial_id] = sim
+
+    def _round(self, sim: SimTrial) -> None:
+        request = self.ctl.round_request(sim.trial_id)
+        self.ctl.count_round(sim.trial_id)
+        point = request.until.get(self._check.inner.time_attr)
+        outcome = RoundOutcome()
+        while True:
+            result = sim.step()
+            outcome.results.append(result)
+            if sim.fail_at is not None and sim.t >= sim.fail_at:
+                outcome.error = "Traceback:\nRuntimeError: synthetic failure"
+                break
+            if sim.t >= self.max_iter:
+                outcome.finished, outcome.stop_key = True, "training_iteration"
+                break
+            if point is not None and result[self._check.inner.time_attr] >= point:
+                break
+            if point is None and len(outcome.results) >= self.round_cap:
+                break
+        self._check.decisions.clear()
+        actions = self.ctl.on_round(sim.trial_id, outcome)
+        decisions = self._check.decisions
+        for decision in decisions[:-1]:
+            assert decision.action == TrialScheduler.CONTINUE and decision.clone_from is None, (
+                f"non-CONTINUE decision off a decision point: {decision}, {point=}")
+        if outcome.error is not None:
+            self.log.append((sim.trial_id, "error", sim.t))
+        elif decisions:
+            last = decisions[-1]
+            self.log.append((sim.trial_id, last.action, last.clone_from,
+                             json.dumps(last.new_config, sort_keys=True), sim.t))
+        self._carry_out(actions)
+
+    def _carry_out(self, actions: list) -> None:
+        for action in actions:
+            sim = self._by_id.get(action.trial.trial_id) if not isinstance(action, AddTrial) else None
+            if isinstance(action, AddTrial):
+                self._adopt(action.trial)
+            elif isinstance(action, StartTrial):
+                if sim.checkpoint is not None:  # resume from its own checkpoint
+                    sim.t, sim.value = sim.checkpoint["t"], sim.checkpoint["value"]
+                self.log.append((sim.trial_id, "start", sim.t))
+            elif isinstance(action, StoreCheckpoint):
+                sim.checkpoint = {"t": sim.t, "value": sim.value}
+                self.ctl.on_checkpoint(sim.trial_id)
+            elif isinstance(action, PauseTrial):
+                sim.checkpoint = {"t": sim.t, "value": sim.value}
+                self.ctl.on_checkpoint(sim.trial_id)
+                self._carry_out(self.ctl.on_paused(sim.trial_id, parked=False))
+            elif isinstance(action, CloneTrial):
+                donor = self.by_id(action.donor_id)
+                assert donor.checkpoint is not None, "clone from a trial without checkpoint"
+                assert donor.trial_id != sim.trial_id
+                sim.t, sim.value = donor.checkpoint["t"], donor.checkpoint["value"]
+            elif isinstance(action, EndTrial):
+                if action.early_stopped and action.actor != RELEASE:  # a paused loser
+                    self.log.append((sim.trial_id, "paused-stop", action.reason))
+            else:
+                assert isinstance(action, (RecordResults, ContinueTrial, RestartTrial))
 
 
 def swap_via_state(factory: Callable[[], TrialScheduler]) -> Callable:

@@ -1,0 +1,106 @@
+"""The execution handle: async methods that run trials on pooled Ray actors, hiding
+``.remote``, awaiting object refs and ``RayActorError`` from the experiment loop."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+import ray
+
+from tuneflows.execution.actor_pool import ActorPool
+from tuneflows.execution.function_runner import to_trainable_class
+from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.trainable import TrialIdentity
+
+
+class TrialActorDied(Exception):
+    """The actor running a trial died (its process crashed or was killed)."""
+
+
+class TrialActors:
+    """Runs an experiment's trials, each on an actor of one pool.
+
+    Args:
+        resources: ``{"cpu": c, "gpu": g}`` of each trial.
+        trainable: The experiment's trainable (function or class), put in Ray's object
+            store once and shared by every actor.
+    """
+
+    def __init__(self, resources: Mapping[str, float], trainable: Any) -> None:
+        self._pool = ActorPool(dict(resources))
+        self._trainable_ref = ray.put(to_trainable_class(trainable))
+        self._actors: dict[str, Any] = {}
+        self._checkpointable: Optional[bool] = None  # one trainable class for all trials
+
+    @property
+    def count(self) -> int:
+        """How many trials hold an actor."""
+        return len(self._actors)
+
+    async def start(self, trial_id: str, config: Mapping[str, Any], identity: TrialIdentity,
+                    checkpoint: Optional[bytes] = None) -> tuple[Optional[str], Optional[int]]:
+        """Starts (or restarts) the trial on its actor, or on a pooled one.
+
+        Returns:
+            ``(error, pid)``: the trainable's traceback when it failed to start (else
+            None) and the actor's process id.
+        """
+        actor = self._actors.get(trial_id)
+        if actor is None:
+            actor = self._actors[trial_id] = self._pool.acquire()
+        try:
+            error = await actor.start_trial.remote(self._trainable_ref, dict(config), identity,
+                                                   checkpoint)
+            pid = (await actor.node_info.remote())["pid"]
+        except ray.exceptions.RayActorError as exc:
+            self.discard(trial_id)
+            return f"The actor of {identity.trial_name} died while starting: {exc}", None
+        return error, pid
+
+    async def run_round(self, trial_id: str, request: RoundRequest) -> RoundOutcome:
+        """Plays one round on the trial's actor.
+
+        Raises:
+            TrialActorDied: The actor died during the round.
+        """
+        try:
+            return await self._actors[trial_id].run_round.remote(request)
+        except ray.exceptions.RayActorError as exc:
+            raise TrialActorDied(f"Trial actor died: {exc}") from exc
+
+    async def can_checkpoint(self, trial_id: str) -> bool:
+        """Whether the trainable implements ``_save``/``_restore`` (asked once: every
+        trial of an experiment runs the same trainable)."""
+        if self._checkpointable is None:
+            self._checkpointable = await self._actors[trial_id].can_checkpoint.remote()
+        return self._checkpointable
+
+    async def save(self, trial_id: str) -> bytes:
+        """A checkpoint of the trial's trainable, as bytes."""
+        return await self._actors[trial_id].save.remote()
+
+    async def release(self, trial_id: str) -> None:
+        """Stops the trial on its actor and returns the actor to the pool (or kills it
+        when the trial would not stop cleanly)."""
+        actor = self._actors.pop(trial_id, None)
+        if actor is None:
+            return
+        try:
+            clean = await actor.stop_trial.remote()
+        except ray.exceptions.RayActorError:
+            clean = False
+        if clean:
+            self._pool.release(actor)
+        else:
+            self._pool.discard(actor)
+
+    def discard(self, trial_id: str) -> None:
+        """Kills the trial's actor (it died, or holds a trial that must not go on)."""
+        actor = self._actors.pop(trial_id, None)
+        if actor is not None:
+            self._pool.discard(actor)
+
+    def shutdown(self) -> None:
+        """Kills every actor."""
+        self._actors.clear()
+        self._pool.shutdown()

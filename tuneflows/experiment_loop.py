@@ -1,0 +1,356 @@
+"""The experiment loop of one flow run: fills slots, plays each trial's rounds as
+Prefect task runs, and carries out the trial controller's actions with the execution
+handle (Ray actors), the checkpoint store and the experiment recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from tuneflows.checkpoints import CheckpointStore
+from tuneflows.control.actions import (
+    DISCARD, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
+    RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
+)
+from tuneflows.control.controller import TrialController
+from tuneflows.error import TuneError
+from tuneflows.execution.shipping import ship_by_value_if_local
+from tuneflows.execution.trial_actors import TrialActorDied, TrialActors
+from tuneflows.experiment_state import ExperimentState
+from tuneflows.recording.experiment_recorder import ExperimentRecorder
+from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.recording.status_block import StatusDisplay, status_text
+from tuneflows.resume import adopt_recorded_results, restore_experiment
+from tuneflows.schedulers import TrialScheduler
+from tuneflows.search.searcher import Searcher
+from tuneflows.spec import Experiment
+from tuneflows.state_writer import StateWriter
+from tuneflows.trainable import TrialIdentity
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
+
+# How a round ends, as the round task returns it.
+CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
+ENDED = (PAUSE, STOP, TERMINATED, ERROR)
+
+RoundTask = Callable[..., Awaitable[str]]
+
+
+@dataclass
+class ExperimentRequest:
+    """What one experiment's flow run executes (a retry of the flow run builds a fresh
+    :class:`ExperimentLoop` from it, resuming from the saved state).
+
+    Attributes:
+        experiment: The experiment.
+        scheduler: Decides continue / pause / stop / clone.
+        searcher: Proposes configurations.
+        total_resources: The Ray cluster's ``{"cpu": n, "gpu": m}``.
+        round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
+        max_concurrent: Most trials running at once (None: as many as resources allow).
+        verbose: Show the status block.
+        resume_state: Saved state to continue (None: start afresh).
+        errored_only: On resume, re-run only the failed trials.
+        on_loop: Called with each new loop (the Client API server attaches to it).
+    """
+
+    experiment: Experiment
+    scheduler: TrialScheduler
+    searcher: Searcher
+    total_resources: dict[str, float] = field(default_factory=dict)
+    round_seconds: float = 5.0
+    max_concurrent: Optional[int] = None
+    verbose: bool = True
+    resume_state: Optional[ExperimentState] = None
+    errored_only: bool = False
+    on_loop: Optional[Callable[["ExperimentLoop"], None]] = None
+
+    def slots(self) -> int:
+        """How many trials can hold an actor at once."""
+        per_trial, total = self.experiment.resources, self.total_resources
+        slots = int(total.get("cpu", 0) // per_trial["cpu"]) if per_trial["cpu"] else 10**6
+        if per_trial["gpu"]:
+            slots = min(slots, int(total.get("gpu", 0) // per_trial["gpu"]))
+        if self.max_concurrent:
+            slots = min(slots, self.max_concurrent)
+        return max(slots, 1)
+
+
+class ExperimentLoop:
+    """Runs one experiment's trials to the end.
+
+    Args:
+        request: What to run.
+        resume_state: Saved state to continue (overrides the request's, for retries).
+    """
+
+    def __init__(self, request: ExperimentRequest,
+                 resume_state: Optional[ExperimentState] = None) -> None:
+        self.request = request
+        self.experiment = request.experiment
+        self._resume_state = resume_state or request.resume_state
+        self.experiment_id = (self._resume_state.experiment_id if self._resume_state
+                              else uuid.uuid4().hex[:10])
+        self.controller = TrialController(self.experiment, self.experiment_id, request.scheduler,
+                                          request.searcher, request.slots(), request.round_seconds)
+        self.checkpoints = CheckpointStore(self.experiment.keep_checkpoints_num,
+                                           self.experiment.checkpoint_score_attr)
+        self._driving: dict[str, asyncio.Task] = {}
+        self._fatal: Optional[BaseException] = None
+        self._wakeup: Optional[asyncio.Event] = None
+        self._event_loop: Optional[asyncio.AbstractEventLoop] = None
+        self._round_task: Optional[RoundTask] = None
+        self._actors: Optional[TrialActors] = None
+        self._recorder: Optional[ExperimentRecorder] = None
+        self._state_writer: Optional[StateWriter] = None
+
+    @property
+    def trials(self) -> dict[str, Trial]:
+        """Every trial of the experiment, by id."""
+        return self.controller.trials
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self, round_task: RoundTask) -> list[Trial]:
+        """Runs the experiment to the end; every round is a call of ``round_task``."""
+        exp, ctl = self.experiment, self.controller
+        self._round_task = round_task
+        os.makedirs(exp.dir, exist_ok=True)
+        ship_by_value_if_local(exp.trainable)
+        finished = {} if self._resume_state is None else {
+            t["trial_id"]: t["status"] for t in self._resume_state.trials
+            if t["status"] in (TERMINATED, ERROR)}
+        self._state_writer = StateWriter(exp, self.experiment_id, ctl.scheduler, ctl.searcher,
+                                         appended=finished)
+        mlflow = MlflowWriterPool.shared().open_experiment(
+            exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{self.experiment_id}",
+            {"tuneflows.scheduler": type(ctl.scheduler).__name__,
+             "tuneflows.searcher": type(ctl.searcher).__name__,
+             "tuneflows.logdir": exp.dir})
+        self._recorder = ExperimentRecorder(mlflow, StatusDisplay(self.request.verbose),
+                                            self.status_text)
+        if self._resume_state is not None:
+            restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
+                               self.request.errored_only)
+        self._persist(force=True)
+        self._actors = TrialActors(exp.resources, exp.trainable)
+        if self.request.on_loop is not None:
+            self.request.on_loop(self)
+        status = "FAILED"
+        try:
+            await self._loop()
+            status = "FINISHED" if self._fatal is None else "FAILED"
+        finally:
+            await self._close(status)
+        if self._fatal is not None:
+            raise self._fatal
+        return list(self.trials.values())
+
+    async def _loop(self) -> None:
+        self._event_loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        while self._fatal is None:
+            await self._carry_out_all(self.controller.fill_slots())
+            if not self._driving:
+                await self._carry_out_all(self.controller.never_resumed())
+                break
+            woken = asyncio.ensure_future(self._wakeup.wait())
+            done, _ = await asyncio.wait([woken, *self._driving.values()],
+                                         return_when=asyncio.FIRST_COMPLETED)
+            self._wakeup.clear()
+            woken.cancel()
+            for trial_id, task in list(self._driving.items()):
+                if task in done:
+                    del self._driving[trial_id]
+                    if task.exception() is not None and self._fatal is None:
+                        self._fatal = task.exception()
+            self._recorder.show_status()
+
+    async def _close(self, status: str) -> None:
+        for task in self._driving.values():
+            task.cancel()
+        if self._driving:
+            await asyncio.gather(*self._driving.values(), return_exceptions=True)
+        for trial in self.trials.values():
+            if trial.status in (RUNNING, PAUSED, PENDING):
+                self._recorder.on_trial_left_running(trial)
+        self._persist(force=True)
+        self._actors.shutdown()
+        await asyncio.to_thread(self._recorder.on_experiment_end, status,
+                                list(self.trials.values()))
+
+    def _persist(self, force: bool = False) -> None:
+        """Saves the experiment state (throttled unless ``force``)."""
+        ctl = self.controller
+        self._state_writer.write(ctl.trials, self.checkpoints, ctl.scheduler, ctl.searcher,
+                                 ctl.searcher_done, ctl.rounds, force=force)
+
+    # ------------------------------------------------------------------ one trial
+    async def _drive(self, trial: Trial, parked: bool) -> None:
+        """Starts (unless parked on its actor) and plays rounds until the trial ends,
+        pauses or fails for good."""
+        if not parked and await self._start(trial) != RETRY:
+            return
+        while True:
+            outcome = await self._round_task(
+                trial_name=trial.name, round_index=self.controller.count_round(trial.trial_id),
+                loop=self, trial_id=trial.trial_id)
+            if outcome in ENDED:
+                return
+
+    async def _start(self, trial: Trial, checkpoint: Optional[bytes] = None) -> str:
+        """Starts the trial on an actor; a failure is handled as the controller says."""
+        if checkpoint is None and self.checkpoints.latest(trial.trial_id) is not None:
+            try:
+                checkpoint = await asyncio.to_thread(self.checkpoints.load, trial.trial_id)
+            except ValueError as exc:
+                return await self._carry_out_all(self.controller.on_failure(
+                    trial.trial_id, f"Cannot restore {trial.name}: {exc}", actor_dead=False))
+        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        error, pid = await self._actors.start(trial.trial_id, trial.config, identity, checkpoint)
+        if error is not None:
+            return await self._carry_out_all(
+                self.controller.on_failure(trial.trial_id, error, actor_dead=False))
+        trial.pid = pid
+        return RETRY
+
+    async def play_round(self, trial_id: str) -> str:
+        """Plays one round of ``trial_id`` on its actor and carries out what the
+        controller makes of it; returns how the round ended. Called by the round task."""
+        request = self.controller.round_request(trial_id)
+        try:
+            outcome = await self._actors.run_round(trial_id, request)
+        except TrialActorDied as exc:
+            actions = self.controller.on_failure(trial_id, str(exc), actor_dead=True)
+        else:
+            actions = self.controller.on_round(trial_id, outcome)
+        ended = await self._carry_out_all(actions)
+        self._persist()
+        return ended
+
+    # ------------------------------------------------------------------ actions
+    async def _carry_out_all(self, actions: Sequence[Action]) -> str:
+        """Carries out ``actions`` in order; returns how the last one leaves its trial."""
+        ended = CONTINUE
+        for action in actions:
+            ended = await self._carry_out(action)
+        return ended
+
+    async def _carry_out(self, action: Action) -> str:
+        if isinstance(action, AddTrial):
+            self._add(action.trial)
+        elif isinstance(action, StartTrial):
+            self._driving[action.trial.trial_id] = asyncio.ensure_future(
+                self._drive(action.trial, action.parked))
+        elif isinstance(action, RecordResults):
+            self._recorder.on_results(action.trial, action.results)
+        elif isinstance(action, StoreCheckpoint):
+            await self._store_checkpoint(action.trial, action.blob, action.iteration)
+        elif isinstance(action, ContinueTrial):
+            return CONTINUE
+        elif isinstance(action, PauseTrial):
+            return await self._pause(action)
+        elif isinstance(action, CloneTrial):
+            await self._clone(action)
+        elif isinstance(action, RestartTrial):
+            self._recorder.on_error(action.trial, action.error)
+            if action.drop_actor:
+                self._actors.discard(action.trial.trial_id)
+            self._recorder.on_event(action.trial, "restart", action.reason)
+            return await self._start(action.trial)
+        elif isinstance(action, EndTrial):
+            if action.actor == RELEASE:
+                await self._actors.release(action.trial.trial_id)
+            self._end(action)
+            return STOP if action.early_stopped else action.trial.status
+        return CONTINUE
+
+    def _add(self, trial: Trial) -> None:
+        if self._resume_state is not None and os.path.isdir(trial.logdir):
+            # suggested again after a kill that the throttled state write missed
+            adopt_recorded_results(trial, self.controller, self._recorder)
+        self._recorder.on_trial_add(trial)
+        if self.experiment.restore:
+            self.checkpoints.adopt(trial.trial_id, self.experiment.restore, 0)
+
+    def _end(self, action: EndTrial) -> None:
+        if action.actor == DISCARD:
+            self._actors.discard(action.trial.trial_id)
+        if action.error is not None:
+            self._recorder.on_error(action.trial, action.error)
+        self._recorder.on_trial_end(action.trial, action.reason, action.tags)
+
+    async def _store_checkpoint(self, trial: Trial, blob: Optional[bytes], iteration: int) -> None:
+        if blob is None:
+            if not await self._actors.can_checkpoint(trial.trial_id):
+                return
+            blob, iteration = await self._actors.save(trial.trial_id), trial.iteration
+        record = await asyncio.to_thread(self.checkpoints.save, trial.trial_id, trial.logdir,
+                                         blob, iteration, trial.last_result)
+        self.controller.on_checkpoint(trial.trial_id)
+        self._recorder.on_checkpoint(trial, record.path)
+
+    async def _pause(self, action: PauseTrial) -> str:
+        trial = action.trial
+        self._recorder.on_event(trial, "pause", action.reason)
+        # The trial holds its slot until its actor is back in the pool: freed earlier, a
+        # concurrent fill_slots would start a new actor that waits for CPUs idle actors hold.
+        parked = not await self._actors.can_checkpoint(trial.trial_id)
+        if not parked:
+            await self._store_checkpoint(trial, None, trial.iteration)
+            await self._actors.release(trial.trial_id)
+        await self._carry_out_all(self.controller.on_paused(trial.trial_id, parked))
+        return PAUSE
+
+    async def _clone(self, action: CloneTrial) -> None:
+        trial, donor = action.trial, self.trials[action.donor_id]
+        blob = await asyncio.to_thread(self.checkpoints.load, donor.trial_id)
+        if blob is None:
+            raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
+                            f"which has no checkpoint.")
+        self._recorder.on_perturb(trial, donor, action.old_config, action.reason)
+        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        error, _ = await self._actors.start(trial.trial_id, trial.config, identity, blob)
+        if error is not None:
+            raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")
+
+    # ------------------------------------------------------------------ client API
+    def call_soon(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
+        """Runs ``fn(*args)`` on the experiment's event loop from another thread (the
+        Client API server's) and returns its result."""
+        if self._event_loop is None:
+            raise TuneError("The experiment is not running.")
+
+        async def call() -> Any:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(call(), self._event_loop).result(timeout)
+
+    def request_stop(self, trial_id: str) -> None:
+        """Stops a trial: at the end of its current round if running, else at once.
+
+        Raises:
+            KeyError: No such trial.
+        """
+        for action in self.controller.request_stop(trial_id):
+            self._end(action)
+
+    def add_trial(self, config: dict[str, Any], tag: str = "") -> Trial:
+        """Adds a PENDING trial with a resolved ``config`` (from the Client API)."""
+        trial = self.controller.add_trial(config, tag or "client")
+        self._add(trial)
+        if self._wakeup is not None:
+            self._wakeup.set()
+        return trial
+
+    # ------------------------------------------------------------------ display
+    def status_text(self) -> str:
+        """The current ``== Status ==`` block."""
+        resources = self.experiment.resources
+        holding = self._actors.count if self._actors is not None else 0
+        ctl = self.controller
+        return status_text(list(ctl.trials.values()), ctl.scheduler.debug_string(),
+                           {"cpu": holding * resources["cpu"], "gpu": holding * resources["gpu"]},
+                           self.request.total_resources, self.experiment.dir,
+                           getattr(ctl.scheduler, "metric", None))

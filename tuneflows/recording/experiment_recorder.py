@@ -1,0 +1,146 @@
+"""The experiment recorder: the one place the experiment loop reports what happened;
+it fans each record out to the trial's files, MLflow and the status block.
+
+File writes and sends to the MLflow writers run on a :class:`RecordingThread`, in
+order, off the event loop. Only resume reads files (to find what is already recorded),
+before the trial runs again.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from tuneflows.recording.mlflow_writer_pool import MlflowExperimentLog
+from tuneflows.recording.recording_thread import RecordingThread
+from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.trial_files import TrialFiles
+from tuneflows.trial import Trial
+
+
+class ExperimentRecorder:
+    """Records one experiment run.
+
+    Args:
+        mlflow: The experiment's MLflow records (parent run, a nested run per trial).
+        display: The status block.
+        status_text: Renders the current status block.
+
+    Example:
+        >>> recorder = ExperimentRecorder(mlflow_log, StatusDisplay(), text)  # doctest: +SKIP
+        >>> recorder.on_trial_add(trial)                                       # doctest: +SKIP
+        >>> recorder.on_results(trial, [{"training_iteration": 1, "loss": 0.3}])  # doctest: +SKIP
+    """
+
+    def __init__(self, mlflow: MlflowExperimentLog, display: StatusDisplay,
+                 status_text: Callable[[], str]) -> None:
+        self._mlflow = mlflow
+        self._display = display
+        self._status_text = status_text
+        self._thread = RecordingThread()
+        self._files: dict[str, TrialFiles] = {}
+
+    # ------------------------------------------------------------------ trials
+    def on_trial_add(self, trial: Trial) -> None:
+        """A new trial: its MLflow run and ``params.json``."""
+        self.open_trial_run(trial)
+        self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
+
+    def open_trial_run(self, trial: Trial) -> None:
+        """Creates the trial's MLflow run, unless it has one (from before a resume)."""
+        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name, trial.config,
+                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir})
+
+    def adopt_trial_files(self, trial: Trial) -> list[dict[str, Any]]:
+        """Takes over a trial directory written before a kill: repairs its files, logs
+        to MLflow what its run lacks, and returns the results already recorded."""
+        files = TrialFiles(trial.logdir)
+        self._files[trial.trial_id] = files
+        rows = files.repair()
+        if rows:
+            self._thread.submit(self._mlflow.backfill, trial.trial_id, rows)
+        return rows
+
+    def on_trial_resume(self, trial: Trial) -> None:
+        """A resumed trial will run again: its MLflow run is marked RUNNING."""
+        self._thread.submit(self._mlflow.reopen_trial, trial.trial_id)
+
+    def on_results(self, trial: Trial, results: Sequence[Mapping[str, Any]]) -> None:
+        """New results: ``result.json``, ``progress.csv``, MLflow metrics, the status block."""
+        rows = [dict(r) for r in results]
+        self._thread.submit(self._append_results, trial.trial_id, trial.logdir, rows)
+        self._thread.submit(self._mlflow.log_results, trial.trial_id, rows)
+        self.show_status()
+
+    def on_event(self, trial: Trial, kind: str, reason: str, **details: Any) -> None:
+        """A pause, stop, restart or end, with its reason, to ``events.json``."""
+        event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
+                 "reason": reason, "time": time.time(), **details}
+        self._thread.submit(self._append_event, trial.trial_id, trial.logdir, event)
+
+    def on_perturb(self, trial: Trial, donor: Trial, old_config: Mapping[str, Any],
+                   reason: str) -> None:
+        """PBT exploit/explore: the event, the new ``params.json`` and MLflow tags."""
+        self.on_event(trial, "perturb", reason, clone_from=donor.trial_id,
+                      old_config=dict(old_config), new_config=dict(trial.config))
+        self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
+        self._thread.submit(self._mlflow.log_params, trial.trial_id, dict(trial.config))
+        self._thread.submit(self._mlflow.set_tags, trial.trial_id, {
+            f"perturbation/{trial.iteration}": f"from {donor.trial_id}: {reason}"})
+
+    def on_checkpoint(self, trial: Trial, path: str) -> None:
+        """A checkpoint directory was written: logged to the trial's MLflow run."""
+        self._thread.submit(self._mlflow.log_artifacts, trial.trial_id, path,
+                            f"checkpoints/{os.path.basename(path)}")
+
+    def on_error(self, trial: Trial, text: str) -> None:
+        """A failure's traceback, appended to ``error.txt``."""
+        self._thread.submit(self._write_error, trial.trial_id, trial.logdir, text)
+
+    def on_trial_end(self, trial: Trial, reason: str,
+                     tags: Optional[Mapping[str, Any]] = None) -> None:
+        """The trial ended (its status is final): event, MLflow status, status block."""
+        self.on_event(trial, trial.status.lower(), reason)
+        self._thread.submit(self._mlflow.end_trial, trial.trial_id, trial.status, dict(tags or {}))
+        self.show_status(force=True)
+
+    def on_trial_left_running(self, trial: Trial) -> None:
+        """The experiment ended while the trial was unfinished (a fatal error)."""
+        self._thread.submit(self._mlflow.end_trial, trial.trial_id, trial.status, {})
+
+    # ------------------------------------------------------------------ experiment
+    def show_status(self, force: bool = False) -> None:
+        """Refreshes the status block (throttled unless ``force``)."""
+        if self._display.verbose:  # rendering walks every trial: only when it shows
+            self._display.update(self._status_text(), force=force)
+
+    def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> None:
+        """Writes everything queued, ends the MLflow parent run with the trial counts,
+        and shows the final status block."""
+        self._thread.close()
+        counts: dict[str, int] = {}
+        for trial in trials:
+            counts[trial.status] = counts.get(trial.status, 0) + 1
+        self._mlflow.end_experiment(status, {f"trials.{k}": v for k, v in counts.items()})
+        self._display.close(self._status_text())
+
+    # ------------------------------------------------------------------ on the thread
+    def _files_of(self, trial_id: str, logdir: str) -> TrialFiles:
+        files = self._files.get(trial_id)
+        if files is None:
+            files = self._files[trial_id] = TrialFiles(logdir)
+        return files
+
+    def _write_params(self, trial_id: str, logdir: str, config: dict[str, Any]) -> None:
+        self._files_of(trial_id, logdir).write_params(config)
+
+    def _append_results(self, trial_id: str, logdir: str, rows: list[dict[str, Any]]) -> None:
+        self._files_of(trial_id, logdir).append_results(rows)
+
+    def _append_event(self, trial_id: str, logdir: str, event: dict[str, Any]) -> None:
+        self._files_of(trial_id, logdir).append_event(event)
+
+    def _write_error(self, trial_id: str, logdir: str, text: str) -> None:
+        self._files_of(trial_id, logdir).write_error(text)
+
