@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from tuneflows.search.argument_checks import validate_max_concurrent, validate_positive_int
 from tuneflows.search.searcher import FINISHED, Searcher, Suggestion
 
 __all__ = ["ConcurrencyLimiter", "TrialLimiter"]
@@ -62,10 +63,7 @@ class ConcurrencyLimiter(_Wrapper):
 
     def __init__(self, searcher: Searcher, max_concurrent: int):
         super().__init__(searcher)
-        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) \
-                or max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be an int >= 1, got {max_concurrent!r}.")
-        self.max_concurrent = max_concurrent
+        self.max_concurrent = validate_max_concurrent(max_concurrent, allow_none=False)
         self._live: set[str] = set()
 
     def suggest(self, trial_id: str) -> Suggestion:
@@ -101,9 +99,7 @@ class TrialLimiter(_Wrapper):
 
     def __init__(self, searcher: Searcher, max_trials: int):
         super().__init__(searcher)
-        if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
-            raise ValueError(f"max_trials must be an int >= 1, got {max_trials!r}.")
-        self.max_trials = max_trials
+        self.max_trials = validate_positive_int("max_trials", max_trials)
         self._count = 0
 
     def suggest(self, trial_id: str) -> Suggestion:

@@ -9,7 +9,8 @@ raises ``ValueError`` naming the paths.
 Example:
     >>> from tuneflows.search import grid_search, uniform
     >>> config, resolved = resolve_config(
-    ...     {"lr": grid_search([0.1, 0.2]), "x": uniform(0, 1), "lr2": lambda spec: spec.config.lr * 2},
+    ...     {"lr": grid_search([0.1, 0.2]), "x": uniform(0, 1),
+    ...      "lr2": lambda spec: spec.config.lr * 2},
     ...     rng=0, grid={("lr",): 0.2})
     >>> config["lr"], config["lr2"], list(resolved)
     (0.2, 0.4, ['lr', 'x', 'lr2'])

@@ -1,0 +1,80 @@
+"""Checks of searcher arguments, raising an error that names the argument and its value.
+
+Example:
+    >>> metric_and_mode(None, None, reward_attr="episode_reward_mean")
+    ('episode_reward_mean', 'max')
+    >>> validate_max_concurrent(4), validate_max_concurrent(None)
+    (4, None)
+    >>> validate_max_concurrent(0, allow_none=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: max_concurrent must be an int >= 1, got 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+__all__ = ["validate_positive_int", "validate_max_concurrent", "validate_mode", "metric_and_mode"]
+
+
+def validate_positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[int]:
+    """Returns ``value`` if it is an int >= 1 (not a bool), or None when ``allow_none``.
+
+    Raises:
+        ValueError: naming ``name`` and ``value`` otherwise.
+    """
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        expected = "None or an int >= 1" if allow_none else "an int >= 1"
+        raise ValueError(f"{name} must be {expected}, got {value!r}.")
+    return value
+
+
+def validate_max_concurrent(max_concurrent: Any, allow_none: bool = True) -> Optional[int]:
+    """Returns ``max_concurrent`` if it is an int >= 1, or None (no limit) when ``allow_none``.
+
+    The one check of ``max_concurrent`` for ConcurrencyLimiter, HyperOptSearch and
+    HyperOptScheduler.
+
+    Raises:
+        ValueError: naming the value otherwise.
+    """
+    return validate_positive_int("max_concurrent", max_concurrent, allow_none)
+
+
+def validate_mode(mode: Any, allow_none: bool = False) -> Optional[str]:
+    """Returns ``mode`` if it is ``"min"`` or ``"max"`` (or None when ``allow_none``).
+
+    Raises:
+        ValueError: naming the value otherwise.
+    """
+    if mode is None and allow_none:
+        return None
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
+    return mode
+
+
+def metric_and_mode(metric: Optional[str], mode: Optional[str],
+                    reward_attr: Optional[str]) -> tuple[Optional[str], Optional[str]]:
+    """Resolves the seed's ``reward_attr`` (a key to maximise) into ``(metric, mode)``.
+
+    Without ``reward_attr``, ``(metric, mode)`` as given (None where not given).
+
+    Raises:
+        ValueError: for an invalid ``mode``, ``reward_attr`` with a different ``metric``, or
+            ``reward_attr`` with ``mode="min"``.
+    """
+    validate_mode(mode, allow_none=True)
+    if reward_attr is None:
+        return metric, mode
+    if metric is not None and metric != reward_attr:
+        raise ValueError(
+            f"give metric or reward_attr, not both: metric={metric!r}, "
+            f"reward_attr={reward_attr!r}."
+        )
+    if mode == "min":
+        raise ValueError(f"reward_attr={reward_attr!r} is maximised; use metric= with mode='min'.")
+    return reward_attr, "max"

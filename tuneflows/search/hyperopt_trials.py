@@ -1,0 +1,88 @@
+"""hyperopt's trial documents for ask/tell: new ids, inserted documents, and their state.
+
+:class:`HyperoptTrials` holds the ``hyperopt.Trials`` that TPE reads and works through its
+public methods only (``new_trial_ids``, ``new_trial_docs``, ``insert_trial_docs``,
+``refresh``, ``trials``). hyperopt's ``Trials.trials`` lists only documents in a valid state
+(new, running, done), so the documents of failed trials are kept here by id as well: they
+stay out of TPE's model and still round-trip through :meth:`HyperoptTrials.get_state`.
+
+Example:
+    >>> store = HyperoptTrials()
+    >>> tid = store.new_tid()
+    >>> store.insert([store.point_doc(tid, ["x"], {"x": 0.5})])
+    >>> store.doc(tid)["misc"]["vals"], len(store.trials.trials)
+    ({'x': [0.5]}, 1)
+    >>> restored = HyperoptTrials.from_state(store.get_state())
+    >>> restored.new_tid()
+    1
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+__all__ = ["HyperoptTrials"]
+
+
+class HyperoptTrials:
+    """A ``hyperopt.Trials`` for one searcher, with every document reachable by trial id."""
+
+    def __init__(self) -> None:
+        from hyperopt import Trials
+
+        self.trials = Trials()  #: what ``tpe.suggest`` reads
+        self._docs: dict[int, dict] = {}  # tid -> the document hyperopt holds
+        self._allocated = 0  # tids handed out so far (hyperopt numbers them 0, 1, ...)
+
+    def new_tid(self) -> int:
+        """A new hyperopt trial id."""
+        tid = self.trials.new_trial_ids(1)[0]
+        self._allocated = tid + 1
+        return tid
+
+    def point_doc(self, tid: int, labels: Sequence[str], vals: Mapping[str, Any]) -> dict:
+        """A new document for trial ``tid`` with the given raw values, as ``fmin`` makes for a
+        point to evaluate (labels missing from ``vals`` are inactive)."""
+        misc = {
+            "tid": tid,
+            "cmd": ("domain_attachment", "FMinIter_Domain"),
+            "workdir": None,
+            "idxs": {k: ([tid] if k in vals else []) for k in labels},
+            "vals": {k: ([vals[k]] if k in vals else []) for k in labels},
+        }
+        return self.trials.new_trial_docs([tid], [None], [{"status": "new"}], [misc])[0]
+
+    def insert(self, docs: Sequence[dict]) -> None:
+        """Inserts new documents (checked by hyperopt) and refreshes the trials TPE reads."""
+        tids = set(self.trials.insert_trial_docs(list(docs)))
+        self.trials.refresh()
+        self._docs.update((d["tid"], d) for d in self.trials.trials if d["tid"] in tids)
+
+    def doc(self, tid: int) -> dict:
+        """The document of trial ``tid``; changing it changes what TPE reads after
+        :meth:`refresh`."""
+        return self._docs[tid]
+
+    def refresh(self) -> None:
+        """Makes document state changes visible to TPE."""
+        self.trials.refresh()
+
+    def get_state(self) -> dict[str, Any]:
+        """Every document (failed ones too) in id order, and the ids handed out."""
+        return {"docs": [self._docs[tid] for tid in sorted(self._docs)],
+                "ids": list(range(self._allocated))}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> "HyperoptTrials":
+        """The store :meth:`get_state` described; the documents are used as given (copy them
+        first if the caller keeps them)."""
+        store = cls()
+        if state["ids"]:
+            store.trials.new_trial_ids(len(state["ids"]))
+        store._allocated = len(state["ids"])
+        docs = list(state["docs"])
+        store.trials.insert_trial_docs(docs)
+        store.trials.refresh()
+        store._docs = {d["tid"]: d for d in docs}
+        store._docs.update((d["tid"], d) for d in store.trials.trials)
+        return store
