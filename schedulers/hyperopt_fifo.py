@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional
 from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.search import HyperOptSearch, Searcher, TrialLimiter
+from tuneflows.search.argument_checks import validate_max_concurrent
 
 
 class HyperOptScheduler(FIFOScheduler):
@@ -62,16 +63,11 @@ class HyperOptScheduler(FIFOScheduler):
         seed: Optional[int] = None,
     ) -> None:
         super().__init__(seed)
-        if max_concurrent is not None and (
-            isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int)
-            or max_concurrent < 1
-        ):
-            raise ValueError(f"max_concurrent must be None or an int >= 1, got {max_concurrent!r}.")
+        self.max_concurrent = validate_max_concurrent(max_concurrent)
         if not isinstance(reward_attr, str) or not reward_attr:
             raise ValueError(f"reward_attr must be a result key, got {reward_attr!r}.")
         spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
         self.metric, self.mode = spec.metric, spec.mode
-        self.max_concurrent = max_concurrent
         self._seed = seed
 
     def make_searcher(

@@ -6,22 +6,10 @@ import copy
 import math
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-import numpy as np
-
 from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
+from tuneflows.search.plain_data import plain_data
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
-
-
-def _plain(value: Any) -> Any:
-    """Thaws snapshot mappings/tuples and numpy scalars into plain, JSON-friendly data."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _check_mutations(mutations: Mapping[str, Any], path: str = "hyperparam_mutations") -> None:
@@ -150,7 +138,7 @@ class PopulationBasedTraining(TrialScheduler):
             "status": "live", "config": {}, "has_checkpoint": False, "last_score": None,
             "last_perturbation_time": 0.0,
         })
-        info["config"] = _plain(trial.config)
+        info["config"] = plain_data(trial.config)
         info["has_checkpoint"] = bool(trial.has_checkpoint)
         return info
 
@@ -205,16 +193,16 @@ class PopulationBasedTraining(TrialScheduler):
 
     def explore(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """A perturbed copy of ``config`` (mutations, then ``custom_explore_fn``)."""
-        new = copy.deepcopy(_plain(config))
+        new = copy.deepcopy(plain_data(config))
         self._mutate(new, self._mutations)
         if self._explore_fn is not None:
             new = self._explore_fn(new)
             if not isinstance(new, Mapping):
                 raise ValueError(f"custom_explore_fn must return a config dict, got {new!r}.")
-        return _plain(new)
+        return plain_data(new)
 
     def _sample(self, spec: Any) -> Any:
-        return _plain(spec.sample(self._rng) if hasattr(spec, "sample") else spec())
+        return plain_data(spec.sample(self._rng) if hasattr(spec, "sample") else spec())
 
     def _mutate(self, config: dict[str, Any], mutations: Mapping[str, Any]) -> None:
         for key, spec in mutations.items():
@@ -226,7 +214,7 @@ class PopulationBasedTraining(TrialScheduler):
             resample = self._rng.random() < self._resample_p
             current = config.get(key)
             if isinstance(spec, (list, tuple)):
-                values = _plain(list(spec))
+                values = plain_data(list(spec))
                 if resample or current not in values:
                     config[key] = values[int(self._rng.integers(len(values)))]
                 else:
