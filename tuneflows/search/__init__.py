@@ -5,6 +5,13 @@ the pure :class:`Searcher` interface, grid × samples variant generation
 (:class:`BasicVariantGenerator`, the default), hyperopt's TPE (:class:`HyperOptSearch`),
 :class:`ConcurrencyLimiter` and :class:`TrialLimiter`. Look searchers up by name with
 :func:`create_searcher` (``"variant"``, ``"random"``, ``"hyperopt"``).
+
+Where things live: ``domains`` (the primitives), ``config_values`` / ``config_paths`` /
+``config_validation`` (reading a config), ``spec_view`` and ``spec_resolver`` (resolving one
+variant), ``variant_plan`` and ``variant_generator`` (grid × samples), ``concurrency`` (the
+limiters), ``hyperopt_conversion`` / ``hyperopt_space`` / ``hyperopt_trials`` /
+``early_stop_ranking`` / ``hyperopt_search`` (TPE), ``argument_checks`` and ``plain_data``
+(shared by the searchers).
 """
 
 from __future__ import annotations
