@@ -22,10 +22,10 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from tuneflows import _env
+from tuneflows import process_defaults
 from tuneflows.recording.mlflow_store import use_write_ahead_log
 
-_env.apply_defaults()
+process_defaults.apply_defaults()
 
 
 def _trial_costs(client: Any, experiment_id: str, parent: str, trials: int, merged: bool) -> dict[str, float]:

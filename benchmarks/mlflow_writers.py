@@ -19,9 +19,9 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from tuneflows import _env
+from tuneflows import process_defaults
 
-_env.apply_defaults()
+process_defaults.apply_defaults()
 
 RUNS = 8
 KEYS = ("a", "b", "c", "d", "e")

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tuneflows._env import apply_defaults
+from tuneflows.process_defaults import apply_defaults
 
 apply_defaults()
 

@@ -9,7 +9,7 @@ layers (``tuneflows.schedulers``, ``tuneflows.search``) import without them.
 import importlib
 from typing import Any
 
-from tuneflows._env import apply_defaults
+from tuneflows.process_defaults import apply_defaults
 
 apply_defaults()
 

@@ -67,7 +67,6 @@ class Trainable:
         self._iteration = 0
         self._time_total = 0.0
         self._timesteps_total: Optional[int] = None
-        self._restored_from_dict = False
         self._call_setup()
 
     def _call_setup(self) -> None:

@@ -76,10 +76,6 @@ class TrialController:
         """How many trials hold a slot (running or parked on their actor)."""
         return sum(1 for t in self._live.values() if t.status == RUNNING) + len(self._parked)
 
-    def is_parked(self, trial_id: str) -> bool:
-        """Whether a PAUSED trial is still held by its actor."""
-        return trial_id in self._parked
-
     def count_round(self, trial_id: str) -> int:
         """Counts a new round of ``trial_id`` and returns its number (1 for the first)."""
         self.rounds[trial_id] = self.rounds.get(trial_id, 0) + 1

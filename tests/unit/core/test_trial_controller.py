@@ -122,9 +122,9 @@ def test_a_parked_trial_restarts_on_its_actor():
     ctl = controller(n=1, slots=1)
     trial = started(ctl)[0]
     ctl.on_paused(trial.trial_id, parked=True)
-    assert ctl.is_parked(trial.trial_id) and ctl.running() == 1
+    assert trial.status == PAUSED and ctl.running() == 1  # parked: still holds its slot
     start = [a for a in ctl.fill_slots() if isinstance(a, StartTrial)]
-    assert start and start[0].parked and not ctl.is_parked(trial.trial_id)
+    assert start and start[0].parked and trial.status == RUNNING and ctl.running() == 1
 
 
 def test_clone_sets_the_new_config_and_names_the_donor():

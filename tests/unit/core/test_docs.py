@@ -1,0 +1,20 @@
+"""The docstring examples of the engine-free core modules run."""
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "tuneflows.best_trial",
+    "tuneflows.control.controller",
+    "tuneflows.recording.recording_thread",
+    "tuneflows.recording.retry",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
