@@ -11,7 +11,7 @@ from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.prefect_api import start_ephemeral_api_in_background
-from tuneflows.experiment_loop import ExperimentRequest
+from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.resume import saved_state_to_resume
 from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
 from tuneflows.search.concurrency import TrialLimiter

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional, Sequence
 
 from tuneflows.checkpoints import CheckpointStore
@@ -19,14 +18,12 @@ from tuneflows.control.controller import TrialController
 from tuneflows.error import TuneError
 from tuneflows.execution.shipping import ship_by_value_if_local
 from tuneflows.execution.trial_actors import TrialActorDied, TrialActors
+from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import ExperimentState
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.resume import adopt_recorded_results, restore_experiment
-from tuneflows.schedulers import TrialScheduler
-from tuneflows.search.searcher import Searcher
-from tuneflows.spec import Experiment
 from tuneflows.state_writer import StateWriter
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
@@ -36,46 +33,6 @@ CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
 ENDED = (PAUSE, STOP, TERMINATED, ERROR)
 
 RoundTask = Callable[..., Awaitable[str]]
-
-
-@dataclass
-class ExperimentRequest:
-    """What one experiment's flow run executes (a retry of the flow run builds a fresh
-    :class:`ExperimentLoop` from it, resuming from the saved state).
-
-    Attributes:
-        experiment: The experiment.
-        scheduler: Decides continue / pause / stop / clone.
-        searcher: Proposes configurations.
-        total_resources: The Ray cluster's ``{"cpu": n, "gpu": m}``.
-        round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
-        max_concurrent: Most trials running at once (None: as many as resources allow).
-        verbose: Show the status block.
-        resume_state: Saved state to continue (None: start afresh).
-        errored_only: On resume, re-run only the failed trials.
-        on_loop: Called with each new loop (the Client API server attaches to it).
-    """
-
-    experiment: Experiment
-    scheduler: TrialScheduler
-    searcher: Searcher
-    total_resources: dict[str, float] = field(default_factory=dict)
-    round_seconds: float = 5.0
-    max_concurrent: Optional[int] = None
-    verbose: bool = True
-    resume_state: Optional[ExperimentState] = None
-    errored_only: bool = False
-    on_loop: Optional[Callable[["ExperimentLoop"], None]] = None
-
-    def slots(self) -> int:
-        """How many trials can hold an actor at once."""
-        per_trial, total = self.experiment.resources, self.total_resources
-        slots = int(total.get("cpu", 0) // per_trial["cpu"]) if per_trial["cpu"] else 10**6
-        if per_trial["gpu"]:
-            slots = min(slots, int(total.get("gpu", 0) // per_trial["gpu"]))
-        if self.max_concurrent:
-            slots = min(slots, self.max_concurrent)
-        return max(slots, 1)
 
 
 class ExperimentLoop:

@@ -17,7 +17,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect_ray.task_runners import RayTaskRunner
 
-from tuneflows.experiment_loop import ExperimentLoop, ExperimentRequest
+from tuneflows.experiment_loop import ExperimentLoop
+from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import load_state
 from tuneflows.trial import Trial
 

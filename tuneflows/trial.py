@@ -4,6 +4,7 @@ that schedulers and searchers read."""
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping, Optional
@@ -133,3 +134,10 @@ class Trial:
         """Plain-data form, for experiment state and the REST API."""
         return dataclasses.asdict(self)
 
+
+def trial_dir_name(name: str, trial_id: str) -> str:
+    """A trial's directory name: its display name with unsafe characters replaced."""
+    safe = re.sub(r"[^\w.=,+-]", "_", name)
+    if len(safe) > 120:
+        safe = f"{safe[:100]}_{trial_id}"
+    return safe

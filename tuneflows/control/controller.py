@@ -8,7 +8,6 @@ outcome, a failure, a pause) and carries out the returned actions in order.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Mapping, Optional
 
 from tuneflows import result as R
@@ -16,12 +15,14 @@ from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
     PauseTrial, RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
 )
-from tuneflows.error import TuneError
+from tuneflows.error import TuneError, last_line
 from tuneflows.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.spec import Experiment
-from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot
+from tuneflows.trial import (
+    ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot, trial_dir_name,
+)
 
 _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
 
@@ -306,16 +307,3 @@ class TrialController:
         tags = {"num_failures": trial.num_failures} if trial.num_failures else {}
         return EndTrial(trial, reason, actor, error, early_stopped, tags)
 
-
-def last_line(text: str) -> str:
-    """The last non-empty line of a traceback (the exception), or "unknown error"."""
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "unknown error"
-
-
-def trial_dir_name(name: str, trial_id: str) -> str:
-    """A trial's directory name: its display name with unsafe characters replaced."""
-    safe = re.sub(r"[^\w.=,+-]", "_", name)
-    if len(safe) > 120:
-        safe = f"{safe[:100]}_{trial_id}"
-    return safe

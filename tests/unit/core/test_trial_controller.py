@@ -9,14 +9,14 @@ from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
     RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
 )
-from tuneflows.control.controller import TrialController, last_line, trial_dir_name
-from tuneflows.error import TuneError
+from tuneflows.control.controller import TrialController
+from tuneflows.error import TuneError, last_line
 from tuneflows.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, FIFOScheduler, TrialScheduler
 from tuneflows.search import BasicVariantGenerator, grid_search
 from tuneflows.search.searcher import EARLY_STOPPED
 from tuneflows.spec import Experiment
-from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, trial_dir_name
 
 
 class Scripted(FIFOScheduler):

@@ -1,0 +1,52 @@
+"""What one experiment's flow run executes: the experiment, its scheduler and searcher,
+the resources and loop settings, and what to resume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from tuneflows.experiment_state import ExperimentState
+from tuneflows.schedulers import TrialScheduler
+from tuneflows.search.searcher import Searcher
+from tuneflows.spec import Experiment
+
+
+@dataclass
+class ExperimentRequest:
+    """What one experiment's flow run executes (a retry of the flow run builds a fresh
+    :class:`ExperimentLoop` from it, resuming from the saved state).
+
+    Attributes:
+        experiment: The experiment.
+        scheduler: Decides continue / pause / stop / clone.
+        searcher: Proposes configurations.
+        total_resources: The Ray cluster's ``{"cpu": n, "gpu": m}``.
+        round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
+        max_concurrent: Most trials running at once (None: as many as resources allow).
+        verbose: Show the status block.
+        resume_state: Saved state to continue (None: start afresh).
+        errored_only: On resume, re-run only the failed trials.
+        on_loop: Called with each new loop (the Client API server attaches to it).
+    """
+
+    experiment: Experiment
+    scheduler: TrialScheduler
+    searcher: Searcher
+    total_resources: dict[str, float] = field(default_factory=dict)
+    round_seconds: float = 5.0
+    max_concurrent: Optional[int] = None
+    verbose: bool = True
+    resume_state: Optional[ExperimentState] = None
+    errored_only: bool = False
+    on_loop: Optional[Callable[[Any], None]] = None
+
+    def slots(self) -> int:
+        """How many trials can hold an actor at once."""
+        per_trial, total = self.experiment.resources, self.total_resources
+        slots = int(total.get("cpu", 0) // per_trial["cpu"]) if per_trial["cpu"] else 10**6
+        if per_trial["gpu"]:
+            slots = min(slots, int(total.get("gpu", 0) // per_trial["gpu"]))
+        if self.max_concurrent:
+            slots = min(slots, self.max_concurrent)
+        return max(slots, 1)
