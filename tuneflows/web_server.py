@@ -21,7 +21,7 @@ Endpoints (all JSON):
 Errors are ``{"detail": "<message>"}`` with status 400 (bad request), 404 (unknown
 trial) or 503 (no experiment running).
 
-Every access to the runner goes through ``runner.call_soon``, i.e. runs on the
+Every access to the loop goes through ``loop.call_soon``, i.e. runs on the
 experiment's event loop, so the server never reads a trial while the loop changes it.
 
 Example:
@@ -35,253 +35,18 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import math
 import socket
 import threading
 import time
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
 
 from tuneflows.error import TuneError
+from tuneflows.rest_api import DEFAULT_PORT, check_resolved_config, create_app
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_PORT = 4321
-#: Keys a client-added trial's spec may hold.
-VALID_SPEC_KEYS = ("config",)
-#: Longest wait for the experiment's event loop to answer one request.
-CALL_TIMEOUT_S = 10.0
-
-
-# ---------------------------------------------------------------------------- models
-class TrialInfo(BaseModel):
-    """One trial as the REST API shows it.
-
-    Example:
-        >>> TrialInfo(trial_id="3f2a1_00000", name="f_0", config={"lr": 0.1},
-        ...           status="RUNNING").status
-        'RUNNING'
-    """
-
-    trial_id: str
-    name: str
-    experiment: Optional[str] = None
-    experiment_tag: str = ""
-    config: dict[str, Any] = Field(default_factory=dict)
-    status: str
-    status_reason: str = ""
-    last_result: Optional[dict[str, Any]] = None
-    error_msg: Optional[str] = None
-    num_failures: int = 0
-    logdir: str = ""
-
-
-class AddTrialRequest(BaseModel):
-    """Body of ``POST /trials``.
-
-    Attributes:
-        name: The experiment to add to (optional). Another name than the running
-            experiment's becomes the new trial's tag (its name's suffix).
-        spec: The trial spec; only ``{"config": {...}}`` with a resolved config.
-
-    Example:
-        >>> AddTrialRequest(spec={"config": {"lr": 0.1}}).spec
-        {'config': {'lr': 0.1}}
-    """
-
-    name: Optional[str] = None
-    spec: dict[str, Any] = Field(default_factory=dict)
-
-
-class StatusInfo(BaseModel):
-    """Body of ``GET /status``: the experiment's name and its status block."""
-
-    experiment: Optional[str] = None
-    status: str
-
-
-class ErrorInfo(BaseModel):
-    """Every error response: ``{"detail": "<message>"}``."""
-
-    detail: str
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorInfo} for code in (400, 404, 503)
-}
-
-
-# ---------------------------------------------------------------------------- helpers
-def _jsonable(value: Any) -> Any:
-    """Plain JSON data: numpy scalars and arrays become Python numbers and lists,
-    NaN/inf become None, other unknown objects their ``repr``."""
-    if value is None or isinstance(value, (bool, str, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _jsonable(value.tolist())
-    return repr(value)
-
-
-def check_resolved_config(config: Any, path: str = "") -> None:
-    """Checks that a client-added config is resolved: no ``grid_search``, no search
-    domains (``tuneflows.uniform(...)``...), no ``sample_from``/lambdas.
-
-    Args:
-        config: The config to check (nested dicts and lists are walked).
-        path: Where ``config`` sits, for messages (``"a/b"``).
-
-    Raises:
-        ValueError: Naming the first unresolved key.
-
-    Example:
-        >>> check_resolved_config({"lr": 0.1, "net": {"layers": [64, 64]}})
-        >>> check_resolved_config({"net": {"lr": {"grid_search": [1, 2]}}})
-        Traceback (most recent call last):
-        ...
-        ValueError: config key 'net/lr' is a grid_search; a client-added trial needs a resolved config (plain values).
-    """
-    from tuneflows.search.domains import Domain
-
-    where = path or "<config>"
-    if isinstance(value := config, Mapping):
-        if "grid_search" in value:
-            raise ValueError(f"config key {where!r} is a grid_search; a client-added trial "
-                             f"needs a resolved config (plain values).")
-        for k, v in value.items():
-            check_resolved_config(v, f"{path}/{k}" if path else str(k))
-    elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            check_resolved_config(v, f"{path}/{i}" if path else str(i))
-    elif isinstance(value, Domain) or callable(value):
-        raise ValueError(f"config key {where!r} is a search domain ({value!r}); a client-added "
-                         f"trial needs a resolved config (plain values).")
-
-
-def _trial_info(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
-    """The REST form of a Trial (called on the experiment's loop)."""
-    data = trial.to_dict()
-    keys = TrialInfo.model_fields.keys()
-    info = {k: data[k] for k in keys if k in data}
-    info["name"] = trial.name
-    info["experiment"] = experiment
-    return _jsonable(info)
-
-
-# ---------------------------------------------------------------------------- app
-def create_app(get_runner: Callable[[], Any]) -> FastAPI:
-    """The FastAPI app of the Client API.
-
-    Args:
-        get_runner: Returns the current ExperimentRunner (or None between experiments).
-            The runner must offer ``call_soon``, ``trials``, ``request_stop``,
-            ``add_trial``, ``status_text`` and ``experiment.name``.
-
-    Returns:
-        The app; serve it with uvicorn or test it with ``fastapi.testclient``.
-
-    Example:
-        >>> from fastapi.testclient import TestClient
-        >>> TestClient(create_app(lambda: None)).get("/trials").json()
-        {'detail': 'No experiment is running.'}
-    """
-    app = FastAPI(title="tuneflows TuneServer",
-                  description="Client API of a running tuneflows experiment.")
-
-    @app.exception_handler(RequestValidationError)
-    async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'/'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
-        )
-        return JSONResponse(status_code=400, content={"detail": f"Invalid request: {problems}"})
-
-    def on_loop(fn: Callable[..., Any], *args: Any) -> Any:
-        """Runs ``fn(runner, *args)`` on the current experiment's event loop."""
-        runner = get_runner()
-        if runner is None:
-            raise HTTPException(503, "No experiment is running.")
-        try:
-            return runner.call_soon(fn, runner, *args, timeout=CALL_TIMEOUT_S)
-        except HTTPException:
-            raise
-        except (TuneError, RuntimeError, TimeoutError, concurrent.futures.TimeoutError) as exc:
-            name = _experiment_name(runner)
-            raise HTTPException(503, f"Experiment {name!r} is not running ({exc or 'timed out'}).")
-
-    def lookup(runner: Any, trial_id: str) -> Any:
-        trial = runner.trials.get(trial_id)
-        if trial is None:
-            raise HTTPException(404, f"No trial {trial_id!r} in experiment "
-                                     f"{_experiment_name(runner)!r}.")
-        return trial
-
-    @app.get("/trials", response_model=list[TrialInfo], summary="All trials")
-    def get_all_trials() -> list[dict[str, Any]]:
-        def read(runner: Any) -> list[dict[str, Any]]:
-            name = _experiment_name(runner)
-            return [_trial_info(t, name) for t in list(runner.trials.values())]
-        return on_loop(read)
-
-    @app.get("/trials/{trial_id}", response_model=TrialInfo, responses=_ERRORS,
-             summary="One trial, with its last result")
-    def get_trial(trial_id: str) -> dict[str, Any]:
-        return on_loop(lambda r: _trial_info(lookup(r, trial_id), _experiment_name(r)))
-
-    @app.post("/trials", response_model=TrialInfo, status_code=201, responses=_ERRORS,
-              summary="Add a trial with a resolved config")
-    def add_trial(body: AddTrialRequest) -> dict[str, Any]:
-        unknown = sorted(set(body.spec) - set(VALID_SPEC_KEYS))
-        if unknown:
-            raise HTTPException(400, f"Unknown trial spec key(s) {unknown}; valid keys: "
-                                     f"{', '.join(VALID_SPEC_KEYS)}.")
-        config = body.spec.get("config") or {}
-        if not isinstance(config, dict):
-            raise HTTPException(400, f"spec['config'] must be a JSON object, got "
-                                     f"{type(config).__name__}.")
-        try:
-            check_resolved_config(config)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-
-        def add(runner: Any) -> dict[str, Any]:
-            name = _experiment_name(runner)
-            tag = "" if body.name in (None, "", name) else body.name
-            trial = runner.add_trial(config, tag)
-            return _trial_info(trial, name)
-        return on_loop(add)
-
-    @app.put("/trials/{trial_id}", response_model=TrialInfo, responses=_ERRORS,
-             summary="Stop a trial")
-    def stop_trial(trial_id: str) -> dict[str, Any]:
-        def stop(runner: Any) -> dict[str, Any]:
-            trial = lookup(runner, trial_id)
-            runner.request_stop(trial_id)
-            return _trial_info(trial, _experiment_name(runner))
-        return on_loop(stop)
-
-    @app.get("/status", response_model=StatusInfo, responses=_ERRORS,
-             summary="The == Status == block")
-    def get_status() -> dict[str, Any]:
-        return on_loop(lambda r: {"experiment": _experiment_name(r), "status": r.status_text()})
-
-    return app
-
-
-def _experiment_name(runner: Any) -> Optional[str]:
-    return getattr(getattr(runner, "experiment", None), "name", None)
-
 
 # ---------------------------------------------------------------------------- server
 class TuneServer:
@@ -296,7 +61,7 @@ class TuneServer:
 
     Example:
         >>> server = TuneServer(port=0)          # doctest: +SKIP
-        >>> server.attach(runner)                # doctest: +SKIP
+        >>> server.attach(loop)                # doctest: +SKIP
         >>> TuneClient(f"localhost:{server.port}").get_all_trials()  # doctest: +SKIP
         >>> server.shutdown()                    # doctest: +SKIP
     """
@@ -305,9 +70,9 @@ class TuneServer:
         import uvicorn
 
         self.host = host
-        self._runner: Any = None
+        self._loop: Any = None
         self._lock = threading.Lock()
-        self.app = create_app(self._current_runner)
+        self.app = create_app(self._current_loop)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -335,23 +100,23 @@ class TuneServer:
             self.shutdown()
             raise TuneError(f"TuneServer did not start on {self.host}:{self.port}.")
 
-    def _current_runner(self) -> Any:
+    def _current_loop(self) -> Any:
         with self._lock:
-            return self._runner
+            return self._loop
 
     @property
     def address(self) -> str:
         """``host:port``, as TuneClient takes it."""
         return f"{self.host}:{self.port}"
 
-    def attach(self, runner: Any) -> None:
-        """Points the server at ``runner``, the experiment now running (None: none).
+    def attach(self, loop: Any) -> None:
+        """Points the server at ``loop``, the experiment now running (None: none).
 
         Example:
-            >>> server.attach(runner)  # doctest: +SKIP
+            >>> server.attach(loop)  # doctest: +SKIP
         """
         with self._lock:
-            self._runner = runner
+            self._loop = loop
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stops uvicorn and waits for its thread (idempotent).

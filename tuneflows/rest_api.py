@@ -1,0 +1,249 @@
+"""The Client API's REST endpoints: the FastAPI app over a running experiment's loop,
+its request and response models, and the checks on configs a client sends.
+
+Every access to the experiment goes through its ``call_soon``, i.e. runs on the
+experiment's event loop, so the app never reads a trial while the loop changes it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+from typing import Any, Callable, Mapping, Optional
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from tuneflows.error import TuneError
+
+
+DEFAULT_PORT = 4321
+#: Keys a client-added trial's spec may hold.
+VALID_SPEC_KEYS = ("config",)
+#: Longest wait for the experiment's event loop to answer one request.
+CALL_TIMEOUT_S = 10.0
+
+
+# ---------------------------------------------------------------------------- models
+class TrialResponse(BaseModel):
+    """One trial as the REST API shows it.
+
+    Example:
+        >>> TrialResponse(trial_id="3f2a1_00000", name="f_0", config={"lr": 0.1},
+        ...           status="RUNNING").status
+        'RUNNING'
+    """
+
+    trial_id: str
+    name: str
+    experiment: Optional[str] = None
+    experiment_tag: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    status: str
+    status_reason: str = ""
+    last_result: Optional[dict[str, Any]] = None
+    error_msg: Optional[str] = None
+    num_failures: int = 0
+    logdir: str = ""
+
+
+class AddTrialRequest(BaseModel):
+    """Body of ``POST /trials``.
+
+    Attributes:
+        name: The experiment to add to (optional). Another name than the running
+            experiment's becomes the new trial's tag (its name's suffix).
+        spec: The trial spec; only ``{"config": {...}}`` with a resolved config.
+
+    Example:
+        >>> AddTrialRequest(spec={"config": {"lr": 0.1}}).spec
+        {'config': {'lr': 0.1}}
+    """
+
+    name: Optional[str] = None
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatusInfo(BaseModel):
+    """Body of ``GET /status``: the experiment's name and its status block."""
+
+    experiment: Optional[str] = None
+    status: str
+
+
+class ErrorInfo(BaseModel):
+    """Every error response: ``{"detail": "<message>"}``."""
+
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorInfo} for code in (400, 404, 503)
+}
+
+
+# ---------------------------------------------------------------------------- helpers
+def jsonable(value: Any) -> Any:
+    """Plain JSON data: numpy scalars and arrays become Python numbers and lists,
+    NaN/inf become None, other unknown objects their ``repr``."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return jsonable(value.tolist())
+    return repr(value)
+
+
+def check_resolved_config(config: Any, path: str = "") -> None:
+    """Checks that a client-added config is resolved: no ``grid_search``, no search
+    domains (``tuneflows.uniform(...)``...), no ``sample_from``/lambdas.
+
+    Args:
+        config: The config to check (nested dicts and lists are walked).
+        path: Where ``config`` sits, for messages (``"a/b"``).
+
+    Raises:
+        ValueError: Naming the first unresolved key.
+
+    Example:
+        >>> check_resolved_config({"lr": 0.1, "net": {"layers": [64, 64]}})
+        >>> check_resolved_config({"net": {"lr": {"grid_search": [1, 2]}}})
+        Traceback (most recent call last):
+        ...
+        ValueError: config key 'net/lr' is a grid_search; a client-added trial needs a resolved config (plain values).
+    """
+    from tuneflows.search.domains import Domain
+
+    where = path or "<config>"
+    if isinstance(value := config, Mapping):
+        if "grid_search" in value:
+            raise ValueError(f"config key {where!r} is a grid_search; a client-added trial "
+                             f"needs a resolved config (plain values).")
+        for k, v in value.items():
+            check_resolved_config(v, f"{path}/{k}" if path else str(k))
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            check_resolved_config(v, f"{path}/{i}" if path else str(i))
+    elif isinstance(value, Domain) or callable(value):
+        raise ValueError(f"config key {where!r} is a search domain ({value!r}); a client-added "
+                         f"trial needs a resolved config (plain values).")
+
+
+def trial_response(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
+    """The REST form of a Trial (called on the experiment's loop)."""
+    data = trial.to_dict()
+    keys = TrialResponse.model_fields.keys()
+    info = {k: data[k] for k in keys if k in data}
+    info["name"] = trial.name
+    info["experiment"] = experiment
+    return jsonable(info)
+
+
+# ---------------------------------------------------------------------------- app
+def create_app(get_loop: Callable[[], Any]) -> FastAPI:
+    """The FastAPI app of the Client API.
+
+    Args:
+        get_loop: Returns the current ExperimentLoop (or None between experiments).
+            The loop must offer ``call_soon``, ``trials``, ``request_stop``,
+            ``add_trial``, ``status_text`` and ``experiment.name``.
+
+    Returns:
+        The app; serve it with uvicorn or test it with ``fastapi.testclient``.
+
+    Example:
+        >>> from fastapi.testclient import TestClient
+        >>> TestClient(create_app(lambda: None)).get("/trials").json()
+        {'detail': 'No experiment is running.'}
+    """
+    app = FastAPI(title="tuneflows TuneServer",
+                  description="Client API of a running tuneflows experiment.")
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors()
+        )
+        return JSONResponse(status_code=400, content={"detail": f"Invalid request: {problems}"})
+
+    def on_loop(fn: Callable[..., Any], *args: Any) -> Any:
+        """Runs ``fn(loop, *args)`` on the current experiment's event loop."""
+        loop = get_loop()
+        if loop is None:
+            raise HTTPException(503, "No experiment is running.")
+        try:
+            return loop.call_soon(fn, loop, *args, timeout=CALL_TIMEOUT_S)
+        except HTTPException:
+            raise
+        except (TuneError, RuntimeError, TimeoutError, concurrent.futures.TimeoutError) as exc:
+            name = experiment_name(loop)
+            raise HTTPException(503, f"Experiment {name!r} is not running ({exc or 'timed out'}).")
+
+    def lookup(loop: Any, trial_id: str) -> Any:
+        trial = loop.trials.get(trial_id)
+        if trial is None:
+            raise HTTPException(404, f"No trial {trial_id!r} in experiment "
+                                     f"{experiment_name(loop)!r}.")
+        return trial
+
+    @app.get("/trials", response_model=list[TrialResponse], summary="All trials")
+    def get_all_trials() -> list[dict[str, Any]]:
+        def read(loop: Any) -> list[dict[str, Any]]:
+            name = experiment_name(loop)
+            return [trial_response(t, name) for t in list(loop.trials.values())]
+        return on_loop(read)
+
+    @app.get("/trials/{trial_id}", response_model=TrialResponse, responses=_ERRORS,
+             summary="One trial, with its last result")
+    def get_trial(trial_id: str) -> dict[str, Any]:
+        return on_loop(lambda r: trial_response(lookup(r, trial_id), experiment_name(r)))
+
+    @app.post("/trials", response_model=TrialResponse, status_code=201, responses=_ERRORS,
+              summary="Add a trial with a resolved config")
+    def add_trial(body: AddTrialRequest) -> dict[str, Any]:
+        unknown = sorted(set(body.spec) - set(VALID_SPEC_KEYS))
+        if unknown:
+            raise HTTPException(400, f"Unknown trial spec key(s) {unknown}; valid keys: "
+                                     f"{', '.join(VALID_SPEC_KEYS)}.")
+        config = body.spec.get("config") or {}
+        if not isinstance(config, dict):
+            raise HTTPException(400, f"spec['config'] must be a JSON object, got "
+                                     f"{type(config).__name__}.")
+        try:
+            check_resolved_config(config)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+        def add(loop: Any) -> dict[str, Any]:
+            name = experiment_name(loop)
+            tag = "" if body.name in (None, "", name) else body.name
+            trial = loop.add_trial(config, tag)
+            return trial_response(trial, name)
+        return on_loop(add)
+
+    @app.put("/trials/{trial_id}", response_model=TrialResponse, responses=_ERRORS,
+             summary="Stop a trial")
+    def stop_trial(trial_id: str) -> dict[str, Any]:
+        def stop(loop: Any) -> dict[str, Any]:
+            trial = lookup(loop, trial_id)
+            loop.request_stop(trial_id)
+            return trial_response(trial, experiment_name(loop))
+        return on_loop(stop)
+
+    @app.get("/status", response_model=StatusInfo, responses=_ERRORS,
+             summary="The == Status == block")
+    def get_status() -> dict[str, Any]:
+        return on_loop(lambda r: {"experiment": experiment_name(r), "status": r.status_text()})
+
+    return app
+
+
+def experiment_name(loop: Any) -> Optional[str]:
+    return getattr(getattr(loop, "experiment", None), "name", None)
