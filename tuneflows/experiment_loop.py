@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from tuneflows.checkpoints import CheckpointStore
 from tuneflows.control.actions import (
     DISCARD, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
-    RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
+    RestartTrial, StartTrial, StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
 from tuneflows.error import TuneError
@@ -181,7 +181,10 @@ class ExperimentLoop:
         except TrialActorDied as exc:
             actions = self.controller.on_failure(trial_id, str(exc), actor_dead=True)
         else:
-            actions = self.controller.on_round(trial_id, outcome)
+            results = self.controller.new_results(trial_id, outcome)
+            if results:  # recorded before the scheduler sees them, which may raise
+                self._recorder.on_results(self.trials[trial_id], results)
+            actions = self.controller.on_round(trial_id, outcome, results)
         ended = await self._carry_out_all(actions)
         self._persist()
         return ended
@@ -200,8 +203,6 @@ class ExperimentLoop:
         elif isinstance(action, StartTrial):
             self._driving[action.trial.trial_id] = asyncio.ensure_future(
                 self._drive(action.trial, action.parked))
-        elif isinstance(action, RecordResults):
-            self._recorder.on_results(action.trial, action.results)
         elif isinstance(action, StoreCheckpoint):
             await self._store_checkpoint(action.trial, action.blob, action.iteration)
         elif isinstance(action, ContinueTrial):
@@ -219,6 +220,7 @@ class ExperimentLoop:
         elif isinstance(action, EndTrial):
             if action.actor == RELEASE:
                 await self._actors.release(action.trial.trial_id)
+                self.controller.release_slot(action.trial.trial_id)
             self._end(action)
             return STOP if action.early_stopped else action.trial.status
         return CONTINUE
@@ -234,6 +236,7 @@ class ExperimentLoop:
     def _end(self, action: EndTrial) -> None:
         if action.actor == DISCARD:
             self._actors.discard(action.trial.trial_id)
+            self.controller.release_slot(action.trial.trial_id)
         if action.error is not None:
             self._recorder.on_error(action.trial, action.error)
         self._recorder.on_trial_end(action.trial, action.reason, action.tags)
@@ -257,6 +260,7 @@ class ExperimentLoop:
         if not parked:
             await self._store_checkpoint(trial, None, trial.iteration)
             await self._actors.release(trial.trial_id)
+            self.controller.release_slot(trial.trial_id)
         await self._carry_out_all(self.controller.on_paused(trial.trial_id, parked))
         return PAUSE
 

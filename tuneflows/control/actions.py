@@ -31,14 +31,6 @@ class StartTrial:
 
 
 @dataclass(frozen=True)
-class RecordResults:
-    """New results of ``trial`` (replayed ones already dropped), in order."""
-
-    trial: Trial
-    results: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True)
 class StoreCheckpoint:
     """Keep a checkpoint: ``blob`` when the round brought one, else ask the trial's
     actor for one (when its trainable can checkpoint)."""
@@ -105,5 +97,5 @@ class EndTrial:
     tags: Mapping[str, Any] = field(default_factory=dict)
 
 
-Action = Union[AddTrial, StartTrial, RecordResults, StoreCheckpoint, ContinueTrial, PauseTrial,
+Action = Union[AddTrial, StartTrial, StoreCheckpoint, ContinueTrial, PauseTrial,
                CloneTrial, RestartTrial, EndTrial]

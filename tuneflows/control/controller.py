@@ -8,12 +8,12 @@ outcome, a failure, a pause) and carries out the returned actions in order.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows import result as R
 from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
-    PauseTrial, RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
+    PauseTrial, RestartTrial, StartTrial, StoreCheckpoint,
 )
 from tuneflows.error import TuneError, last_line
 from tuneflows.rounds import RoundOutcome, RoundRequest
@@ -62,6 +62,10 @@ class TrialController:
         # with finished trials.
         self._live: dict[str, Trial] = {}
         self._parked: set[str] = set()  # PAUSED trials still held by their actor
+        # Trials holding an actor, until the loop reports it back in the pool or killed:
+        # a slot freed earlier would start a new actor that waits for the CPUs the old
+        # one still holds, and an idle actor would then never be used.
+        self._holding: set[str] = set()
         self._with_checkpoint: set[str] = set()
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
         self.rounds: dict[str, int] = {}
@@ -74,8 +78,8 @@ class TrialController:
         return trial.snapshot(trial.trial_id in self._with_checkpoint)
 
     def running(self) -> int:
-        """How many trials hold a slot (running or parked on their actor)."""
-        return sum(1 for t in self._live.values() if t.status == RUNNING) + len(self._parked)
+        """How many trials hold a slot (an actor: running, parked, or ending)."""
+        return len(self._holding)
 
     def count_round(self, trial_id: str) -> int:
         """Counts a new round of ``trial_id`` and returns its number (1 for the first)."""
@@ -118,6 +122,7 @@ class TrialController:
                                 f"{trial_id!r}, which is not a PENDING or PAUSED trial.")
             parked = trial_id in self._parked
             self._parked.discard(trial_id)
+            self._holding.add(trial_id)
             trial.status = RUNNING
             actions.append(StartTrial(trial, parked=parked))
 
@@ -190,17 +195,24 @@ class TrialController:
         return trial_id in self._with_checkpoint
 
     # ------------------------------------------------------------------ rounds
-    def on_round(self, trial_id: str, outcome: RoundOutcome) -> list[Action]:
-        """What to do after a round: record its new results, keep its checkpoint, then
-        end, restart, pause, clone or continue the trial."""
-        trial = self.trials[trial_id]
+    def new_results(self, trial_id: str, outcome: RoundOutcome) -> list[dict[str, Any]]:
+        """The round's results not recorded before (a restarted trial replays some);
+        the last becomes the trial's ``last_result``. Record them before
+        :meth:`on_round`, so they are kept even if a scheduler raises."""
         replay = self.replay_until.get(trial_id, 0)
         results = [r for r in outcome.results if r[R.TRAINING_ITERATION] > replay]
+        if results:
+            self.trials[trial_id].last_result = results[-1]
+        return results
+
+    def on_round(self, trial_id: str, outcome: RoundOutcome,
+                 results: Sequence[Mapping[str, Any]]) -> list[Action]:
+        """What to do after a round whose new ``results`` (from :meth:`new_results`) are
+        recorded: keep its checkpoint, then end, restart, pause, clone or continue."""
+        trial = self.trials[trial_id]
         actions: list[Action] = []
         decision = Decision(TrialScheduler.CONTINUE)
         if results:
-            trial.last_result = results[-1]
-            actions.append(RecordResults(trial, tuple(results)))
             snapshot = self.snapshot(trial)
             for result in results:
                 self.searcher.on_trial_result(trial_id, result)
@@ -240,6 +252,10 @@ class TrialController:
         if decision.save_checkpoint:
             actions.append(StoreCheckpoint(trial))
         return actions + [ContinueTrial(trial)]
+
+    def release_slot(self, trial_id: str) -> None:
+        """The trial's actor is back in the pool (or killed): its slot is free."""
+        self._holding.discard(trial_id)
 
     def on_checkpoint(self, trial_id: str) -> None:
         """The trial now has a checkpoint (one asked of its actor was kept)."""

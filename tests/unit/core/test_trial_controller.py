@@ -7,7 +7,7 @@ import pytest
 
 from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
-    RecordResults, RestartTrial, StartTrial, StoreCheckpoint,
+    RestartTrial, StartTrial, StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
 from tuneflows.error import TuneError, last_line
@@ -52,6 +52,11 @@ def results(*iterations: int) -> list[dict]:
     return [{"training_iteration": i, "score": float(i)} for i in iterations]
 
 
+def play(ctl: TrialController, trial, outcome: RoundOutcome) -> list:
+    """What the loop does after a round: take the new results, then ask for actions."""
+    return ctl.on_round(trial.trial_id, outcome, ctl.new_results(trial.trial_id, outcome))
+
+
 def started(ctl: TrialController) -> list:
     actions = ctl.fill_slots()
     return [a.trial for a in actions if isinstance(a, StartTrial)]
@@ -72,14 +77,15 @@ def test_fill_slots_adds_suggestions_and_starts_no_more_than_the_slots():
 def test_a_finished_round_records_results_and_ends_the_trial():
     ctl = controller(n=1)
     trial = started(ctl)[0]
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1, 2), finished=True,
-                                                        stop_key="score"))
-    assert isinstance(actions[0], RecordResults) and len(actions[0].results) == 2
-    end = actions[-1]
+    outcome = RoundOutcome(results=results(1, 2), finished=True, stop_key="score")
+    assert len(ctl.new_results(trial.trial_id, outcome)) == 2
+    end = play(ctl, trial, outcome)[-1]
     assert isinstance(end, EndTrial) and end.actor == RELEASE and not end.early_stopped
     assert trial.status == TERMINATED and trial.status_reason == "score reached"
     assert trial.last_result["done"] is True
     assert ctl.scheduler.calls == [f"complete {trial.trial_id}"]
+    assert ctl.running() == 1  # until the loop has released its actor
+    ctl.release_slot(trial.trial_id)
     assert ctl.fill_slots() == []  # the searcher is exhausted
     assert ctl.searcher_done
 
@@ -88,16 +94,17 @@ def test_replayed_results_are_dropped():
     ctl = controller(n=1)
     trial = started(ctl)[0]
     ctl.replay_until[trial.trial_id] = 2
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1, 2, 3)))
-    assert [r["training_iteration"] for r in actions[0].results] == [3]
-    assert isinstance(actions[-1], ContinueTrial)
+    outcome = RoundOutcome(results=results(1, 2, 3))
+    assert [r["training_iteration"] for r in ctl.new_results(trial.trial_id, outcome)] == [3]
+    assert trial.last_result["training_iteration"] == 3
+    assert isinstance(play(ctl, trial, outcome)[-1], ContinueTrial)
 
 
 def test_a_stop_decision_ends_the_trial_early():
     ctl = controller(n=1)
     trial = started(ctl)[0]
     ctl.scheduler.queue.append(Decision(TrialScheduler.STOP, "below the cutoff"))
-    end = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1)))[-1]
+    end = play(ctl, trial, RoundOutcome(results=results(1)))[-1]
     assert isinstance(end, EndTrial) and end.early_stopped and end.reason == "below the cutoff"
     assert trial.last_result[EARLY_STOPPED] is True
     assert ctl.scheduler.calls == [f"remove {trial.trial_id}"]
@@ -108,11 +115,12 @@ def test_pause_frees_the_slot_once_the_loop_reports_it():
     trial = started(ctl)[0]
     ctl.scheduler.queue.extend([Decision(TrialScheduler.CONTINUE)] * 2
                                + [Decision(TrialScheduler.PAUSE, "rung 3")])
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1, 2, 3)))
+    actions = play(ctl, trial, RoundOutcome(results=results(1, 2, 3)))
     assert isinstance(actions[-1], PauseTrial) and actions[-1].reason == "rung 3"
     assert trial.status == RUNNING  # holds its slot until the loop has paused it
     assert ctl.fill_slots() == []
     ctl.on_checkpoint(trial.trial_id)
+    ctl.release_slot(trial.trial_id)
     assert ctl.on_paused(trial.trial_id, parked=False) == []
     assert trial.status == PAUSED and ctl.snapshot(trial).has_checkpoint
     assert len(started(ctl)) == 1  # the slot went to another trial
@@ -132,7 +140,7 @@ def test_clone_sets_the_new_config_and_names_the_donor():
     donor, trial = started(ctl)
     ctl.scheduler.queue.append(Decision(TrialScheduler.CONTINUE, "exploit", clone_from=donor.trial_id,
                                         new_config={"lr": 0.5}))
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1)))
+    actions = play(ctl, trial, RoundOutcome(results=results(1)))
     clone = next(a for a in actions if isinstance(a, CloneTrial))
     assert clone.donor_id == donor.trial_id and clone.old_config == {"lr": 0.2}
     assert trial.config == {"lr": 0.5} and trial.status_reason == "exploit"
@@ -143,7 +151,7 @@ def test_save_checkpoint_decision_asks_for_a_checkpoint_then_continues():
     ctl = controller(n=1)
     trial = started(ctl)[0]
     ctl.scheduler.queue.append(Decision(TrialScheduler.CONTINUE, save_checkpoint=True))
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1)))
+    actions = play(ctl, trial, RoundOutcome(results=results(1)))
     assert isinstance(actions[-2], StoreCheckpoint) and actions[-2].blob is None
     assert isinstance(actions[-1], ContinueTrial)
 
@@ -151,16 +159,16 @@ def test_save_checkpoint_decision_asks_for_a_checkpoint_then_continues():
 def test_a_round_checkpoint_is_kept_before_the_decision():
     ctl = controller(n=1)
     trial = started(ctl)[0]
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1, 2), checkpoint=b"x",
+    actions = play(ctl, trial, RoundOutcome(results=results(1, 2), checkpoint=b"x",
                                                         checkpoint_iteration=2))
-    assert [type(a) for a in actions] == [RecordResults, StoreCheckpoint, ContinueTrial]
+    assert [type(a) for a in actions] == [StoreCheckpoint, ContinueTrial]
     assert ctl.has_checkpoint(trial.trial_id)
 
 
 def test_failures_restart_until_max_failures_then_error():
     ctl = controller(n=1, max_failures=1)
     trial = started(ctl)[0]
-    actions = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1, 2), error="Tb\nValueError: x"))
+    actions = play(ctl, trial, RoundOutcome(results=results(1, 2), error="Tb\nValueError: x"))
     restart = actions[-1]
     assert isinstance(restart, RestartTrial) and restart.reason == "failure 1/1"
     assert "Failure 1 of" in restart.error and ctl.replay_until[trial.trial_id] == 2
@@ -176,7 +184,7 @@ def test_client_stop_waits_for_the_round_of_a_running_trial():
     ctl = controller(n=3, slots=1)
     trial = started(ctl)[0]
     assert ctl.request_stop(trial.trial_id) == []
-    end = ctl.on_round(trial.trial_id, RoundOutcome(results=results(1)))[-1]
+    end = play(ctl, trial, RoundOutcome(results=results(1)))[-1]
     assert isinstance(end, EndTrial) and end.reason == "stopped by client"
 
 
@@ -225,3 +233,15 @@ def test_last_line_and_dir_names():
     assert last_line("") == "unknown error"
     assert trial_dir_name("f_0_path=a/b", "id") == "f_0_path=a_b"
     assert trial_dir_name("x" * 200, "abc").endswith("_abc")
+
+
+def test_an_ended_trial_holds_its_slot_until_its_actor_is_released():
+    """Freed earlier, the slot would go to a new actor that waits forever for the CPU
+    the ending trial's actor still holds."""
+    ctl = controller(n=3, slots=1)
+    first = started(ctl)[0]
+    play(ctl, first, RoundOutcome(results=results(1), finished=True))
+    assert first.status == TERMINATED
+    assert not any(isinstance(a, StartTrial) for a in ctl.fill_slots())
+    ctl.release_slot(first.trial_id)
+    assert len(started(ctl)) == 1

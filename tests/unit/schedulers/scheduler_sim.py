@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 from tuneflows.control.actions import (
-    RELEASE, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial, RecordResults, RestartTrial,
-    StartTrial, StoreCheckpoint,
+    RELEASE, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial, RestartTrial, StartTrial,
+    StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
 from tuneflows.rounds import RoundOutcome
@@ -175,7 +175,8 @@ class Simulation:
             if point is None and len(outcome.results) >= self.round_cap:
                 break
         self._check.decisions.clear()
-        actions = self.ctl.on_round(sim.trial_id, outcome)
+        results = self.ctl.new_results(sim.trial_id, outcome)
+        actions = self.ctl.on_round(sim.trial_id, outcome, results)
         decisions = self._check.decisions
         for decision in decisions[:-1]:
             assert decision.action == TrialScheduler.CONTINUE and decision.clone_from is None, (
@@ -203,6 +204,7 @@ class Simulation:
             elif isinstance(action, PauseTrial):
                 sim.checkpoint = {"t": sim.t, "value": sim.value}
                 self.ctl.on_checkpoint(sim.trial_id)
+                self.ctl.release_slot(sim.trial_id)
                 self._carry_out(self.ctl.on_paused(sim.trial_id, parked=False))
             elif isinstance(action, CloneTrial):
                 donor = self.by_id(action.donor_id)
@@ -210,10 +212,11 @@ class Simulation:
                 assert donor.trial_id != sim.trial_id
                 sim.t, sim.value = donor.checkpoint["t"], donor.checkpoint["value"]
             elif isinstance(action, EndTrial):
+                self.ctl.release_slot(sim.trial_id)
                 if action.early_stopped and action.actor != RELEASE:  # a paused loser
                     self.log.append((sim.trial_id, "paused-stop", action.reason))
             else:
-                assert isinstance(action, (RecordResults, ContinueTrial, RestartTrial))
+                assert isinstance(action, (ContinueTrial, RestartTrial))
 
 
 def swap_via_state(factory: Callable[[], TrialScheduler]) -> Callable:
