@@ -13,17 +13,19 @@ from prefect import flow, task
 from prefect_ray.task_runners import RayTaskRunner
 
 import tuneflows
+from tuneflows.best_trial import best_trial
 from tuneflows.cli import load_spec
 
 
 @task(name="best-config")
 def best_config(trials: list, metric: str, mode: str) -> dict[str, Any]:
-    """The config of the finished trial with the best last ``metric``."""
-    scored = [t for t in trials if t.last_result and metric in t.last_result]
-    if not scored:
+    """The config of the trial with the best last ``metric`` (ties: fewer iterations,
+    then trial order; :func:`tuneflows.best_trial.best_trial`, as the status block and
+    the Prefect and MLflow summaries pick it)."""
+    best = best_trial(trials, metric, mode)
+    if best is None:
         raise ValueError(f"No trial reported {metric!r}.")
-    pick = max if mode == "max" else min
-    return pick(scored, key=lambda t: t.last_result[metric]).config
+    return best.config
 
 
 @flow(name="tune-spec", task_runner=RayTaskRunner(), log_prints=True)
@@ -37,8 +39,8 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
         mode: ``"max"`` or ``"min"``.
         scheduler: A scheduler name (``"asha"``, ``"hyperband"``, ...); default FIFO.
     """
-    trials = tuneflows.run_experiments(load_spec(spec_file), scheduler=scheduler,
-                                       resume="AUTO", raise_on_failed_trial=False)
+    trials = tuneflows.run_experiments(load_spec(spec_file), scheduler=scheduler, metric=metric,
+                                       mode=mode, resume="AUTO", raise_on_failed_trial=False)
     config = best_config(trials, metric, mode)
     print(f"Best config by {metric} ({mode}): {config}")
     return config

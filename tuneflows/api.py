@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
+from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
-from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
-from tuneflows.prefect_api import start_ephemeral_api_in_background
 from tuneflows.experiment_request import ExperimentRequest
+from tuneflows.prefect_api import start_ephemeral_api_in_background
+from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.recording.status_block import verbosity_level
 from tuneflows.resume import saved_state_to_resume
-from tuneflows.schedulers import FIFOScheduler, TrialScheduler, create_scheduler
-from tuneflows.search.concurrency import TrialLimiter
-from tuneflows.search.config_validation import validate_config
+from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
-from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment, normalize_experiments
 from tuneflows.trial import ERROR, Trial
 
@@ -29,11 +28,13 @@ def run_experiments(
     scheduler: Union[TrialScheduler, str, None] = None,
     with_server: bool = False,
     server_port: int = 4321,
-    verbose: bool = True,
+    verbose: Union[bool, int] = True,
     queue_trials: bool = False,
     resume: Union[bool, str] = False,
     *,
-    search_alg: Optional[Searcher] = None,
+    search_alg: Union[Searcher, str, None] = None,
+    metric: Optional[str] = None,
+    mode: Optional[str] = None,
     raise_on_failed_trial: bool = True,
     ray_address: Optional[str] = None,
     round_seconds: float = 5.0,
@@ -57,14 +58,23 @@ def run_experiments(
         with_server: Start a TuneServer (REST, on 127.0.0.1) for the Client API
             (``tuneflows.web_server.TuneClient``) while the experiments run.
         server_port: Port of the TuneServer.
-        verbose: Show the ``== Status ==`` block.
+        verbose: How much the terminal shows. ``True`` (the default) or ``2``: the
+            ``== Status ==`` block and each round's latest result of every trial (the
+            seed's ``Result for <trial>:`` lines); ``False`` or ``1``: only the status
+            block (in a terminal it refreshes in place, elsewhere it prints at most
+            every 30 s and at the end), then where to look; ``0``: nothing. (``False``
+            is the seed's "no per-trial results", not silence.)
         queue_trials: Accept trials needing more resources than the cluster has now
             (an autoscaling cluster will grow).
         resume: ``True`` continues a killed experiment from its saved state (finished
             trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
             fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
             to run into an existing experiment directory.
-        search_alg: Where configurations come from (default: grid × samples).
+        search_alg: Where configurations come from: a Searcher or a name such as
+            ``"hyperopt"`` (default: grid × samples).
+        metric: The result key a scheduler or searcher named by string optimises (and
+            the one the status block and summaries rank by).
+        mode: ``"max"`` or ``"min"`` (default ``"max"``) for ``metric``.
         raise_on_failed_trial: Raise TuneError when any trial ends in ERROR.
         ray_address: An existing Ray cluster (default: ``RAY_ADDRESS`` or a local Ray).
         round_seconds: Longest wall-clock slice of a round before results are recorded.
@@ -79,12 +89,14 @@ def run_experiments(
         ValueError: A bad spec, before any trial starts.
         TuneError: Some trials failed (names each, its exception and error file).
     """
+    level = verbosity_level(verbose)  # a bad value fails before anything starts
     exps = normalize_experiments(experiments)
     names = [e.name for e in exps]
     if len(set(names)) != len(names):
         raise ValueError(f"Experiment names must be unique, got {names}.")
-    sched = _resolve_scheduler(scheduler)
-    searchers = [_make_searcher(exp, sched, search_alg) for exp in exps]
+    sched = resolve_scheduler(scheduler, metric, mode)
+    search = resolve_search_alg(search_alg, metric, mode)
+    searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
     states = [saved_state_to_resume(exp, resume) for exp in exps]
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
@@ -107,7 +119,7 @@ def run_experiments(
         for exp, searcher, state in zip(exps, searchers, states):
             request = ExperimentRequest(
                 exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
-                max_concurrent=max_concurrent_trials, verbose=verbose, resume_state=state,
+                max_concurrent=max_concurrent_trials, verbose=level, resume_state=state,
                 errored_only=resume == "ERRORED_ONLY",
                 on_loop=server.attach if server is not None else None,  # the Client API follows
             )
@@ -119,34 +131,6 @@ def run_experiments(
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
     return all_trials
-
-
-def _resolve_scheduler(scheduler: Any) -> TrialScheduler:
-    if scheduler is None:
-        return FIFOScheduler()
-    if isinstance(scheduler, str):
-        return create_scheduler(scheduler)
-    if isinstance(scheduler, TrialScheduler):
-        return scheduler
-    raise ValueError(f"scheduler must be a TrialScheduler or a scheduler name, got {scheduler!r}.")
-
-
-def _make_searcher(
-    exp: Experiment, scheduler: TrialScheduler, search_alg: Optional[Searcher]
-) -> Searcher:
-    if search_alg is not None:
-        search_alg.set_search_properties(
-            scheduler.metric, scheduler.mode, exp.config,
-            stop=exp.stop, run=exp.trainable_name,
-        )
-        if search_alg.total_trials is None:
-            return TrialLimiter(search_alg, exp.num_samples)
-        return search_alg
-    searcher = scheduler.make_searcher(exp.config, exp.num_samples)
-    if searcher is not None:
-        return searcher
-    validate_config(exp.config)
-    return BasicVariantGenerator(exp.config, num_samples=exp.num_samples)
 
 
 def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) -> None:
@@ -163,13 +147,16 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
     from tuneflows.flow import ExperimentParameter, experiment_flow
 
     flow_fn = experiment_flow.with_options(retries=retries) if retries else experiment_flow
-    coro_factory = lambda: flow_fn(experiment_name=name, experiment=ExperimentParameter(request))  # noqa: E731
+    parameter = ExperimentParameter(request)
+    coro_factory = lambda: flow_fn(experiment_name=name, experiment=parameter)  # noqa: E731
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro_factory())
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a running loop
-        return pool.submit(lambda: asyncio.run(coro_factory())).result()
+        asyncio.run(coro_factory())
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a running loop
+            pool.submit(lambda: asyncio.run(coro_factory())).result()
+    return parameter.trials
 
 
 def format_failures(trials: list[Trial]) -> str:

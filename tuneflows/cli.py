@@ -35,12 +35,21 @@ def load_spec(path: str) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """``tuneflows run spec.yaml [--scheduler asha]``."""
+    """``tuneflows run SPEC [--scheduler NAME] [--search NAME] [--metric M --mode max|min]
+    [--num-samples N] [--resume [AUTO|ERRORED_ONLY]]``."""
     import tuneflows
 
+    spec = load_spec(args.spec)
+    if args.num_samples is not None:
+        if args.num_samples < 1:
+            raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}.")
+        for settings in spec.values():
+            settings.pop("repeat", None)
+            settings["num_samples"] = args.num_samples
     trials = tuneflows.run_experiments(
-        load_spec(args.spec), scheduler=args.scheduler, ray_address=args.ray_address,
-        resume=args.resume, raise_on_failed_trial=False,
+        spec, scheduler=args.scheduler, search_alg=args.search, metric=args.metric,
+        mode=args.mode, ray_address=args.ray_address, resume=args.resume,
+        raise_on_failed_trial=False,
     )
     return 1 if any(t.status == "ERROR" for t in trials) else 0
 
@@ -68,15 +77,30 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 1 if any(t.status == "ERROR" for t in trials) else 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``tuneflows`` command."""
+def _resume_mode(value: str) -> Any:
+    modes = {"auto": "AUTO", "errored_only": "ERRORED_ONLY", "true": True}
+    key = value.strip().lower().replace("-", "_")
+    if key not in modes:
+        raise argparse.ArgumentTypeError(f"expected AUTO or ERRORED_ONLY, got {value!r}")
+    return modes[key]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tuneflows`` command line."""
+    from tuneflows.cli_inspect import cmd_best, cmd_ls
+
     parser = argparse.ArgumentParser(prog="tuneflows", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the experiments of a YAML spec")
     run.add_argument("spec")
     run.add_argument("--scheduler", default=None, help="scheduler name, e.g. asha")
-    run.add_argument("--resume", default=False, choices=[False, "AUTO", "ERRORED_ONLY"],
-                     type=lambda v: v if v in ("AUTO", "ERRORED_ONLY") else False)
+    run.add_argument("--search", default=None, help="search algorithm name, e.g. hyperopt")
+    run.add_argument("--metric", default=None, help="result key a named scheduler optimises")
+    run.add_argument("--mode", default=None, choices=["max", "min"])
+    run.add_argument("--num-samples", type=int, default=None, help="samples of each spec")
+    run.add_argument("--resume", nargs="?", const=True, default=False, type=_resume_mode,
+                     help="continue the experiment (AUTO: if there is one; ERRORED_ONLY)")
     run.add_argument("--ray-address", default=None)
     run.set_defaults(handler=cmd_run)
     resume = sub.add_parser("resume", help="continue a killed experiment")
@@ -84,8 +108,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     resume.add_argument("--errored-only", action="store_true", help="re-run only failed trials")
     resume.add_argument("--ray-address", default=None)
     resume.set_defaults(handler=cmd_resume)
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    ls = sub.add_parser("ls", help="list experiments with status, trials and best metric")
+    ls.add_argument("local_dir", nargs="?", default=None)
+    ls.set_defaults(handler=cmd_ls)
+    best = sub.add_parser("best", help="print an experiment's best config as JSON")
+    best.add_argument("experiment_dir")
+    best.add_argument("--metric", default=None)
+    best.add_argument("--mode", default=None, choices=["max", "min"])
+    best.set_defaults(handler=cmd_best)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``tuneflows`` command: exit code 0, 1 (some trial failed) or
+    2 (a bad request: one line on stderr; ``--debug`` shows the traceback)."""
+    from tuneflows.error import TuneError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, TuneError, OSError, KeyError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        message = message or type(exc).__name__
+        print(f"tuneflows {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

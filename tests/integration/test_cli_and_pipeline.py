@@ -45,11 +45,28 @@ def test_cli_resume_of_a_finished_experiment_reruns_nothing(tune_env, tmp_path):
     assert {d: os.path.getsize(os.path.join(exp_dir, d, "result.json")) for d in sizes} == sizes
 
 
-def test_cli_rejects_a_spec_that_is_not_a_mapping(tmp_path):
+def test_cli_rejects_a_spec_that_is_not_a_mapping(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("- just\n- a list\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "mapping of experiment name" in err and "Traceback" not in err
     with pytest.raises(ValueError, match="mapping of experiment name"):
-        main(["run", str(path)])
+        main(["--debug", "run", str(path)])
+
+
+def test_cli_lists_experiments_and_prints_the_best_config(tune_env, tmp_path, capsys):
+    spec = _write_spec(tmp_path, "cli_best")
+    assert main(["run", spec, "--scheduler", "asha", "--metric", "mean_accuracy",
+                 "--mode", "max", "--num-samples", "1"]) == 0
+    capsys.readouterr()
+    assert main(["ls", tune_env]) == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("cli_best")]
+    assert "finished" in line and "2 trials (2 TERMINATED)" in line
+    assert "best mean_accuracy=" in line
+    assert main(["best", os.path.join(tune_env, "cli_best")]) == 0
+    best = json.loads(capsys.readouterr().out)
+    assert best["momentum"] == 0.1 and best["lr"] in (0.4, 0.6)
 
 
 def test_tune_spec_flow_returns_the_best_config_as_a_pipeline_step(tune_env, tmp_path):

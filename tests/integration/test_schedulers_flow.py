@@ -91,7 +91,9 @@ def _run(scheduler, rates, *, stop=MAX_T, config=None, **spec):
         "resources_per_trial": {"cpu": 1, "gpu": 0},
     }
     experiment.update(spec)
-    trials = tuneflows.run_experiments({"sched": experiment}, scheduler=scheduler, verbose=False)
+    by_name = {"metric": "acc", "mode": "max"} if isinstance(scheduler, str) else {}
+    trials = tuneflows.run_experiments({"sched": experiment}, scheduler=scheduler, verbose=False,
+                                       **by_name)
     assert len(trials) == len(rates)
     return sorted(trials, key=lambda t: t.trial_id)
 
@@ -122,7 +124,8 @@ def _assert_all_ended(trials):
 
 def _scheduler_for(name):
     """A small instance of each registered scheduler, built by name with kwargs
-    (``"asha"`` as a plain string: the registry's lookup with the seed's defaults)."""
+    (``"asha"`` as a plain string: the registry's lookup with the seed's defaults and
+    the experiment's metric and mode)."""
     if name == "asha":
         return "asha"
     kwargs = {
@@ -352,3 +355,10 @@ def test_choices_are_offered_only_unfinished_trials(tune_env):
     assert len(scheduler.offered) >= 10
     assert all(set(statuses) <= {"PENDING", "RUNNING", "PAUSED"} for statuses in scheduler.offered)
     assert max(len(statuses) for statuses in scheduler.offered) <= 3  # 2 slots + 1 pending
+
+
+def test_a_scheduler_named_without_a_metric_fails_before_any_trial(tune_env):
+    with pytest.raises(ValueError, match="scheduler 'asha' needs the result key to optimise"):
+        tuneflows.run_experiments({"unnamed": {"run": Curve, "config": {"rate": 1.0}}},
+                                  scheduler="asha", verbose=False)
+    assert not os.path.exists(os.path.join(tune_env, "unnamed"))

@@ -6,6 +6,7 @@ import importlib
 import pytest
 
 MODULES = [
+    "tuneflows.algorithm_choice",
     "tuneflows.best_trial",
     "tuneflows.control.controller",
     "tuneflows.recording.recording_thread",

@@ -1,0 +1,111 @@
+"""The scheduler and searcher an experiment runs with, from objects or from names (YAML,
+CLI, deployment parameters); a name is built with the experiment's metric and mode."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Optional, Union
+
+from tuneflows.schedulers import SCHEDULERS, FIFOScheduler, TrialScheduler, create_scheduler
+from tuneflows.search import SEARCHERS, create_searcher
+from tuneflows.search.concurrency import TrialLimiter
+from tuneflows.search.config_validation import validate_config
+from tuneflows.search.searcher import Searcher
+from tuneflows.search.variant_generator import BasicVariantGenerator
+from tuneflows.spec import Experiment
+
+_MODES = ("max", "min")
+
+
+def check_metric_and_mode(metric: Optional[str], mode: Optional[str]) -> None:
+    """Rejects a bad ``metric`` / ``mode`` pair with a message naming the value.
+
+    Example:
+        >>> check_metric_and_mode("loss", "min")
+        >>> check_metric_and_mode("loss", "down")
+        Traceback (most recent call last):
+        ...
+        ValueError: mode must be 'max' or 'min', got 'down'.
+    """
+    if metric is not None and (not isinstance(metric, str) or not metric):
+        raise ValueError(f"metric must be a result key, got {metric!r}.")
+    if mode is not None and mode not in _MODES:
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    if mode is not None and metric is None:
+        raise ValueError(f"mode={mode!r} was given without a metric; pass metric= too.")
+
+
+def _with_metric(kind: str, name: str, cls: type, metric: Optional[str],
+                 mode: Optional[str]) -> dict[str, Any]:
+    """The metric and mode keyword arguments a class named ``name`` takes."""
+    params = inspect.signature(cls.__init__).parameters
+    if "metric" not in params:
+        return {}
+    if metric is None:
+        raise ValueError(
+            f"{kind} {name!r} needs the result key to optimise: pass metric=... and "
+            f"mode='max'|'min' to run_experiments (CLI: --metric/--mode; a deployment: "
+            f"its metric and mode parameters).")
+    return {"metric": metric, "mode": mode or "max"}
+
+
+def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optional[str] = None,
+                      mode: Optional[str] = None) -> TrialScheduler:
+    """The scheduler object: as given, FIFO for None, or built by name with
+    ``metric`` and ``mode``.
+
+    Example:
+        >>> resolve_scheduler("asha", metric="acc", mode="max").metric
+        'acc'
+        >>> resolve_scheduler("asha")
+        Traceback (most recent call last):
+        ...
+        ValueError: scheduler 'asha' needs the result key to optimise: pass metric=... and mode='max'|'min' to run_experiments (CLI: --metric/--mode; a deployment: its metric and mode parameters).
+    """
+    check_metric_and_mode(metric, mode)
+    if scheduler is None:
+        return FIFOScheduler()
+    if isinstance(scheduler, str):
+        key = scheduler.strip().lower().replace("-", "_")
+        cls = SCHEDULERS.get(key)
+        kwargs = _with_metric("scheduler", scheduler, cls, metric, mode) if cls else {}
+        return create_scheduler(scheduler, **kwargs)
+    if isinstance(scheduler, TrialScheduler):
+        return scheduler
+    raise ValueError(f"scheduler must be a TrialScheduler or a scheduler name, got {scheduler!r}.")
+
+
+def resolve_search_alg(search_alg: Union[Searcher, str, None], metric: Optional[str] = None,
+                       mode: Optional[str] = None) -> Optional[Searcher]:
+    """The searcher object: as given, or built by name with ``metric`` and ``mode``
+    (its search space then comes from the experiment's config)."""
+    if isinstance(search_alg, str):
+        key = search_alg.strip().lower().replace("-", "_")
+        cls = SEARCHERS.get(key)
+        if cls is BasicVariantGenerator:
+            return None  # the default generator, built per experiment
+        kwargs = _with_metric("search algorithm", search_alg, cls, metric, mode) if cls else {}
+        return create_searcher(search_alg, **kwargs)
+    if search_alg is not None and not isinstance(search_alg, Searcher):
+        raise ValueError(f"search_alg must be a Searcher or a searcher name, got {search_alg!r}.")
+    return search_alg
+
+
+def make_searcher(exp: Experiment, scheduler: TrialScheduler, search_alg: Optional[Searcher],
+                  metric: Optional[str] = None, mode: Optional[str] = None) -> Searcher:
+    """The searcher of one experiment: ``search_alg`` told the experiment's metric,
+    mode and config; else the scheduler's own (``HyperOptScheduler``); else the
+    grid × samples generator."""
+    if search_alg is not None:
+        search_alg.set_search_properties(
+            metric or scheduler.metric, mode or scheduler.mode, exp.config,
+            stop=exp.stop, run=exp.trainable_name,
+        )
+        if search_alg.total_trials is None:
+            return TrialLimiter(search_alg, exp.num_samples)
+        return search_alg
+    searcher = scheduler.make_searcher(exp.config, exp.num_samples)
+    if searcher is not None:
+        return searcher
+    validate_config(exp.config)
+    return BasicVariantGenerator(exp.config, num_samples=exp.num_samples)
