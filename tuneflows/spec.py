@@ -81,9 +81,10 @@ class Experiment:
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
-        if not isinstance(self.name, str) or not self.name or os.sep in self.name:
-            raise ValueError(f"Experiment name must be a non-empty string without "
-                             f"{os.sep!r}, got {self.name!r}.")
+        if (not isinstance(self.name, str) or not self.name or self.name in (".", "..")
+                or any(c in self.name for c in ("/", "\\", "\0"))):
+            raise ValueError(f"Experiment name must be a non-empty directory name (not '.' "
+                             f"or '..', no '/', '\\' or NUL), got {self.name!r}.")
         _check_upload_dir(self.upload_dir, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Union
 
 from tuneflows import result as R
+from tuneflows.trial import trial_dir_name
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class Trainable:
     ) -> None:
         self.config: dict[str, Any] = dict(config or {})
         self._info = trial_info or TrialIdentity()
-        self._logdir = tempfile.mkdtemp(prefix=f"{self._info.trial_name[:40]}_")
+        self._logdir = tempfile.mkdtemp(prefix=f"{trial_dir_name(self._info.trial_name[:40], '')}_")
         self._iteration = 0
         self._time_total = 0.0
         self._timesteps_total: Optional[int] = None

@@ -235,7 +235,8 @@ def test_metric_never_reported_names_the_metric_and_the_reported_keys(tune_env):
 
 def _no_trial_started(local_dir, name):
     exp_dir = os.path.join(local_dir, name)
-    return not os.path.exists(exp_dir) or not os.listdir(exp_dir)
+    return not os.path.exists(exp_dir) or not [
+        entry for entry in os.listdir(exp_dir) if not entry.startswith(".tuneflows")]
 
 
 @pytest.mark.parametrize("make", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from typing import Any, Mapping, Sequence
 
@@ -17,6 +18,32 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return repr(value)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def strict_json(record: Mapping[str, Any]) -> str:
+    """``record`` as one line of strict JSON: NaN and infinities are written as null.
+
+    Example:
+        >>> strict_json({"loss": float("nan"), "acc": 0.5})
+        '{"acc": 0.5, "loss": null}'
+    """
+    try:
+        return json.dumps(dict(record), sort_keys=True, default=_json_default, allow_nan=False)
+    except ValueError:  # a non-finite number somewhere
+        return json.dumps(_finite(dict(record)), sort_keys=True, default=_json_default,
+                          allow_nan=False)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dict[str, Any]:
@@ -52,9 +79,7 @@ class TrialFiles:
         """Appends results to ``result.json`` and ``progress.csv`` (one write each)."""
         if not results:
             return
-        lines = "".join(
-            json.dumps(dict(r), sort_keys=True, default=_json_default) + "\n" for r in results
-        )
+        lines = "".join(strict_json(r) + "\n" for r in results)
         with open(os.path.join(self.logdir, "result.json"), "a") as f:
             f.write(lines)
         rows = [flatten({k: v for k, v in r.items() if k != "config"}) for r in results]

@@ -11,6 +11,8 @@ MODULES = [
     "tuneflows.control.controller",
     "tuneflows.recording.recording_thread",
     "tuneflows.recording.retry",
+    "tuneflows.recording.trial_files",
+    "tuneflows.experiment_lock",
 ]
 
 

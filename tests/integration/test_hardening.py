@@ -1,0 +1,68 @@
+"""Hardening probes, run as a careful user would: one driver per experiment directory,
+names that reach the filesystem, experiment names that are not directory names."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import tuneflows
+from tuneflows.error import TuneError
+
+
+def steps(config, reporter):
+    for i in range(3):
+        reporter(mean_accuracy=i, timesteps_total=i)
+
+
+def test_a_second_driver_on_one_experiment_is_refused_naming_the_first(tune_env):
+    directory = os.path.join(tune_env, "locked")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time\n"
+         "from tuneflows.experiment_lock import ExperimentLock\n"
+         f"lock = ExperimentLock({directory!r})\n"
+         "lock.acquire()\n"
+         "print('held', flush=True)\n"
+         "time.sleep(60)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TuneError, match=f"in use by another tuneflows driver \\(pid {holder.pid} on"):
+            tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
+        assert not os.path.exists(os.path.join(directory, "experiment_state.pkl"))
+    finally:
+        holder.kill()
+        holder.wait(10)
+    # The holder died: its lock is gone with it, and the experiment runs.
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            [trial] = tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
+            break
+        except TuneError:
+            time.sleep(0.2)
+    assert trial.status == "TERMINATED"
+
+
+def test_config_values_with_slashes_make_safe_trial_directories(tune_env):
+    trials = tuneflows.run_experiments({"paths": {
+        "run": steps,
+        "config": {"data": tuneflows.grid_search(["train/a.csv", "../../b.csv", "c\0d"])},
+    }}, verbose=False)
+    assert [t.status for t in trials] == ["TERMINATED"] * 3
+    root = os.path.realpath(os.path.join(tune_env, "paths"))
+    for trial in trials:
+        assert os.path.dirname(os.path.realpath(trial.logdir)) == root
+        assert "/" not in os.path.basename(trial.logdir)
+    assert sorted(t.config["data"] for t in trials) == ["../../b.csv", "c\0d", "train/a.csv"]
+
+
+@pytest.mark.parametrize("name", [".", "..", "a/b", "nul\0"])
+def test_experiment_names_that_are_not_directory_names_are_rejected(tune_env, name):
+    with pytest.raises(ValueError, match="Experiment name must be a non-empty directory name"):
+        tuneflows.run_experiments({name: {"run": steps}}, verbose=False)
