@@ -18,6 +18,7 @@ from tuneflows.resume import saved_state_to_resume
 from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
+from tuneflows.startup_timeline import mark
 from tuneflows.trial import ERROR, Trial
 
 logger = logging.getLogger(__name__)
@@ -104,11 +105,13 @@ def run_experiments(
         mlflow_writers.prepare(exp.name, exp.local_dir)
     prefect_api = start_ephemeral_api_in_background()
     ensure_ray(ray_address)
+    mark("Ray ready")
     total = cluster_resources()
     for exp in exps:
         _check_fits(exp, total, queue_trials)
     if prefect_api is not None:
         prefect_api.join()
+    mark("Prefect API ready")
     all_trials: list[Trial] = []
     server = None
     if with_server:

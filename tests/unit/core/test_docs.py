@@ -13,6 +13,7 @@ MODULES = [
     "tuneflows.recording.retry",
     "tuneflows.recording.trial_files",
     "tuneflows.experiment_lock",
+    "tuneflows.startup_timeline",
 ]
 
 
