@@ -1,0 +1,205 @@
+"""What the Prefect artifacts of an experiment say, as plain data: the leaderboard's
+rows, the progress figure and the end-of-run summary (markdown). Pure: the Prefect
+writes are :mod:`tuneflows.recording.prefect_reports`'s job.
+
+Example:
+    >>> from tuneflows.trial import Trial
+    >>> trials = [Trial(f"x_{i}", f"{i}_lr={lr}", {"lr": lr}, "train", "", status="TERMINATED",
+    ...                 last_result={"acc": acc, "training_iteration": 9})
+    ...           for i, (lr, acc) in enumerate([(0.1, 0.5), (0.2, 0.9)])]
+    >>> [row["trial"] for row in leaderboard_rows(trials, "acc", "max", "FIFO")]
+    ['train_1_lr=0.2', 'train_0_lr=0.1']
+    >>> artifact_key("My Experiment_2", "leaderboard")
+    'my-experiment-2-leaderboard'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+from tuneflows.best_trial import metric_value, ranked_trials
+from tuneflows.trial import Trial
+from tuneflows.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
+
+
+def artifact_key(experiment_name: str, kind: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes) for ``kind`` of the
+    experiment, the same for every run of it so the versions line up."""
+    slug = re.sub(r"[^a-z0-9]+", "-", experiment_name.lower()).strip("-")[:80] or "experiment"
+    return f"{slug}-{kind}"
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    """A config on one line, nested keys joined by ``/``: ``lr=0.1, model/depth=3``."""
+    return ", ".join(f"{key}={_short(value)}" for key, value in _flat(config))
+
+
+def leaderboard_rows(trials: Sequence[Trial], metric: Optional[str], mode: str,
+                     rule: str) -> list[dict[str, Any]]:
+    """A row per trial, best first (:func:`~tuneflows.best_trial.ranked_trials`): rank,
+    trial name and id, status, outcome, reason, iterations, the metric, the config."""
+    rows = []
+    for rank, trial in enumerate(ranked_trials(trials, metric, mode), start=1):
+        outcome = trial_outcome(trial, rule)
+        row: dict[str, Any] = {
+            "rank": rank,
+            "trial": trial.name,
+            "trial_id": trial.trial_id,
+            "status": trial.status,
+            "outcome": outcome.kind if outcome.kind != STOPPED_EARLY
+            else f"{outcome.kind} by {outcome.rule}",
+            "reason": outcome.reason,
+            "iterations": trial.iteration,
+        }
+        if metric:
+            row[metric if metric not in row else f"metric:{metric}"] = json_number(
+                metric_value(trial, metric))
+        row["config"] = config_text(trial.config)
+        rows.append(row)
+    return rows
+
+
+def json_number(value: Optional[float]) -> Optional[float]:
+    """``value``, or None when JSON cannot hold it (NaN, infinities)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return value
+
+
+def progress_percent(ended: int, total: int) -> float:
+    """Percentage of trials ended, 0 with no trials, never above 100.
+
+    Example:
+        >>> progress_percent(3, 12), progress_percent(0, 0), progress_percent(5, 4)
+        (25.0, 0.0, 100.0)
+    """
+    if total <= 0:
+        return 0.0
+    return min(100.0, round(100.0 * ended / total, 1))
+
+
+def outcome_counts(trials: Sequence[Trial], rule: str) -> dict[str, int]:
+    """How many trials ended each way (every outcome, zeros included), plus
+    ``"stopped early by <rule>"`` counts per rule."""
+    counts = {kind: 0 for kind in OUTCOMES}
+    for trial in trials:
+        outcome = trial_outcome(trial, rule)
+        counts[outcome.kind] += 1
+        if outcome.kind == STOPPED_EARLY:
+            key = f"{STOPPED_EARLY} by {outcome.rule}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Iterations the trials ran against what they would have run without early
+    stopping (``per_trial`` each: the ``training_iteration`` stop criterion, else the
+    most iterations a trial ran)."""
+
+    spent: int
+    per_trial: int
+    trials: int
+
+    @property
+    def full(self) -> int:
+        """Iterations without early stopping."""
+        return self.per_trial * self.trials
+
+
+def iteration_budget(trials: Sequence[Trial], stop: Optional[Mapping[str, Any]]) -> Budget:
+    """The :class:`Budget` of ``trials`` under the stop criteria ``stop``."""
+    limit = (stop or {}).get("training_iteration")
+    per_trial = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) \
+        else max((t.iteration for t in trials), default=0)
+    return Budget(sum(t.iteration for t in trials), per_trial, len(trials))
+
+
+@dataclass(frozen=True)
+class SummaryFacts:
+    """What the end-of-run summary is made of, besides the trials.
+
+    Attributes:
+        experiment: The experiment's name.
+        metric: The metric trials are ranked by (None: none known).
+        mode: ``"max"`` or ``"min"``.
+        rule: The scheduler's short name.
+        stop: The experiment's stop criteria.
+        where: Lines saying where to look (MLflow, the logdir...), markdown allowed.
+        status: How the experiment ended (``"FINISHED"``, ``"FAILED"``).
+    """
+
+    experiment: str
+    metric: Optional[str]
+    mode: str
+    rule: str
+    stop: Mapping[str, Any] = field(default_factory=dict)
+    where: Sequence[str] = ()
+    status: str = "FINISHED"
+
+
+def summary_markdown(trials: Sequence[Trial], facts: SummaryFacts) -> str:
+    """The summary artifact: best trial with its config and metric, outcome counts,
+    the iteration budget, where to look."""
+    ranked = ranked_trials(trials, facts.metric, facts.mode)
+    best = ranked[0] if ranked and metric_value(ranked[0], facts.metric) is not None else None
+    state = "" if facts.status == "FINISHED" else f" ({facts.status})"
+    lines = [f"# {facts.experiment}: {len(trials)} trials{state}", ""]
+    if best is None:
+        lines.append("**Best trial:** none (no trial reported "
+                     f"{'a metric' if facts.metric is None else repr(facts.metric)}).")
+    else:
+        lines += [f"**Best trial:** `{best.name}` (`{best.trial_id}`) with "
+                  f"**{facts.metric} = {_short(metric_value(best, facts.metric))}** "
+                  f"({facts.mode}) after {best.iteration} iterations", "",
+                  "| config | value |", "|---|---|"]
+        lines += [f"| {key} | {_cell(_short(value))} |" for key, value in _flat(best.config)]
+    counts = outcome_counts(trials, facts.rule)
+    lines += ["", "## Outcomes", f"- completed: {counts['completed']}",
+              f"- stopped early: {counts[STOPPED_EARLY]}" + _by_rule(counts),
+              f"- errored: {counts['errored']}"]
+    if counts["unfinished"]:
+        lines.append(f"- unfinished: {counts['unfinished']}")
+    budget = iteration_budget(trials, facts.stop)
+    lines += ["", "## Budget", f"{budget.spent} iterations spent of {budget.full} without "
+              f"early stopping ({budget.trials} trials × {budget.per_trial})"
+              + (f": {100 - 100 * budget.spent / budget.full:.0f} % saved."
+                 if budget.full and budget.spent <= budget.full else ".")]
+    if facts.where:
+        lines += ["", "## Where to look", *[f"- {line}" for line in facts.where]]
+    return "\n".join(lines) + "\n"
+
+
+def _by_rule(counts: Mapping[str, int]) -> str:
+    prefix = f"{STOPPED_EARLY} by "
+    parts = [f"{key[len(prefix):]}: {n}" for key, n in counts.items() if key.startswith(prefix)]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _flat(config: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    for key, value in config.items():
+        if isinstance(value, Mapping) and value:
+            items.extend(_flat(value, f"{prefix}{key}/"))
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (str, int, bool)) or value is None:
+        return str(value)
+    try:
+        return json.dumps(value, default=repr)[:200]
+    except (TypeError, ValueError):
+        return repr(value)[:200]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,217 @@
+"""The experiment as the Prefect UI shows it: a leaderboard table, a progress bar and,
+at the end, a summary, as artifacts of the flow run (keys derived from the experiment's
+name, so the versions of every run line up on the Artifacts page), and every decision
+as an INFO line of the flow run's logs.
+
+Artifacts are written by one asyncio task of the flow run (created in the flow's
+context, so each artifact belongs to the flow run, not to a round's task run): the
+progress at most every ``progress_interval_s`` as trials end, the leaderboard at most
+every ``interval_s`` while trials change, and all three once at the end. A write that
+fails or takes longer than ``timeout_s`` is skipped with a warning: the experiment never
+waits on the Prefect API for more than that.
+
+Example:
+    >>> reports = PrefectReports("demo", lambda: trials, lambda: 12,
+    ...                          ReportSettings("acc", "max", "ASHA"))  # doctest: +SKIP
+    >>> await reports.start()                  # inside the flow run   # doctest: +SKIP
+    >>> reports.on_trial_end(trial)                                    # doctest: +SKIP
+    >>> await reports.finish(summary_facts)                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Optional, Sequence
+
+from tuneflows.recording.experiment_report import (
+    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
+)
+from tuneflows.trial import Trial
+from tuneflows.trial_outcome import decision_phrase, trial_outcome
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """How trials are ranked and how often the artifacts are rewritten.
+
+    Attributes:
+        metric: The metric trials are ranked by (None: none known).
+        mode: ``"max"`` or ``"min"``.
+        rule: The scheduler's short name (``"ASHA"``), for stop reasons.
+        interval_s: Least seconds between two leaderboard versions while running.
+        progress_interval_s: Least seconds between two progress updates.
+        timeout_s: Longest wait for one artifact write.
+        max_rows: Most rows of a leaderboard (the best trials).
+    """
+
+    metric: Optional[str]
+    mode: str
+    rule: str
+    interval_s: float = 10.0
+    progress_interval_s: float = 2.0
+    timeout_s: float = 10.0
+    max_rows: int = 200
+
+
+class PrefectReports:
+    """The leaderboard, progress and summary artifacts and the decision log of one
+    experiment's flow run.
+
+    Args:
+        experiment_name: Names the artifact keys.
+        trials: Returns every trial of the experiment so far.
+        budget: Returns how many trials the searcher will suggest in all (0: unknown).
+        settings: Ranking and throttling.
+    """
+
+    def __init__(self, experiment_name: str, trials: Callable[[], Sequence[Trial]],
+                 budget: Callable[[], int], settings: ReportSettings) -> None:
+        self._name = experiment_name
+        self._trials = trials
+        self._budget = budget
+        self.settings = settings
+        self.keys = {kind: artifact_key(experiment_name, kind)
+                     for kind in ("leaderboard", "progress", "summary")}
+        self.flow_run_id: Optional[str] = None
+        self._log: Any = logger
+        self._progress_id: Any = None
+        self._board_changed = self._progress_changed = False
+        self._writer: Optional[asyncio.Task] = None
+        self._write = BoundedWrites(experiment_name, settings.timeout_s)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Inside the flow run: creates the progress artifact and starts writing.
+        Outside a flow run, decisions go to this module's logger and nothing is written."""
+        from prefect import get_run_logger
+        from prefect.artifacts import acreate_progress_artifact
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        if context is None or context.flow_run is None:
+            return
+        self.flow_run_id = str(context.flow_run.id)
+        self._log = get_run_logger()
+        ended, total = self._counts()
+        self._progress_id = await self._write(
+            "progress", acreate_progress_artifact(
+                progress_percent(ended, total), key=self.keys["progress"],
+                description=self._progress_text(ended, total)))
+        self._board_changed = True
+        self._writer = asyncio.ensure_future(self._keep_up())
+
+    async def finish(self, facts: SummaryFacts) -> None:
+        """Writes the final leaderboard, progress 100 and the summary (each within
+        ``timeout_s``)."""
+        if self._writer is None:
+            return
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
+        self._writer = None
+        from prefect.artifacts import acreate_markdown_artifact
+
+        await self._write_leaderboard()
+        await self._write_progress(final=True)
+        trials = list(self._trials())
+        await self._write("summary", acreate_markdown_artifact(
+            summary_markdown(trials, facts), key=self.keys["summary"],
+            description=f"How experiment {self._name!r} ended"))
+
+    # ------------------------------------------------------------------ events
+    def on_change(self) -> None:
+        """Trials changed (new results): the leaderboard is due at its next interval."""
+        self._board_changed = True
+
+    def on_trial_end(self, trial: Trial) -> None:
+        """A trial ended: the outcome to the flow run's log, progress and leaderboard due."""
+        self._board_changed = self._progress_changed = True
+        outcome = trial_outcome(trial, self.settings.rule)
+        extra = f" (see {trial.error_file})" if trial.error_file and trial.status == "ERROR" else ""
+        self._log.info("Trial %s (%s) %s at iteration %d%s", trial.name, trial.trial_id,
+                       outcome.describe(), trial.iteration, extra)
+
+    def on_decision(self, trial: Trial, kind: str, reason: str) -> None:
+        """A pause, perturbation, restart or client request, to the flow run's log."""
+        self._board_changed = True
+        self._log.info("Trial %s (%s) %s at iteration %d", trial.name, trial.trial_id,
+                       decision_phrase(kind, self.settings.rule, reason), trial.iteration)
+
+    # ------------------------------------------------------------------ writes
+    async def _keep_up(self) -> None:
+        settings = self.settings
+        last_board = time.monotonic()
+        while True:
+            await asyncio.sleep(settings.progress_interval_s)
+            if self._progress_changed:
+                await self._write_progress()
+            if self._board_changed and time.monotonic() - last_board >= settings.interval_s:
+                last_board = time.monotonic()
+                await self._write_leaderboard()
+
+    async def _write_leaderboard(self) -> None:
+        from prefect.artifacts import acreate_table_artifact
+
+        self._board_changed = False
+        settings = self.settings
+        trials = list(self._trials())
+        rows = leaderboard_rows(trials, settings.metric, settings.mode, settings.rule)
+        shown = rows[:settings.max_rows]
+        ranked_by = f"by {settings.metric} ({settings.mode})" if settings.metric else "in order"
+        more = f"; the best {len(shown)} of {len(rows)} shown" if len(shown) < len(rows) else ""
+        await self._write("leaderboard", acreate_table_artifact(
+            shown, key=self.keys["leaderboard"],
+            description=f"Trials of {self._name!r}, best first {ranked_by}{more}"))
+
+    async def _write_progress(self, final: bool = False) -> None:
+        from prefect.artifacts import aupdate_progress_artifact
+
+        self._progress_changed = False
+        if self._progress_id is None:
+            return
+        ended, total = self._counts()
+        percent = 100.0 if final else progress_percent(ended, total)
+        await self._write("progress", aupdate_progress_artifact(
+            self._progress_id, percent, description=self._progress_text(ended, total)))
+
+    def _counts(self) -> tuple[int, int]:
+        trials = list(self._trials())
+        ended = sum(1 for t in trials if t.is_finished())
+        return ended, max(len(trials), self._budget() or 0)
+
+    @staticmethod
+    def _progress_text(ended: int, total: int) -> str:
+        return f"{ended} of {total} trials ended"
+
+
+class BoundedWrites:
+    """Awaits Prefect writes for at most ``timeout_s`` each; a failure or a time-out is
+    a warning (the first one; later ones at DEBUG) and a None result, never an error.
+
+    Example:
+        >>> import asyncio
+        >>> writes = BoundedWrites("demo", timeout_s=0.01)
+        >>> asyncio.run(writes("leaderboard", asyncio.sleep(5)))  # gives up after 0.01 s
+        >>> writes.failures
+        1
+    """
+
+    def __init__(self, experiment_name: str, timeout_s: float) -> None:
+        self._name = experiment_name
+        self.timeout_s = timeout_s
+        self.failures = 0
+
+    async def __call__(self, what: str, write: Awaitable[Any]) -> Any:
+        """The result of ``write``, or None when it failed or took too long."""
+        try:
+            return await asyncio.wait_for(write, self.timeout_s)
+        except Exception as exc:  # noqa: BLE001 - a report never fails the experiment
+            self.failures += 1
+            logger.log(logging.WARNING if self.failures == 1 else logging.DEBUG,
+                       "The Prefect %s artifact of %r was not written: %s %s", what,
+                       self._name, type(exc).__name__, exc)
+            return None

@@ -1,0 +1,50 @@
+"""Where a user finds an experiment's records: its logdir, its MLflow runs (the UI's
+URL for a tracking server, else the ``mlflow ui`` command for the local store) and its
+Prefect flow run (the UI's URL when a Prefect server is set, else how to start one).
+
+Example:
+    >>> mlflow_hint("sqlite:////r/mlflow.db", "demo")
+    "MLflow: `mlflow ui --backend-store-uri sqlite:////r/mlflow.db`, experiment 'demo'"
+    >>> mlflow_hint("http://mlflow:5000", "demo")
+    "MLflow: http://mlflow:5000, experiment 'demo'"
+    >>> prefect_hint("0193", ui_url="http://127.0.0.1:4200")
+    'Prefect: http://127.0.0.1:4200/runs/flow-run/0193'
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+#: The Prefect UI a local ``prefect server start`` serves.
+LOCAL_PREFECT_UI = "http://127.0.0.1:4200"
+
+
+def mlflow_hint(tracking_uri: str, experiment_name: str) -> str:
+    """The MLflow UI's address for an http(s) tracking URI, else the command that
+    serves the store."""
+    if tracking_uri.startswith(("http://", "https://")):
+        place = tracking_uri.rstrip("/")
+    else:
+        place = f"`mlflow ui --backend-store-uri {tracking_uri}`"
+    return f"MLflow: {place}, experiment {experiment_name!r}"
+
+
+def prefect_hint(flow_run_id: Optional[str], ui_url: Optional[str]) -> str:
+    """The flow run's page on the Prefect UI at ``ui_url``; with no server set (the run
+    went to Prefect's ephemeral API, whose database ``prefect server start`` serves),
+    how to open it."""
+    page = f"/runs/flow-run/{flow_run_id}" if flow_run_id else "/runs"
+    if ui_url:
+        return f"Prefect: {ui_url.rstrip('/')}{page}"
+    return (f"Prefect: run `prefect server start` (it serves the same local database), "
+            f"then open {LOCAL_PREFECT_UI}{page}")
+
+
+def configured_prefect_ui() -> Optional[str]:
+    """The Prefect UI's URL when a Prefect server is configured (``PREFECT_API_URL``),
+    else None (the ephemeral API has no UI)."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if not PREFECT_API_URL.value():
+        return None
+    return PREFECT_UI_URL.value() or PREFECT_API_URL.value().rstrip("/").removesuffix("/api")
