@@ -55,21 +55,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    """``tuneflows resume <experiment dir>``: continues a killed experiment."""
+    """``tuneflows resume <experiment dir>``: continues a killed experiment with the
+    trainable, scheduler and searcher it was started with (``experiment.pkl``: the
+    one pickle tuneflows loads, and only here, at the user's request)."""
     import tuneflows
     from tuneflows.error import TuneError
-    from tuneflows.experiment_state import load_state
+    from tuneflows.experiment_state import CONFIGURATION_FILE, load_state
 
     directory = os.path.abspath(args.experiment_dir)
     state = load_state(directory)
-    if state is None:
+    configuration = os.path.join(directory, CONFIGURATION_FILE)
+    if state is None or not os.path.exists(configuration):
         raise TuneError(f"{directory!r} holds no tuneflows experiment state to resume.")
-    experiment = cloudpickle.loads(state.experiment)
+    with open(configuration, "rb") as f:
+        experiment, scheduler, searcher = cloudpickle.load(f)
     experiment.local_dir = os.path.dirname(directory)
     trials = tuneflows.run_experiments(
-        experiment,
-        scheduler=cloudpickle.loads(state.scheduler) if state.scheduler else None,
-        search_alg=cloudpickle.loads(state.searcher) if state.searcher else None,
+        experiment, scheduler=scheduler, search_alg=searcher,
         resume="ERRORED_ONLY" if args.errored_only else True,
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
@@ -88,6 +90,7 @@ def _resume_mode(value: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     """The ``tuneflows`` command line."""
     from tuneflows.cli_inspect import cmd_best, cmd_ls
+    from tuneflows.state_migration import cmd_migrate_state
 
     parser = argparse.ArgumentParser(prog="tuneflows", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -116,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("--metric", default=None)
     best.add_argument("--mode", default=None, choices=["max", "min"])
     best.set_defaults(handler=cmd_best)
+    migrate = sub.add_parser("migrate-state",
+                             help="convert a trusted pickle state of an older tuneflows to JSON")
+    migrate.add_argument("experiment_dir")
+    migrate.set_defaults(handler=cmd_migrate_state)
     return parser
 
 

@@ -1,5 +1,6 @@
 """``tuneflows ls`` and ``tuneflows best``: what the experiments under a results
-directory hold, read from their saved state (no Ray, Prefect or MLflow)."""
+directory hold, read from their saved state (JSON: no code runs; no Ray, Prefect or
+MLflow)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import argparse
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
-from ray import cloudpickle
-
-from tuneflows.best_trial import best_trial, experiment_metric, metric_value
+from tuneflows.best_trial import best_trial, metric_value
 from tuneflows.error import TuneError
 from tuneflows.experiment_state import ExperimentState, load_state, state_path
 from tuneflows.spec import default_local_dir
@@ -40,13 +39,6 @@ class ExperimentSummary:
         return f"{self.name:<28} {self.status:<10} {total:>5} trials ({counts})  best {best}"
 
 
-def _unpickled(blob: bytes) -> Any:
-    try:
-        return cloudpickle.loads(blob) if blob else None
-    except Exception:  # noqa: BLE001 - a trainable that no longer imports: no metric then
-        return None
-
-
 def summarize(directory: str, metric: Optional[str] = None,
               mode: Optional[str] = None) -> Optional[ExperimentSummary]:
     """The summary of an experiment directory, or None when it holds no state.
@@ -59,11 +51,7 @@ def summarize(directory: str, metric: Optional[str] = None,
         return None
     trials = [Trial(**fields) for fields in state.trials]
     if metric is None:
-        experiment = _unpickled(state.experiment)
-        metric, found_mode = experiment_metric(_unpickled(state.scheduler),
-                                               _unpickled(state.searcher),
-                                               getattr(experiment, "stop", None))
-        mode = mode or found_mode
+        metric, mode = state.metric, mode or state.mode
     mode = mode or "max"
     counts: dict[str, int] = {}
     for trial in trials:

@@ -9,8 +9,11 @@ from typing import Any, Optional
 
 from ray import cloudpickle
 
+from tuneflows.best_trial import experiment_metric
 from tuneflows.checkpoints import CheckpointStore
-from tuneflows.experiment_state import ExperimentState, append_finished, save_state
+from tuneflows.experiment_state import (
+    ExperimentState, append_finished, save_configuration, save_state,
+)
 from tuneflows.spec import Experiment
 from tuneflows.trial import Trial
 
@@ -19,10 +22,10 @@ class StateWriter:
     """Saves :class:`~tuneflows.experiment_state.ExperimentState` for one experiment.
 
     The experiment (with its trainable), scheduler and searcher are pickled once, as
-    configured, so ``tuneflows resume <dir>`` needs no user script; a finished trial's
-    record is built once and appended to ``finished_trials.pkl``, so a write holds only
-    unfinished trials (at 2,000 finished trials a write of every record took 27 ms,
-    twice a second: the driver cost that grew with the number of finished trials).
+    configured, to ``experiment.pkl``, so ``tuneflows resume <dir>`` needs no user
+    script; the state itself is JSON. A finished trial's record is built once and
+    appended to ``finished_trials.jsonl``, so a write holds only unfinished trials and
+    its cost does not grow with the number of finished trials.
 
     Args:
         experiment: The experiment (its trainable already shippable by value).
@@ -31,7 +34,7 @@ class StateWriter:
         searcher: The searcher, as configured.
         min_interval_s: Least time between two unforced writes; what a skipped write
             misses is reconciled from the trial files on resume.
-        appended: Trial id to status of the records ``finished_trials.pkl`` already
+        appended: Trial id to status of the records ``finished_trials.jsonl`` already
             holds (a resumed experiment's finished trials), not appended again.
     """
 
@@ -40,9 +43,8 @@ class StateWriter:
                  appended: Optional[Mapping[str, str]] = None) -> None:
         self._dir = experiment.dir
         self._experiment_id = experiment_id
-        self._experiment_blob = cloudpickle.dumps(experiment)
-        self._scheduler_blob = cloudpickle.dumps(scheduler)
-        self._searcher_blob = cloudpickle.dumps(searcher)
+        save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop)
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record
@@ -63,7 +65,6 @@ class StateWriter:
             self._appended.update((t.trial_id, t.status) for t in newly_finished)
         save_state(self._dir, ExperimentState(
             experiment_id=self._experiment_id,
-            experiment=self._experiment_blob,
             trials=[t.to_dict() for t in trials.values() if not t.is_finished()],
             trial_order=list(trials),
             checkpoints=checkpoints.latest_positions(),
@@ -71,6 +72,6 @@ class StateWriter:
             searcher_state=searcher.get_state(),
             searcher_done=searcher_done,
             rounds=dict(rounds),
-            scheduler=self._scheduler_blob,
-            searcher=self._searcher_blob,
+            metric=self._metric,
+            mode=self._mode,
         ))

@@ -34,7 +34,7 @@ def test_a_second_driver_on_one_experiment_is_refused_naming_the_first(tune_env)
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(TuneError, match=f"in use by another tuneflows driver \\(pid {holder.pid} on"):
             tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
-        assert not os.path.exists(os.path.join(directory, "experiment_state.pkl"))
+        assert not os.path.exists(os.path.join(directory, "experiment_state.json"))
     finally:
         holder.kill()
         holder.wait(10)

@@ -104,13 +104,10 @@ def test_keep_checkpoints_num_below_one():
 
 
 def test_incompatible_state_file_is_refused(results_dir):
-    import pickle
-
     from tuneflows.experiment_state import STATE_FILE
 
     os.makedirs(results_dir / "exp")
-    with open(results_dir / "exp" / STATE_FILE, "wb") as f:
-        pickle.dump({"version": 99}, f)
+    (results_dir / "exp" / STATE_FILE).write_text('{"version": 99}')
     with pytest.raises(tuneflows.TuneError, match="version"):
         tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
     (results_dir / "exp" / STATE_FILE).write_bytes(b"garbage")

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from ray import cloudpickle
 
 from tuneflows.checkpoints import CheckpointStore
-from tuneflows.experiment_state import FINISHED_FILE, STATE_FILE, load_state
+from tuneflows.error import TuneError
+from tuneflows.experiment_state import (
+    CONFIGURATION_FILE, FINISHED_FILE, LEGACY_STATE_FILE, STATE_FILE, load_state,
+)
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.state_writer import StateWriter
 from tuneflows.trial import ERROR, PENDING, TERMINATED, Trial
+
+
+def _appended(experiment) -> list:
+    with open(os.path.join(experiment.dir, FINISHED_FILE)) as f:
+        return [json.loads(line)["trial_id"] for line in f]
 
 
 def _train(config, reporter):
@@ -45,7 +57,7 @@ def test_writes_round_trip_through_load_state(setup):
         ("t0", TERMINATED), ("t1", PENDING), ("t2", PENDING)]
     assert state.checkpoints == {"t1": (checkpoints.latest("t1").path, 4)}
     assert state.searcher_done and state.rounds == {"t0": 2}
-    assert state.scheduler and state.searcher and state.experiment
+    assert os.path.exists(os.path.join(experiment.dir, CONFIGURATION_FILE))
 
 
 def test_unforced_writes_are_throttled(setup):
@@ -77,15 +89,11 @@ def test_finished_records_are_appended_once_and_the_state_holds_unfinished_ones(
     trials["t1"].status = TERMINATED
     for _ in range(3):
         writer.write(trials, checkpoints, scheduler, searcher, False, {})
-    with open(os.path.join(experiment.dir, STATE_FILE), "rb") as f:
-        on_disk = pickle.load(f)
-    assert [t["trial_id"] for t in on_disk.trials] == ["t0", "t2"]
-    assert on_disk.trial_order == ["t0", "t1", "t2"]
-    with open(os.path.join(experiment.dir, FINISHED_FILE), "rb") as f:
-        appended = [pickle.load(f)["trial_id"]]
-        with pytest.raises(EOFError):
-            pickle.load(f)
-    assert appended == ["t1"]
+    with open(os.path.join(experiment.dir, STATE_FILE)) as f:
+        on_disk = json.load(f)
+    assert [t["trial_id"] for t in on_disk["trials"]] == ["t0", "t2"]
+    assert on_disk["trial_order"] == ["t0", "t1", "t2"]
+    assert _appended(experiment) == ["t1"]
     assert [(t["trial_id"], t["status"]) for t in load_state(experiment.dir).trials] == [
         ("t0", PENDING), ("t1", TERMINATED), ("t2", PENDING)]
 
@@ -97,8 +105,8 @@ def test_an_unfinished_record_wins_and_a_cut_short_append_is_ignored(setup):
     writer.write(trials, checkpoints, scheduler, searcher, False, {})
     trials["t0"].status = PENDING  # re-run on resume (ERRORED_ONLY)
     writer.write(trials, checkpoints, scheduler, searcher, False, {})
-    with open(os.path.join(experiment.dir, FINISHED_FILE), "ab") as f:
-        f.write(pickle.dumps({"trial_id": "t2", "status": TERMINATED})[:-3])  # killed mid-append
+    with open(os.path.join(experiment.dir, FINISHED_FILE), "a") as f:
+        f.write(json.dumps({"trial_id": "t2", "status": TERMINATED})[:-3])  # killed mid-append
     state = load_state(experiment.dir)
     assert [(t["trial_id"], t["status"]) for t in state.trials] == [
         ("t0", PENDING), ("t1", PENDING), ("t2", PENDING)]
@@ -112,9 +120,62 @@ def test_records_a_resumed_experiment_already_appended_are_not_appended_again(se
     trials["t1"].status = ERROR
     resumed = StateWriter(experiment, "e1", scheduler, searcher, appended={"t0": TERMINATED})
     resumed.write(trials, checkpoints, scheduler, searcher, False, {})
-    appended = []
-    with open(os.path.join(experiment.dir, FINISHED_FILE), "rb") as f:
-        with pytest.raises(EOFError):
-            while True:
-                appended.append(pickle.load(f)["trial_id"])
-    assert appended == ["t0", "t1"]
+    assert _appended(experiment) == ["t0", "t1"]
+
+
+def test_a_corrupt_finished_record_is_an_error_naming_the_file_and_line(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    trials["t0"].status = TERMINATED
+    StateWriter(experiment, "e1", scheduler, searcher).write(
+        trials, checkpoints, scheduler, searcher, False, {})
+    path = os.path.join(experiment.dir, FINISHED_FILE)
+    with open(path) as f:
+        good = f.read()
+    with open(path, "w") as f:
+        f.write("{not json\n" + good)
+    with pytest.raises(TuneError, match=f"record 1 of '{path}' is corrupt"):
+        load_state(experiment.dir)
+
+
+def test_state_is_json_and_loading_runs_no_code(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    marker = os.path.join(experiment.dir, "pwned")
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (marker, "w"))
+
+    # A crafted pickle where the state used to be is refused without being loaded.
+    with open(os.path.join(experiment.dir, LEGACY_STATE_FILE), "wb") as f:
+        pickle.dump(Evil(), f)
+    with pytest.raises(TuneError, match="migrate-state"):
+        load_state(experiment.dir)
+    assert not os.path.exists(marker)
+    trials["t1"].config = {"x": np.int64(3), "y": (1, 2)}
+    StateWriter(experiment, "e1", scheduler, searcher).write(
+        trials, checkpoints, scheduler, searcher, False, {})
+    state = load_state(experiment.dir)
+    assert state.trials[1]["config"] == {"x": 3, "y": [1, 2]}
+    assert not os.path.exists(marker)
+
+
+def test_a_legacy_pickle_state_migrates_on_request(setup, tmp_path):
+    from tuneflows.state_migration import migrate_state
+
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    legacy = SimpleNamespace(
+        experiment_id="old", trials=[trials["t1"].to_dict()], trial_order=["t0", "t1"],
+        checkpoints={}, scheduler_state={}, searcher_state={}, searcher_done=True, rounds={},
+        experiment=cloudpickle.dumps(experiment), scheduler=cloudpickle.dumps(scheduler),
+        searcher=cloudpickle.dumps(searcher), version=3)
+    with open(os.path.join(experiment.dir, LEGACY_STATE_FILE), "wb") as f:
+        pickle.dump(legacy, f)
+    finished = dict(trials["t0"].to_dict(), status=TERMINATED)
+    with open(os.path.join(experiment.dir, "finished_trials.pkl"), "wb") as f:
+        pickle.dump(finished, f)
+    migrate_state(experiment.dir)
+    state = load_state(experiment.dir)
+    assert state.experiment_id == "old" and state.searcher_done
+    assert [(t["trial_id"], t["status"]) for t in state.trials] == [
+        ("t0", TERMINATED), ("t1", PENDING)]
+    assert os.path.exists(os.path.join(experiment.dir, CONFIGURATION_FILE))
