@@ -15,18 +15,20 @@ from tuneflows.control.actions import (
     RestartTrial, StartTrial, StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
+from tuneflows.control.round_report import RoundReport, round_report
 from tuneflows.error import TuneError
 from tuneflows.execution.shipping import ship_by_value_if_local
 from tuneflows.execution.trial_actors import TrialActorDied, TrialActors
 from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import ExperimentState
+from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
-from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.resume import adopt_recorded_results, restore_experiment
 from tuneflows.state_writer import StateWriter
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
+from tuneflows.trial_outcome import CLIENT_REQUEST
 
 # How a round ends, as the round task returns it.
 CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
@@ -62,6 +64,8 @@ class ExperimentLoop:
         self._actors: Optional[TrialActors] = None
         self._recorder: Optional[ExperimentRecorder] = None
         self._state_writer: Optional[StateWriter] = None
+        self.views = ExperimentViews(request, self.controller,
+                                     lambda: self._actors.count if self._actors else 0)
 
     @property
     def trials(self) -> dict[str, Trial]:
@@ -85,8 +89,9 @@ class ExperimentLoop:
             {"tuneflows.scheduler": type(ctl.scheduler).__name__,
              "tuneflows.searcher": type(ctl.searcher).__name__,
              "tuneflows.logdir": exp.dir})
-        self._recorder = ExperimentRecorder(mlflow, StatusDisplay(self.request.verbose),
-                                            self.status_text)
+        self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
+                                            self.views.reports)
+        await self.views.reports.start()
         if self._resume_state is not None:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
                                self.request.errored_only)
@@ -134,8 +139,10 @@ class ExperimentLoop:
                 self._recorder.on_trial_left_running(trial)
         self._persist(force=True)
         self._actors.shutdown()
+        await self.views.reports.finish(self.views.summary_facts(status))
         await asyncio.to_thread(self._recorder.on_experiment_end, status,
                                 list(self.trials.values()))
+        self._recorder.show_where_to_look(self.views.where_to_look())
 
     def _persist(self, force: bool = False) -> None:
         """Saves the experiment state (throttled unless ``force``)."""
@@ -172,10 +179,12 @@ class ExperimentLoop:
         trial.pid = pid
         return RETRY
 
-    async def play_round(self, trial_id: str) -> str:
+    async def play_round(self, trial_id: str) -> RoundReport:
         """Plays one round of ``trial_id`` on its actor and carries out what the
-        controller makes of it; returns how the round ended. Called by the round task."""
+        controller makes of it; returns how the round ended (and what its task run's
+        state says). Called by the round task."""
         request = self.controller.round_request(trial_id)
+        results: list[dict[str, Any]] = []
         try:
             outcome = await self._actors.run_round(trial_id, request)
         except TrialActorDied as exc:
@@ -187,7 +196,8 @@ class ExperimentLoop:
             actions = self.controller.on_round(trial_id, outcome, results)
         ended = await self._carry_out_all(actions)
         self._persist()
-        return ended
+        return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
+                            self.views.metric)
 
     # ------------------------------------------------------------------ actions
     async def _carry_out_all(self, actions: Sequence[Action]) -> str:
@@ -294,6 +304,7 @@ class ExperimentLoop:
         Raises:
             KeyError: No such trial.
         """
+        self._recorder.on_event(self.trials[trial_id], CLIENT_REQUEST, "stop")
         for action in self.controller.request_stop(trial_id):
             self._end(action)
 
@@ -301,6 +312,7 @@ class ExperimentLoop:
         """Adds a PENDING trial with a resolved ``config`` (from the Client API)."""
         trial = self.controller.add_trial(config, tag or "client")
         self._add(trial)
+        self._recorder.on_event(trial, CLIENT_REQUEST, "add trial")
         if self._wakeup is not None:
             self._wakeup.set()
         return trial
@@ -308,10 +320,4 @@ class ExperimentLoop:
     # ------------------------------------------------------------------ display
     def status_text(self) -> str:
         """The current ``== Status ==`` block."""
-        resources = self.experiment.resources
-        holding = self._actors.count if self._actors is not None else 0
-        ctl = self.controller
-        return status_text(list(ctl.trials.values()), ctl.scheduler.debug_string(),
-                           {"cpu": holding * resources["cpu"], "gpu": holding * resources["gpu"]},
-                           self.request.total_resources, self.experiment.dir,
-                           getattr(ctl.scheduler, "metric", None))
+        return self.views.status_text()

@@ -24,7 +24,7 @@ class ExperimentRequest:
         total_resources: The Ray cluster's ``{"cpu": n, "gpu": m}``.
         round_seconds: Wall-clock slice of a round, so metrics stream while trials run.
         max_concurrent: Most trials running at once (None: as many as resources allow).
-        verbose: Show the status block.
+        verbose: Display level: 0 quiet, 1 status block, 2 block and results.
         resume_state: Saved state to continue (None: start afresh).
         errored_only: On resume, re-run only the failed trials.
         on_loop: Called with each new loop (the Client API server attaches to it).
@@ -36,7 +36,7 @@ class ExperimentRequest:
     total_resources: dict[str, float] = field(default_factory=dict)
     round_seconds: float = 5.0
     max_concurrent: Optional[int] = None
-    verbose: bool = True
+    verbose: int = 2
     resume_state: Optional[ExperimentState] = None
     errored_only: bool = False
     on_loop: Optional[Callable[[Any], None]] = None

@@ -1,7 +1,7 @@
 """Process defaults applied before Ray, Prefect or MLflow are imported: no telemetry
 (this machine has no internet), a Prefect ephemeral-server start-up timeout long
 enough for a first database migration on a slow disk, and Prefect's console handler at
-WARNING. Users' own settings win."""
+WARNING; MLflow's own logging at WARNING. Users' own settings win."""
 
 import os
 import sys
@@ -15,6 +15,9 @@ _DEFAULTS = {
     # The terminal shows tuneflows' status block; Prefect's per-task-run INFO lines
     # still reach the Prefect API (and UI), just not the console.
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
+    # MLflow logs its store's table creation and migrations at INFO (in the writer
+    # processes too, which inherit this): nothing a user can act on.
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
     # For the ephemeral API server that tuneflows starts on a laptop (a configured
     # server keeps its own settings): no automations, no event stream and no event
     # table, which cut its CPU per task run by about a third (benchmarks/README.md).

@@ -19,10 +19,12 @@ from tuneflows.error import TuneError, last_line
 from tuneflows.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
+from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.trial import (
     ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot, trial_dir_name,
 )
+from tuneflows.trial_outcome import CLIENT_STOP_REASON
 
 _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
 
@@ -70,6 +72,10 @@ class TrialController:
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
+        # A grid's (and repeat's) suggestions do not depend on results: all its trials
+        # are added PENDING at the start, so displays and clients see the whole plan.
+        self._all_up_front = isinstance(searcher, BasicVariantGenerator)
+        self._fresh: dict[str, TrialSnapshot] = {}  # snapshots of never-started PENDING trials
         self._stop_requests: set[str] = set()
 
     # ------------------------------------------------------------------ queries
@@ -103,16 +109,22 @@ class TrialController:
         """Adds suggested trials and starts trials while slots are free.
 
         A new suggestion is added (PENDING) before the scheduler chooses, so
-        bracket-based schedulers see full brackets.
+        bracket-based schedulers see full brackets; a grid's suggestions are all added
+        at the first call.
         """
         actions: list[Action] = []
+        while self._all_up_front and not self.searcher_done:
+            added = self._add_suggested_trial()
+            if not added and not self.searcher_done:
+                break
+            actions.extend(added)
         while True:
             free = self.running() < self.slots
             pending = any(t.status == PENDING for t in self._live.values())
             if free and not pending and not self.searcher_done:
                 actions.extend(self._add_suggested_trial())
             candidates = [t for t in self._live.values() if free or t.trial_id in self._parked]
-            trial_id = self.scheduler.choose_trial_to_run([self.snapshot(t) for t in candidates])
+            trial_id = self.scheduler.choose_trial_to_run(self._snapshots(candidates))
             actions.extend(self.stop_paused_losers())
             if trial_id is None:
                 return actions
@@ -122,6 +134,7 @@ class TrialController:
                                 f"{trial_id!r}, which is not a PENDING or PAUSED trial.")
             parked = trial_id in self._parked
             self._parked.discard(trial_id)
+            self._fresh.pop(trial_id, None)
             self._holding.add(trial_id)
             trial.status = RUNNING
             actions.append(StartTrial(trial, parked=parked))
@@ -130,8 +143,8 @@ class TrialController:
         """Ends the PAUSED trials the scheduler has given up on (HyperBand's losers)."""
         if not any(t.status == PAUSED for t in self._live.values()):
             return []
-        snapshots = [self.snapshot(t) for t in self._live.values()]
         actions: list[Action] = []
+        snapshots = self._snapshots(list(self._live.values()))
         for trial_id, decision in self.scheduler.paused_trials_to_stop(snapshots).items():
             trial = self.trials[trial_id]
             if trial.status == PAUSED:
@@ -179,8 +192,14 @@ class TrialController:
         self._live[trial_id] = trial
         if exp.restore:
             self._with_checkpoint.add(trial_id)
-        self.scheduler.on_trial_add(self.snapshot(trial))
+        self._fresh[trial_id] = self.snapshot(trial)
+        self.scheduler.on_trial_add(self._fresh[trial_id])
         return trial
+
+    def _snapshots(self, trials: Sequence[Trial]) -> list[TrialSnapshot]:
+        """Snapshots of ``trials``; a never-started trial's is taken once (with a whole
+        grid PENDING, a fresh snapshot of each per choice would grow with the grid)."""
+        return [self._fresh.get(t.trial_id) or self.snapshot(t) for t in trials]
 
     def adopt_trial(self, trial: Trial, has_checkpoint: bool, will_run: bool) -> None:
         """Takes over a trial from saved state (resume)."""
@@ -232,7 +251,7 @@ class TrialController:
     def apply(self, trial: Trial, decision: Decision) -> list[Action]:
         """Turns a scheduler's decision for ``trial`` into actions."""
         if trial.trial_id in self._stop_requests:
-            decision = Decision(TrialScheduler.STOP, "stopped by client")
+            decision = Decision(TrialScheduler.STOP, CLIENT_STOP_REASON)
         if decision.action not in _ACTIONS:
             raise TuneError(f"{type(self.scheduler).__name__} returned an invalid action "
                             f"{decision.action!r} for {trial.name}.")
@@ -300,7 +319,7 @@ class TrialController:
             self._stop_requests.add(trial_id)
             return []
         actor = DISCARD if trial_id in self._parked else NO_ACTOR
-        return [self._stop_early(trial, "stopped by client", actor, mark=False)]
+        return [self._stop_early(trial, CLIENT_STOP_REASON, actor, mark=False)]
 
     # ------------------------------------------------------------------ endings
     def _stop_early(self, trial: Trial, reason: str, actor: str, mark: bool = True) -> EndTrial:
@@ -314,6 +333,7 @@ class TrialController:
              error: Optional[str] = None, early_stopped: bool = False) -> EndTrial:
         trial.status = status
         self._live.pop(trial.trial_id, None)
+        self._fresh.pop(trial.trial_id, None)
         self._parked.discard(trial.trial_id)
         if reason:
             trial.status_reason = reason

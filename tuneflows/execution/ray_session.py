@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,28 @@ def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
     else:
         # "local": a new local instance, never a cluster that `ray start` left behind on
         # this machine (ray.init() would join it; pass ray_address="auto" for that).
-        ray.init(address="local", **kwargs)
+        with _quiet_token_notice():
+            ray.init(address="local", **kwargs)
+
+
+class _TokenNoticeFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Token authentication is enabled")
+
+
+@contextlib.contextmanager
+def _quiet_token_notice() -> Iterator[None]:
+    """Ray 2.60 warns, on starting a local cluster with no ``RAY_AUTH_MODE`` set, that
+    it turned token authentication on. For the private local Ray that tuneflows starts
+    and stops itself there is nothing to do about it, so the notice is dropped; a
+    cluster joined by address, and any other warning, still shows."""
+    source = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    notice_filter = _TokenNoticeFilter()
+    source.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        source.removeFilter(notice_filter)
 
 
 def _token_auth_for_existing_cluster() -> None:

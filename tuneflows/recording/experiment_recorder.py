@@ -13,10 +13,12 @@ import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from tuneflows.recording.mlflow_writer_pool import MlflowExperimentLog
+from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_block import StatusDisplay
 from tuneflows.recording.trial_files import TrialFiles
 from tuneflows.trial import Trial
+from tuneflows.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
 
 
 class ExperimentRecorder:
@@ -26,6 +28,7 @@ class ExperimentRecorder:
         mlflow: The experiment's MLflow records (parent run, a nested run per trial).
         display: The status block.
         status_text: Renders the current status block.
+        reports: The flow run's Prefect artifacts and decision log (None: none).
 
     Example:
         >>> recorder = ExperimentRecorder(mlflow_log, StatusDisplay(), text)  # doctest: +SKIP
@@ -34,8 +37,9 @@ class ExperimentRecorder:
     """
 
     def __init__(self, mlflow: MlflowExperimentLog, display: StatusDisplay,
-                 status_text: Callable[[], str]) -> None:
+                 status_text: Callable[[], str], reports: Optional[PrefectReports] = None) -> None:
         self._mlflow = mlflow
+        self.reports = reports
         self._display = display
         self._status_text = status_text
         self._thread = RecordingThread()
@@ -71,6 +75,8 @@ class ExperimentRecorder:
         rows = [dict(r) for r in results]
         self._thread.submit(self._append_results, trial.trial_id, trial.logdir, rows)
         self._thread.submit(self._mlflow.log_results, trial.trial_id, rows)
+        if rows:
+            self._display.show_result(trial.name, rows[-1])
         self.show_status()
 
     def on_event(self, trial: Trial, kind: str, reason: str, **details: Any) -> None:
@@ -78,6 +84,8 @@ class ExperimentRecorder:
         event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
                  "reason": reason, "time": time.time(), **details}
         self._thread.submit(self._append_event, trial.trial_id, trial.logdir, event)
+        if self.reports is not None and kind in (PAUSE, PERTURB, RESTART, CLIENT_REQUEST):
+            self.reports.on_decision(trial, kind, reason)
 
     def on_perturb(self, trial: Trial, donor: Trial, old_config: Mapping[str, Any],
                    reason: str) -> None:
@@ -102,6 +110,8 @@ class ExperimentRecorder:
                      tags: Optional[Mapping[str, Any]] = None) -> None:
         """The trial ended (its status is final): event, MLflow status, status block."""
         self.on_event(trial, trial.status.lower(), reason)
+        if self.reports is not None:
+            self.reports.on_trial_end(trial)
         self._thread.submit(self._mlflow.end_trial, trial.trial_id, trial.status, dict(tags or {}))
         self.show_status(force=True)
 
@@ -111,7 +121,10 @@ class ExperimentRecorder:
 
     # ------------------------------------------------------------------ experiment
     def show_status(self, force: bool = False) -> None:
-        """Refreshes the status block (throttled unless ``force``)."""
+        """Refreshes the status block (throttled unless ``force``) and marks the
+        Prefect leaderboard as due."""
+        if self.reports is not None:
+            self.reports.on_change()
         if self._display.verbose:  # rendering walks every trial: only when it shows
             self._display.update(self._status_text(), force=force)
 
@@ -124,6 +137,10 @@ class ExperimentRecorder:
             counts[trial.status] = counts.get(trial.status, 0) + 1
         self._mlflow.end_experiment(status, {f"trials.{k}": v for k, v in counts.items()})
         self._display.close(self._status_text())
+
+    def show_where_to_look(self, lines: Sequence[str]) -> None:
+        """After the final status block: where the records are (unless quiet)."""
+        self._display.show_lines(lines)
 
     # ------------------------------------------------------------------ on the thread
     def _files_of(self, trial_id: str, logdir: str) -> TrialFiles:

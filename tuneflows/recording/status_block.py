@@ -1,13 +1,27 @@
-"""The seed's ``== Status ==`` block, refreshed in a terminal and throttled elsewhere."""
+"""The seed's ``== Status ==`` block, refreshed in a terminal and throttled elsewhere,
+and the seed's ``Result for <trial>:`` lines.
+
+How much shows is a level (``run_experiments(verbose=...)``): :data:`QUIET` (``0``)
+prints nothing, :data:`TABLE` (``1``, and the seed's ``verbose=False``) the status block,
+:data:`RESULTS` (``2``, and the seed's default ``verbose=True``) the block and each
+round's latest result of every trial.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
+from tuneflows.best_trial import BUDGET_KEYS, best_trial, metric_value, ranked_trials
 from tuneflows.trial import Trial
+
+QUIET, TABLE, RESULTS = 0, 1, 2
+
+#: Statuses in the order the block counts them.
+STATUS_ORDER = ("RUNNING", "PAUSED", "PENDING", "TERMINATED", "ERROR")
 
 _METRIC_ABBREVIATIONS = {
     "mean_accuracy": "acc",
@@ -17,8 +31,29 @@ _METRIC_ABBREVIATIONS = {
 }
 
 
+def verbosity_level(verbose: Union[bool, int]) -> int:
+    """The display level of ``run_experiments``' ``verbose``: ``True`` → RESULTS,
+    ``False`` → TABLE (as in the seed, where the table always printed), an int 0-2 as is.
+
+    Example:
+        >>> verbosity_level(True), verbosity_level(False), verbosity_level(0)
+        (2, 1, 0)
+
+    Raises:
+        ValueError: Anything else.
+    """
+    if verbose is True:
+        return RESULTS
+    if verbose is False:
+        return TABLE
+    if isinstance(verbose, int) and QUIET <= verbose <= RESULTS:
+        return int(verbose)
+    raise ValueError(f"verbose must be True, False or a level 0 (quiet), 1 (status table) "
+                     f"or 2 (table and results), got {verbose!r}.")
+
+
 def pick_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
-    """The metric to show: the scheduler's, else a well-known one, else a stop key."""
+    """The metric to show: the experiment's, else a well-known one, else a stop key."""
     seen: set[str] = set()
     for trial in trials:
         seen.update((trial.last_result or {}).keys())
@@ -29,7 +64,7 @@ def pick_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[s
             return key
     for trial in trials:
         for key in trial.stopping_criterion:
-            if key in seen and key not in ("training_iteration", "timesteps_total", "time_total_s"):
+            if key in seen and key not in BUDGET_KEYS:
                 return key
     return None
 
@@ -65,6 +100,42 @@ def trial_line(trial: Trial, metric: Optional[str]) -> str:
     return line
 
 
+def status_counts(trials: Sequence[Trial]) -> str:
+    """``"1 RUNNING, 3 PENDING, 2 TERMINATED"`` (statuses in STATUS_ORDER).
+
+    Example:
+        >>> from tuneflows.trial import Trial
+        >>> status_counts([Trial("a", "0", {}, "f", "", status=s) for s in ("ERROR", "RUNNING")])
+        '1 RUNNING, 1 ERROR'
+    """
+    counts = {status: 0 for status in STATUS_ORDER}
+    for trial in trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+
+
+def format_elapsed(seconds: float) -> str:
+    """``h:mm:ss``.
+
+    Example:
+        >>> format_elapsed(3725.4)
+        '1:02:05'
+    """
+    whole = int(seconds)
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
+
+
+def best_line(trials: Sequence[Trial], metric: Optional[str], mode: str) -> str:
+    """``"Best trial: <name> with acc=0.93 (max)"``, or why there is none yet."""
+    if metric is None:
+        return "Best trial: - (no metric: give the scheduler or searcher one)"
+    best = best_trial(trials, metric, mode)
+    if best is None:
+        return f"Best trial: - (none reported {metric} yet)"
+    return (f"Best trial: {best.name} with {metric}="
+            f"{_format_number(metric_value(best, metric))} ({mode}) at iteration {best.iteration}")
+
+
 def status_text(
     trials: Sequence[Trial],
     scheduler_line: str,
@@ -73,27 +144,62 @@ def status_text(
     logdir: str,
     metric: Optional[str] = None,
     max_lines: int = 40,
+    *,
+    mode: str = "max",
+    elapsed_s: Optional[float] = None,
 ) -> str:
-    """Renders the seed's status block."""
+    """Renders the seed's status block, with the trial counts, the elapsed time and the
+    current best trial (by ``metric`` and ``mode``: :mod:`tuneflows.best_trial`).
+
+    Up to ``max_lines`` trials get a line each; beyond that the running, paused and
+    errored trials and the best three do, and one line counts the rest.
+    """
     home = os.path.expanduser("~")
     shown_dir = "~" + logdir[len(home):] if logdir.startswith(home + os.sep) else logdir
-    metric = pick_metric(trials, metric)
+    counts = f"Number of trials: {len(trials)}" + (f" ({status_counts(trials)})" if trials else "")
+    if elapsed_s is not None:
+        counts += f" | elapsed {format_elapsed(elapsed_s)}"
     lines = [
         "== Status ==",
         scheduler_line,
         f"Resources used: {used.get('cpu', 0):g}/{total.get('cpu', 0):g} CPUs, "
         f"{used.get('gpu', 0):g}/{total.get('gpu', 0):g} GPUs",
         f"Result logdir: {shown_dir}",
+        counts,
+        best_line(trials, metric, mode),
     ]
-    counts: dict[str, int] = {}
-    for trial in trials:
-        counts[trial.status] = counts.get(trial.status, 0) + 1
-    if len(trials) > max_lines:
-        lines.append("Number of trials: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-        shown = [t for t in trials if t.status in ("RUNNING", "PAUSED", "ERROR")][:max_lines]
-    else:
-        shown = list(trials)
-    lines.extend(trial_line(t, metric) for t in shown)
+    shown = most_relevant(trials, metric, mode, max_lines)
+    column = pick_metric(trials, metric)
+    lines.extend(trial_line(t, column) for t in shown)
+    if len(shown) < len(trials):
+        ids = {t.trial_id for t in shown}
+        rest = [t for t in trials if t.trial_id not in ids]
+        lines.append(f" ... {len(rest)} more: {status_counts(rest)}")
+    return "\n".join(lines)
+
+
+def most_relevant(trials: Sequence[Trial], metric: Optional[str], mode: str,
+                  max_lines: int) -> list[Trial]:
+    """All trials when they fit in ``max_lines``, else (in trial order, at most
+    ``max_lines``) the running, paused and errored ones and the best three."""
+    if len(trials) <= max_lines:
+        return list(trials)
+    best = {id(t) for t in ranked_trials(trials, metric, mode)[:3]
+            if metric_value(t, metric) is not None}
+    wanted = [t for t in trials
+              if t.status in ("RUNNING", "PAUSED", "ERROR") or id(t) in best]
+    return wanted[:max_lines]
+
+
+def result_text(name: str, result: Mapping[str, Any]) -> str:
+    """The seed's ``Result for <trial>:`` block: one ``key: value`` line per result key
+    (sorted; the config left out)."""
+    lines = [f"Result for {name}:"]
+    for key in sorted(k for k in result if k != "config"):
+        value = result[key]
+        shown = _format_number(value) if isinstance(value, (int, float)) else (
+            value if isinstance(value, str) else json.dumps(value, default=repr))
+        lines.append(f"  {key}: {shown}")
     return "\n".join(lines)
 
 
@@ -101,16 +207,22 @@ class StatusDisplay:
     """Shows the status block: live in a terminal, every ``interval_s`` otherwise.
 
     Args:
-        verbose: False disables all output.
+        verbose: A level (QUIET, TABLE, RESULTS) or the seed's bool
+            (:func:`verbosity_level`).
         interval_s: Minimum seconds between prints when output is not a terminal.
     """
 
-    def __init__(self, verbose: bool = True, interval_s: float = 30.0) -> None:
-        self.verbose = verbose
+    def __init__(self, verbose: Union[bool, int] = True, interval_s: float = 30.0) -> None:
+        self.level = verbosity_level(verbose)
         self.interval_s = interval_s
         self._is_tty = sys.stdout.isatty()
         self._last: Optional[float] = None
         self._live: Any = None
+
+    @property
+    def verbose(self) -> bool:
+        """Whether anything shows (the level is above QUIET)."""
+        return self.level > QUIET
 
     def update(self, text: str, force: bool = False) -> None:
         """Shows ``text``: in a terminal at most 4×/s (at once when ``force``), else at
@@ -134,6 +246,12 @@ class StatusDisplay:
             print(text, flush=True)
             self._last = now
 
+    def show_result(self, name: str, result: Mapping[str, Any]) -> None:
+        """At level RESULTS, prints the ``Result for <name>:`` block (above the live
+        status block in a terminal)."""
+        if self.level >= RESULTS:
+            print(result_text(name, result), flush=True)
+
     def close(self, text: str) -> None:
         """Shows the final block and ends live refreshing."""
         if not self.verbose:
@@ -146,3 +264,8 @@ class StatusDisplay:
             self._live = None
         else:
             print(text, flush=True)
+
+    def show_lines(self, lines: Sequence[str]) -> None:
+        """Prints ``lines`` (e.g. where to look, after the final block) unless QUIET."""
+        if self.verbose and lines:
+            print("\n".join(lines), flush=True)

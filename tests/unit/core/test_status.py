@@ -28,12 +28,15 @@ def test_block_matches_the_seed_layout():
     ]
     home = os.path.expanduser("~")
     text = status_text(trials, "Using FIFO scheduling algorithm.", {"cpu": 1, "gpu": 0},
-                       {"cpu": 8, "gpu": 0}, os.path.join(home, "ray_results", "exp"))
+                       {"cpu": 8, "gpu": 0}, os.path.join(home, "ray_results", "exp"),
+                       "mean_accuracy", mode="max", elapsed_s=75.2)
     assert text.splitlines() == [
         "== Status ==",
         "Using FIFO scheduling algorithm.",
         "Resources used: 1/8 CPUs, 0/0 GPUs",
         "Result logdir: ~/ray_results/exp",
+        "Number of trials: 3 (1 RUNNING, 1 TERMINATED, 1 ERROR) | elapsed 0:01:15",
+        "Best trial: train_func_1_lr=0.2 with mean_accuracy=100 (max) at iteration 0",
         " - train_func_0_lr=0.2:  RUNNING [pid=6778], 209 s, 20604 ts, 7.29 acc",
         " - train_func_1_lr=0.2:  TERMINATED [pid=6789], 21 s, 2190 ts, 100 acc "
         "(stopped at rung 9: 0.71 < cutoff 0.78)",
@@ -44,8 +47,11 @@ def test_block_matches_the_seed_layout():
 def test_many_trials_are_summarised():
     trials = [_trial(i, "TERMINATED", {"x": 1}) for i in range(50)] + [_trial(50, "RUNNING")]
     text = status_text(trials, "s", {}, {}, "/r", max_lines=10)
-    assert "Number of trials: 50 TERMINATED, 1 RUNNING" in text
-    assert len(text.splitlines()) == 6
+    assert "Number of trials: 51 (1 RUNNING, 50 TERMINATED)" in text
+    lines = text.splitlines()
+    assert lines[-2].startswith(" - train_func_50_lr=0.2:  RUNNING")
+    assert lines[-1] == " ... 50 more: 50 TERMINATED"
+    assert len(lines) == 8
 
 
 def test_not_a_terminal_prints_throttled_and_final(monkeypatch):

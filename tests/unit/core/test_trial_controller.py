@@ -65,7 +65,8 @@ def started(ctl: TrialController) -> list:
 def test_fill_slots_adds_suggestions_and_starts_no_more_than_the_slots():
     ctl = controller(n=3, slots=2)
     actions = ctl.fill_slots()
-    assert [type(a) for a in actions] == [AddTrial, StartTrial, AddTrial, StartTrial]
+    # a grid's trials are all added (PENDING) first, then the slots are filled
+    assert [type(a) for a in actions] == [AddTrial, AddTrial, AddTrial, StartTrial, StartTrial]
     trials = [a.trial for a in actions if isinstance(a, StartTrial)]
     assert [t.status for t in trials] == [RUNNING, RUNNING]
     assert [t.trial_id for t in trials] == ["abcde_00000", "abcde_00001"]
