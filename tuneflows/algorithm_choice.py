@@ -99,7 +99,7 @@ def make_searcher(exp: Experiment, scheduler: TrialScheduler, search_alg: Option
     if search_alg is not None:
         search_alg.set_search_properties(
             metric or scheduler.metric, mode or scheduler.mode, exp.config,
-            stop=exp.stop, run=exp.trainable_name,
+            stop=exp.stop, run=exp.trainable_name, num_samples=exp.num_samples,
         )
         if search_alg.total_trials is None:
             return TrialLimiter(search_alg, exp.num_samples)

@@ -19,11 +19,11 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from tuneflows.search.config_paths import format_path
-from tuneflows.search.config_values import to_domain
+from tuneflows.search.config_values import is_grid_dict, to_domain
 from tuneflows.search.domains import Choice, Domain, GridSearch
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
 
-__all__ = ["validate_config", "grid_variables"]
+__all__ = ["validate_config", "grid_variables", "validate_point"]
 
 
 def validate_config(config: Any, allow_hyperopt: bool = False) -> None:
@@ -43,6 +43,54 @@ def validate_config(config: Any, allow_hyperopt: bool = False) -> None:
     if not isinstance(config, Mapping):
         raise ValueError(f"config must be a dict, got {type(config).__name__}: {config!r}.")
     _walk(config, (), [], None, allow_hyperopt)
+
+
+def validate_point(point: Mapping[tuple, Any], config: Mapping[str, Any], index: int) -> None:
+    """Checks one flattened point to evaluate (``{path: value}``) against the config.
+
+    With an empty config a point is a whole config and anything goes. Otherwise every
+    path must name a setting of the config (a key of its dicts), and every value must be
+    a value to try, not a search space.
+
+    Args:
+        point: The point, flattened by :func:`~tuneflows.search.config_paths.flatten_points`.
+        config: The experiment's config.
+        index: The point's index in ``points_to_evaluate``, for the message.
+
+    Raises:
+        ValueError: naming the point's index and the key, e.g.
+            ``points_to_evaluate[1] sets 'lrr', which the config does not have``.
+
+    Example:
+        >>> from tuneflows.search import uniform
+        >>> validate_point({("lr",): 0.1}, {"lr": uniform(0, 1)}, 0)
+        >>> validate_point({("lrr",): 0.1}, {"lr": uniform(0, 1), "bs": 32}, 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: points_to_evaluate[2] sets 'lrr', which the config does not have; its keys are 'lr', 'bs'.
+    """
+    if not config:
+        return
+    for path, value in point.items():
+        where = format_path(path)
+        if isinstance(value, Domain) or is_grid_dict(value):
+            raise ValueError(
+                f"points_to_evaluate[{index}][{where!r}] is a search space "
+                f"({type(to_domain(value)).__name__}), not a value; a point gives the "
+                f"values to try first.")
+        node: Any = config
+        for depth, key in enumerate(path):
+            if not isinstance(node, Mapping) or is_grid_dict(node) or key not in node:
+                holder = format_path(path[:depth])
+                if isinstance(node, Mapping) and not is_grid_dict(node):
+                    keys = ", ".join(repr(str(k)) for k in node)
+                    inside = f"its {holder!r} has" if holder else "its keys are"
+                    detail = f"; {inside} {keys}" if keys else ""
+                else:
+                    detail = f"; {holder!r} is a single setting, not a dict of them"
+                raise ValueError(f"points_to_evaluate[{index}] sets {where!r}, which the "
+                                 f"config does not have{detail}.")
+            node = node[key]
 
 
 def grid_variables(config: Mapping[str, Any]) -> list[tuple[tuple, list]]:

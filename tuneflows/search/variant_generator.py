@@ -67,13 +67,19 @@ class BasicVariantGenerator(Searcher):
     """Grid × samples over a config (the default searcher; Ray Tune's variant generation).
 
     Args:
-        config: The experiment's config: constants, grids, domains, lambdas, nested.
+        config: The experiment's config: constants, grids, domains, lambdas, nested. None:
+            taken from the experiment by :meth:`set_search_properties`.
         num_samples: How many times the grid is repeated, each with fresh random draws
-            (the seed's ``repeat``).
+            (the seed's ``repeat``). None: the experiment's (1 when used on its own).
         seed: Seed of this generator's RNG; the same seed gives the same trials. Trial ``k``
             depends only on (seed, k), so resuming from :meth:`get_state` continues exactly.
-        points_to_evaluate: Partial configs run first (nested dicts or ``"a/b"`` keys); grids
-            they leave unset still expand. They count toward ``num_samples``.
+        points_to_evaluate: Configs evaluated first, then the grid × samples ones: partial
+            configs (nested dicts or ``"a/b"`` keys) whose unset settings are drawn as
+            usual and whose unset grids still expand. Each point counts as one of
+            ``num_samples`` (raised to the number of points if below it). A point setting
+            a key the config lacks, or giving a search space instead of a value, is a
+            ``ValueError`` naming its index and the key (with an empty config, points are
+            whole configs).
         spec: Other top-level spec entries lambdas may read (``spec.stop``, …).
 
     Example:
@@ -84,20 +90,53 @@ class BasicVariantGenerator(Searcher):
         ['lr=0.2,momentum=0.1', 'lr=0.4,momentum=0.1']
     """
 
-    def __init__(self, config: Optional[Mapping[str, Any]] = None, num_samples: int = 1,
-                 seed: Optional[int] = None,
+    def __init__(self, config: Optional[Mapping[str, Any]] = None,
+                 num_samples: Optional[int] = None, seed: Optional[int] = None,
                  points_to_evaluate: Optional[Sequence[Mapping[str, Any]]] = None,
                  spec: Optional[Mapping[str, Any]] = None):
-        self.config = dict(config or {})
-        self.spec = dict(spec or {})
-        self._plan = VariantPlan(self.config, num_samples, points_to_evaluate)
-        self.num_samples = self._plan.num_samples
+        self._config_given = config is not None
+        self._samples_given = num_samples is not None
+        self.points_to_evaluate = [dict(p) if isinstance(p, Mapping) else p
+                                   for p in (points_to_evaluate or [])]
         self.seed = seed
+        self._plan_for(config or {}, 1 if num_samples is None else num_samples, spec or {})
         # Mutable state (get_state / set_state):
         self._entropy = int(np.random.SeedSequence(seed).entropy)
         self._next = 0
         self._tags: dict[str, str] = {}
         self._index: dict[str, int] = {}
+
+    def _plan_for(self, config: Mapping[str, Any], num_samples: int,
+                  spec: Mapping[str, Any]) -> None:
+        self._plan = VariantPlan(config, num_samples, self.points_to_evaluate)
+        self.config = dict(config)
+        self.spec = dict(spec)
+        self.num_samples = self._plan.num_samples
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str],
+                              config: Optional[Mapping[str, Any]], **spec: Any) -> bool:
+        """Takes the experiment's config and ``num_samples`` (a ``spec`` entry) when the
+        constructor was not given them, and the other spec entries for lambdas. Called
+        before the first suggestion; the points to evaluate are checked against the
+        config it ends up with.
+
+        Example:
+            >>> from tuneflows.search import grid_search
+            >>> g = BasicVariantGenerator(points_to_evaluate=[{"lr": 0.5}])
+            >>> g.set_search_properties(None, None, {"lr": grid_search([0.1, 0.2])},
+            ...                         num_samples=2)
+            True
+            >>> [g.suggest(str(i))["lr"] for i in range(3)], g.suggest("3")
+            ([0.5, 0.1, 0.2], 'FINISHED')
+        """
+        if self._next:
+            raise ValueError("set_search_properties must come before the first suggestion.")
+        num_samples = spec.pop("num_samples", None)
+        config = self.config if self._config_given or config is None else config
+        if self._samples_given or num_samples is None:
+            num_samples = self.num_samples if self._samples_given else 1
+        self._plan_for(config, num_samples, {**spec, **self.spec})
+        return True
 
     @property
     def total_trials(self) -> int:

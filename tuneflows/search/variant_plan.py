@@ -19,7 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from tuneflows.search.config_paths import flatten_points
-from tuneflows.search.config_validation import grid_variables, validate_config
+from tuneflows.search.config_validation import grid_variables, validate_config, validate_point
 
 __all__ = ["VariantPlan", "count_variants", "grid_cell", "grid_size"]
 
@@ -56,8 +56,10 @@ class VariantPlan:
             :func:`~tuneflows.search.config_paths.flatten_points`).
 
     Raises:
-        ValueError: for ``num_samples`` not an int >= 1, a point that is not a dict, or a
-            config :func:`~tuneflows.search.config_validation.validate_config` rejects.
+        ValueError: for ``num_samples`` not an int >= 1, a point that is not a dict or that
+            :func:`~tuneflows.search.config_validation.validate_point` rejects (a key the
+            config lacks, a search space instead of a value), or a config
+            :func:`~tuneflows.search.config_validation.validate_config` rejects.
     """
 
     def __init__(self, config: Mapping[str, Any], num_samples: int = 1,
@@ -71,6 +73,8 @@ class VariantPlan:
             if not isinstance(p, Mapping):
                 raise ValueError(f"points_to_evaluate[{i}] must be a dict, got {p!r}.")
         self.points = [flatten_points(p, config) for p in (points_to_evaluate or [])]
+        for i, point in enumerate(self.points):
+            validate_point(point, config, i)
         self.num_samples = max(int(num_samples), len(self.points))
         self.sizes = [grid_size(self._free_grids(p)) for p in self.points]
         self.sizes += [grid_size(self.grids)] * (self.num_samples - len(self.points))
