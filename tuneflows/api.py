@@ -123,6 +123,7 @@ def run_experiments(
             request = ExperimentRequest(
                 exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
                 max_concurrent=max_concurrent_trials, verbose=level, resume_state=state,
+                metric=metric, mode=mode,
                 errored_only=resume == "ERRORED_ONLY",
                 on_loop=server.attach if server is not None else None,  # the Client API follows
             )
@@ -154,11 +155,16 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
     coro_factory = lambda: flow_fn(experiment_name=name, experiment=parameter)  # noqa: E731
     try:
         asyncio.get_running_loop()
+        in_running_loop = True
     except RuntimeError:
-        asyncio.run(coro_factory())
-    else:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # called from a running loop
+        in_running_loop = False
+    # Not inside the ``except``: a log line with exc_info (Prefect's, for a failed task
+    # run) would print the RuntimeError caught there as its traceback.
+    if in_running_loop:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
             pool.submit(lambda: asyncio.run(coro_factory())).result()
+    else:
+        asyncio.run(coro_factory())
     return parameter.trials
 
 

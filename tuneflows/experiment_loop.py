@@ -89,6 +89,7 @@ class ExperimentLoop:
             {"tuneflows.scheduler": type(ctl.scheduler).__name__,
              "tuneflows.searcher": type(ctl.searcher).__name__,
              "tuneflows.logdir": exp.dir})
+        mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher)
         self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
                                             self.views.reports)
         await self.views.reports.start()
@@ -103,6 +104,9 @@ class ExperimentLoop:
         try:
             await self._loop()
             status = "FINISHED" if self._fatal is None else "FAILED"
+        except BaseException as exc:  # Ctrl-C or a cancelled flow run: KILLED
+            status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+            raise
         finally:
             await self._close(status)
         if self._fatal is not None:
@@ -130,18 +134,22 @@ class ExperimentLoop:
             self._recorder.show_status()
 
     async def _close(self, status: str) -> None:
-        for task in self._driving.values():
-            task.cancel()
-        if self._driving:
-            await asyncio.gather(*self._driving.values(), return_exceptions=True)
-        for trial in self.trials.values():
-            if trial.status in (RUNNING, PAUSED, PENDING):
-                self._recorder.on_trial_left_running(trial)
-        self._persist(force=True)
-        self._actors.shutdown()
-        await self.views.reports.finish(self.views.summary_facts(status))
-        await asyncio.to_thread(self._recorder.on_experiment_end, status,
-                                list(self.trials.values()))
+        try:
+            for task in self._driving.values():
+                task.cancel()
+            if self._driving:
+                await asyncio.gather(*self._driving.values(), return_exceptions=True)
+        finally:  # the MLflow runs end (with ``status``) whatever fails before
+            try:
+                for trial in self.trials.values():
+                    if trial.status in (RUNNING, PAUSED, PENDING):
+                        self._recorder.on_trial_left_running(trial, status)
+                self._persist(force=True)
+                self._actors.shutdown()
+                await self.views.reports.finish(self.views.summary_facts(status))
+            finally:
+                await asyncio.to_thread(self._recorder.on_experiment_end, status,
+                                        list(self.trials.values()))
         self._recorder.show_where_to_look(self.views.where_to_look())
 
     def _persist(self, force: bool = False) -> None:

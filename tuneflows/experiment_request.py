@@ -28,6 +28,9 @@ class ExperimentRequest:
         resume_state: Saved state to continue (None: start afresh).
         errored_only: On resume, re-run only the failed trials.
         on_loop: Called with each new loop (the Client API server attaches to it).
+        metric: The metric ``run_experiments`` was given (None: the scheduler's or
+            searcher's, else a stop key; :func:`tuneflows.best_trial.experiment_metric`).
+        mode: Its mode (None: ``"max"``).
     """
 
     experiment: Experiment
@@ -40,6 +43,8 @@ class ExperimentRequest:
     resume_state: Optional[ExperimentState] = None
     errored_only: bool = False
     on_loop: Optional[Callable[[Any], None]] = None
+    metric: Optional[str] = None
+    mode: Optional[str] = None
 
     def slots(self) -> int:
         """How many trials can hold an actor at once."""

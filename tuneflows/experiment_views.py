@@ -41,8 +41,11 @@ class ExperimentViews:
         self._controller = controller
         self._holding = holding
         exp = request.experiment
-        self.metric, self.mode = experiment_metric(controller.scheduler, controller.searcher,
-                                                   exp.stop)
+        if request.metric:  # run_experiments(metric=...) ranks, whatever the scheduler
+            self.metric, self.mode = request.metric, request.mode or "max"
+        else:
+            self.metric, self.mode = experiment_metric(controller.scheduler,
+                                                       controller.searcher, exp.stop)
         self.rule = rule_name(controller.scheduler)
         self._started = time.monotonic()
         self.display = StatusDisplay(request.verbose)

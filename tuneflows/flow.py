@@ -10,6 +10,7 @@ a retry resumes from the state the failed attempt saved.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Iterator
 
 from prefect import flow, task
@@ -26,6 +27,20 @@ from tuneflows.trial import ERROR, Trial
 
 #: The state name of a round whose trial ended in ERROR (a Failed state).
 ERRORED = "Errored"
+
+
+class _NoEmptyTraceback(logging.Filter):
+    """Prefect logs a task run that returned a Failed state with ``exc_info=True``
+    although nothing was raised, which prints "NoneType: None" under the line: drop
+    the empty exception, keep the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[0] is None:
+            record.exc_info = None
+        return True
+
+
+logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
 
 
 @task(

@@ -112,12 +112,13 @@ class ExperimentRecorder:
         self.on_event(trial, trial.status.lower(), reason)
         if self.reports is not None:
             self.reports.on_trial_end(trial)
-        self._thread.submit(self._mlflow.end_trial, trial.trial_id, trial.status, dict(tags or {}))
+        self._thread.submit(self._mlflow.end_trial_run, trial, dict(tags or {}))
         self.show_status(force=True)
 
-    def on_trial_left_running(self, trial: Trial) -> None:
-        """The experiment ended while the trial was unfinished (a fatal error)."""
-        self._thread.submit(self._mlflow.end_trial, trial.trial_id, trial.status, {})
+    def on_trial_left_running(self, trial: Trial, experiment_status: str = "FAILED") -> None:
+        """The experiment ended (``experiment_status``: FAILED, KILLED) while the trial
+        was unfinished: its MLflow run is KILLED, with its outcome "unfinished"."""
+        self._thread.submit(self._mlflow.end_trial_run, trial, {}, experiment_status)
 
     # ------------------------------------------------------------------ experiment
     def show_status(self, force: bool = False) -> None:
@@ -129,13 +130,11 @@ class ExperimentRecorder:
             self._display.update(self._status_text(), force=force)
 
     def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> None:
-        """Writes everything queued, ends the MLflow parent run with the trial counts,
+        """Writes everything queued, ends the MLflow parent run (``status``: FINISHED,
+        FAILED or KILLED) with the best trial, the counts by outcome and the leaderboard,
         and shows the final status block."""
         self._thread.close()
-        counts: dict[str, int] = {}
-        for trial in trials:
-            counts[trial.status] = counts.get(trial.status, 0) + 1
-        self._mlflow.end_experiment(status, {f"trials.{k}": v for k, v in counts.items()})
+        self._mlflow.end_experiment_run(status, trials)
         self._display.close(self._status_text())
 
     def show_where_to_look(self, lines: Sequence[str]) -> None:

@@ -27,6 +27,9 @@ class RunStore(Protocol):
     def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None: ...
     def reopen_trial(self, trial_id: str) -> None: ...
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None: ...
+    def log_file(self, trial_id: str, path: str) -> None: ...
+    def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
+                   tags: Mapping[str, str], texts: Mapping[str, str]) -> None: ...
     def terminate_trial(self, trial_id: str, status: str) -> None: ...
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None: ...
 
@@ -97,12 +100,21 @@ class MlflowBatcher:
         if self._store.has_trial(trial_id):
             self._call(self._store.reopen_trial, trial_id)
 
-    def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str]) -> None:
-        """Writes what is queued for the trial with its final tags, then ends its run."""
+    def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str],
+                  files: Sequence[str] = ()) -> None:
+        """Writes what is queued for the trial with its final tags and copies ``files``
+        (its ``error.txt``) into its artifacts, then ends its run."""
         self.set_tags(trial_id, {"status": status, **tags})
         self.flush(trial_id)
         if self._store.has_trial(trial_id):
+            for path in files:
+                self._call(self._store.log_file, trial_id, path)
             self._call(self._store.terminate_trial, trial_id, status)
+
+    def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
+                   tags: Mapping[str, str], texts: Mapping[str, str]) -> None:
+        """Writes params, metrics, tags and text artifacts on the parent run now."""
+        self._call(self._store.log_parent, params, metrics, tags, texts)
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
         """Writes everything queued, then tags and ends the parent run."""

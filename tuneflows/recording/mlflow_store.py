@@ -5,16 +5,24 @@ per trial, written through ``MlflowClient`` in an MLflow writer process
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
+import time
 from typing import Any, ContextManager, Mapping, Optional, Sequence
 
 from tuneflows.recording.mlflow_values import (
-    MAX_METRICS_PER_BATCH, MAX_PARAM_LENGTH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
+    MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
 )
+
+logger = logging.getLogger(__name__)
 
 EXPERIMENT_ID_TAG = "tuneflows.experiment_id"
 STATUS_TO_MLFLOW = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
+#: The experiment tag MLflow's UI reads for the kind of an experiment, and the kind that
+#: opens it in the model-training view (runs, params, metrics) rather than GenAI's.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING_KIND = "custom_model_development"
 
 
 def default_tracking_uri(local_dir: str) -> str:
@@ -77,6 +85,9 @@ class MlflowStore:
             existing = self.client.get_experiment_by_name(experiment_name)
             if existing is not None:
                 self.experiment_id = existing.experiment_id
+                if EXPERIMENT_KIND_TAG not in existing.tags:
+                    self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG,
+                                                   MODEL_TRAINING_KIND)
             else:
                 artifact_location = None
                 if self.tracking_uri.startswith("sqlite:"):
@@ -84,7 +95,8 @@ class MlflowStore:
                         os.path.abspath(local_dir), "mlartifacts", experiment_name
                     )
                 self.experiment_id = self.client.create_experiment(
-                    experiment_name, artifact_location=artifact_location
+                    experiment_name, artifact_location=artifact_location,
+                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
                 )
             if self.tracking_uri == default_tracking_uri(local_dir):
                 use_write_ahead_log(self.tracking_uri)
@@ -158,7 +170,8 @@ class MlflowStore:
               params: Optional[Mapping[str, str]] = None,
               tags: Optional[Mapping[str, str]] = None) -> None:
         """Logs metric rows, params and tags on a trial's run (the parent's when
-        ``trial_id`` is None) in as few ``log_batch`` calls as MLflow's limits allow."""
+        ``trial_id`` is None) in as few ``log_batch`` calls as MLflow's limits allow.
+        A value MLflow rejects is dropped with a warning; the rest of its batch is kept."""
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self.trial_runs[trial_id] if trial_id else self.parent_run_id
@@ -167,15 +180,54 @@ class MlflowStore:
         param_list = [Param(k, v) for k, v in (params or {}).items()]
         tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
         while metrics or param_list or tag_list:
-            self.client.log_batch(
-                run_id,
-                metrics=metrics[:MAX_METRICS_PER_BATCH],
-                params=param_list[:MAX_PARAMS_PER_BATCH],
-                tags=tag_list[:MAX_TAGS_PER_BATCH],
-            )
-            metrics = metrics[MAX_METRICS_PER_BATCH:]
+            batch_params = param_list[:MAX_PARAMS_PER_BATCH]
+            batch_tags = tag_list[:MAX_TAGS_PER_BATCH]
+            room = MAX_ENTITIES_PER_BATCH - len(batch_params) - len(batch_tags)
+            self._log_batch(run_id, metrics[:room], batch_params, batch_tags)
+            metrics = metrics[room:]
             param_list = param_list[MAX_PARAMS_PER_BATCH:]
             tag_list = tag_list[MAX_TAGS_PER_BATCH:]
+
+    def _log_batch(self, run_id: str, metrics: list, params: list, tags: list) -> None:
+        """One ``log_batch``; when MLflow rejects a value in it, the halves are tried in
+        turn, down to the one value that is dropped (and named in a warning)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+            return
+        except MlflowException as exc:
+            if exc.error_code != "INVALID_PARAMETER_VALUE":
+                raise
+            problem = exc.message
+        entities = [("metric", m) for m in metrics] + [("param", p) for p in params] + [
+            ("tag", t) for t in tags]
+        if len(entities) == 1:
+            kind, entity = entities[0]
+            logger.warning("MLflow rejected %s %r of run %s, which is dropped (the rest "
+                           "of its batch is kept): %s", kind, entity.key, run_id, problem)
+            return
+        middle = len(entities) // 2
+        for half in (entities[:middle], entities[middle:]):
+            self._log_batch(run_id, *[[e for k, e in half if k == kind]
+                                      for kind in ("metric", "param", "tag")])
+
+    def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
+                   tags: Mapping[str, str], texts: Mapping[str, str]) -> None:
+        """Logs params, metrics (at step 0), tags and text artifacts on the parent run.
+
+        MLflow's params cannot change: a param a resumed experiment's parent run already
+        holds with another value goes to the run's tags under the same name."""
+        held = self.client.get_run(self.parent_run_id).data.params if params else {}
+        changed = {k: v for k, v in params.items() if k in held and held[k] != v}
+        if changed:
+            logger.warning("The parent run of this resumed experiment keeps its first "
+                           "params; the new values of %s are in its tags.", sorted(changed))
+        rows = [(0, int(time.time() * 1000), dict(metrics))] if metrics else []
+        self.write(None, rows, {k: v for k, v in params.items() if k not in changed},
+                   {**tags, **changed})
+        for artifact_file, text in texts.items():
+            self.client.log_text(self.parent_run_id, text, artifact_file)
 
     def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
         """Logs the rows whose steps the run lacks (lost when a driver was killed)."""
@@ -193,11 +245,16 @@ class MlflowStore:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
         self.client.log_artifacts(self.trial_runs[trial_id], local_dir, artifact_path)
 
+    def log_file(self, trial_id: str, path: str) -> None:
+        """Copies a file (a trial's ``error.txt``) into the trial run's artifacts."""
+        self.client.log_artifact(self.trial_runs[trial_id], path)
+
     def terminate_trial(self, trial_id: str, status: str) -> None:
         """Terminates a trial's run with the MLflow status of tuneflows ``status``."""
         self.client.set_terminated(self.trial_runs[trial_id], STATUS_TO_MLFLOW.get(status, "KILLED"))
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
-        """Tags the parent run with ``summary`` and terminates it with ``status``."""
-        self.write(None, tags={k: str(v)[:MAX_PARAM_LENGTH] for k, v in summary.items()})
+        """Tags the parent run with ``summary`` and terminates it with ``status``
+        (FINISHED, FAILED or KILLED)."""
+        self.write(None, tags={k: str(v) for k, v in summary.items()})
         self.client.set_terminated(self.parent_run_id, status)

@@ -15,8 +15,18 @@ import os
 import threading
 from typing import Any, Mapping, Optional, Sequence
 
+from tuneflows.best_trial import experiment_metric
+from tuneflows.recording.experiment_report import SummaryFacts
+from tuneflows.recording.mlflow_names import MlflowNames
+from tuneflows.recording.mlflow_records import (
+    SPEC_ARTIFACT, ParentRunRecord, experiment_end_record, experiment_spec_json, settings,
+    trial_end_tags,
+)
 from tuneflows.recording.mlflow_values import metric_rows, param_strings
 from tuneflows.recording.mlflow_writer_process import MlflowWriterProcess
+from tuneflows.spec import Experiment
+from tuneflows.trial import ERROR, Trial
+from tuneflows.trial_outcome import rule_name
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +122,9 @@ class MlflowWriterPool:
 
 class MlflowExperimentLog:
     """One experiment's MLflow records, as the runner sees them: converts results and
-    configs to plain data in the driver and queues them for the writer of their trial.
+    configs to plain data in the driver, under names MLflow accepts
+    (:class:`~tuneflows.recording.mlflow_names.MlflowNames`), and queues them for the
+    writer of their trial.
 
     Args:
         primary: The writer holding the parent run (and its share of trials).
@@ -126,24 +138,44 @@ class MlflowExperimentLog:
         self._writers = [primary, *helpers]
         self._key = experiment_id
         self._writer_of: dict[str, MlflowWriterProcess] = {}
+        self._names = MlflowNames()
+        self._experiment: Optional[Experiment] = None
+        self._metric: Optional[str] = None
+        self._mode = "max"
+        self._rule = "the scheduler"
+
+    def describe_experiment(self, experiment: Experiment, scheduler: Any, searcher: Any) -> None:
+        """Logs on the parent run what the experiment is: the scheduler's and searcher's
+        settings as params, the metric and mode trials are judged by as tags, the spec as
+        ``experiment.json``; later records use the metric and the scheduler's name."""
+        self._experiment = experiment
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop)
+        self._rule = rule_name(scheduler)
+        judged = ({"tuneflows.metric": self._metric, "tuneflows.mode": self._mode}
+                  if self._metric else {})
+        self._log_parent(ParentRunRecord(
+            params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
+            tags=judged, artifacts={SPEC_ARTIFACT: experiment_spec_json(experiment)}))
 
     def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
                     tags: Mapping[str, Any]) -> None:
         """Creates the trial's nested run (unless a resumed trial has one) with its
         config as params."""
-        self._send(trial_id, "start_trial", run_name, param_strings(config), _strings(tags))
+        self._send(trial_id, "start_trial", run_name, param_strings(config, names=self._names),
+                   self._tags(tags))
 
     def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs each numeric value of ``results`` with its iteration as step."""
-        self._send(trial_id, "log_results", metric_rows(results))
+        self._send(trial_id, "log_results", metric_rows(results, self._names))
 
     def log_params(self, trial_id: str, config: Mapping[str, Any]) -> None:
         """Records a changed config (PBT) as ``config/<key>`` tags: params are immutable."""
-        self._send(trial_id, "set_tags", param_strings(config, prefix="config/"))
+        self._send(trial_id, "set_tags",
+                   param_strings(config, prefix="config/", names=self._names, kind="tag"))
 
     def set_tags(self, trial_id: str, tags: Mapping[str, Any]) -> None:
         """Sets tags on a trial's run."""
-        self._send(trial_id, "set_tags", _strings(tags))
+        self._send(trial_id, "set_tags", self._tags(tags))
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
@@ -151,15 +183,41 @@ class MlflowExperimentLog:
 
     def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs the results a resumed trial's run lacks."""
-        self._send(trial_id, "backfill", metric_rows(results))
+        self._send(trial_id, "backfill", metric_rows(results, self._names))
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING."""
         self._send(trial_id, "reopen_trial")
 
-    def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
-        """Tags the trial's final status (and ``tags``) and terminates its run."""
-        self._send(trial_id, "end_trial", status, _strings(tags or {}))
+    def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None,
+                  files: Sequence[str] = ()) -> None:
+        """Tags the trial's final status (and ``tags``), copies ``files`` into its
+        artifacts and terminates its run (FINISHED, FAILED for ERROR, else KILLED)."""
+        self._send(trial_id, "end_trial", status, self._tags(tags or {}), list(files))
+
+    def end_trial_run(self, trial: Trial, tags: Mapping[str, Any],
+                      experiment_status: str = "") -> None:
+        """Ends a trial's run with the tags that say how it ended
+        (:func:`~tuneflows.recording.mlflow_records.trial_end_tags`) and, when it
+        errored, its ``error.txt``; ``experiment_status`` is given for a trial the
+        experiment ended before it did (its run is KILLED)."""
+        ending = trial_end_tags(trial, self._rule, experiment_status)
+        files = [trial.error_file] if trial.status == ERROR and trial.error_file and \
+            os.path.exists(trial.error_file) else []
+        self.end_trial(trial.trial_id, ending.pop("status", trial.status),
+                       {**ending, **tags}, files)
+
+    def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> None:
+        """Logs the best trial's config and metric, the counts by outcome and the
+        leaderboard on the parent run, then ends it with ``status`` (FINISHED, FAILED
+        or KILLED) once every trial's records are written."""
+        exp = self._experiment
+        facts = SummaryFacts(exp.name if exp else self._key, self._metric, self._mode, self._rule,
+                             dict(exp.stop or {}) if exp else {},
+                             [f"Logdir: `{exp.dir}`"] if exp else [], status)
+        record = experiment_end_record(trials, facts)
+        self._log_parent(ParentRunRecord(record.params, record.metrics, {}, record.artifacts))
+        self.end_experiment(status, self._tags(record.tags))
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
         """Waits until every trial's records are written, then ends the parent run."""
@@ -183,6 +241,11 @@ class MlflowExperimentLog:
     def _send(self, trial_id: str, method: str, *args: Any) -> None:
         self.writer_of(trial_id).send(method, self._key, (trial_id, *args))
 
+    def _tags(self, tags: Mapping[str, Any]) -> dict[str, str]:
+        return self._names.strings(tags, "tag")
 
-def _strings(tags: Mapping[str, Any]) -> dict[str, str]:
-    return {k: str(v) for k, v in tags.items()}
+    def _log_parent(self, record: ParentRunRecord) -> None:
+        names = self._names
+        self._primary.send("log_parent", self._key, (
+            param_strings(record.params, names=names), names.metrics(record.metrics),
+            self._tags(record.tags), dict(record.artifacts)))

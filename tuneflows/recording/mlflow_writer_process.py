@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # Commands the child accepts for an open experiment (MlflowBatcher methods).
 _WRITER_COMMANDS = frozenset({
     "start_trial", "log_results", "set_tags", "log_artifacts", "backfill",
-    "reopen_trial", "end_trial",
+    "reopen_trial", "end_trial", "log_parent",
 })
 
 

@@ -128,7 +128,7 @@ def format_elapsed(seconds: float) -> str:
 def best_line(trials: Sequence[Trial], metric: Optional[str], mode: str) -> str:
     """``"Best trial: <name> with acc=0.93 (max)"``, or why there is none yet."""
     if metric is None:
-        return "Best trial: - (no metric: give the scheduler or searcher one)"
+        return "Best trial: - (no metric: pass run_experiments(metric=..., mode=...))"
     best = best_trial(trials, metric, mode)
     if best is None:
         return f"Best trial: - (none reported {metric} yet)"

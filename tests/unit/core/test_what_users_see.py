@@ -263,3 +263,25 @@ def test_a_grids_trials_are_pending_from_the_start_a_searchers_as_suggested():
 def test_nan_free_json_numbers():
     rows = leaderboard_rows([trial(0, acc=math.inf)], "acc", "max", "FIFO")
     assert rows[0]["acc"] is None
+
+
+def test_the_metric_given_to_run_experiments_ranks_everywhere():
+    from tuneflows.experiment_request import ExperimentRequest
+    from tuneflows.experiment_views import ExperimentViews
+    from tuneflows.schedulers import AsyncHyperBandScheduler
+
+    exp = Experiment("exp", run=lambda config, reporter: None, local_dir="/results",
+                     stop={"training_iteration": 3, "acc": 0.9})
+    searcher = BasicVariantGenerator({})
+
+    def views(scheduler, **given):
+        request = ExperimentRequest(exp, scheduler, searcher, verbose=0, **given)
+        ctl = TrialController(exp, "abcdef1234", scheduler, searcher, slots=1)
+        return ExperimentViews(request, ctl, lambda: 0)
+
+    chosen = views(FIFOScheduler(), metric="loss", mode="min")
+    assert (chosen.metric, chosen.mode) == ("loss", "min")
+    assert "Best trial: - (none reported loss yet)" in chosen.status_text()
+    asha = views(AsyncHyperBandScheduler(metric="score", mode="min"))
+    assert (asha.metric, asha.mode) == ("score", "min")
+    assert (views(FIFOScheduler()).metric, views(FIFOScheduler()).mode) == ("acc", "max")
