@@ -85,3 +85,13 @@ def reached(result: Mapping[str, Any], criteria: Mapping[str, float]) -> Optiona
         if value is not None and value >= threshold:
             return key
     return None
+
+
+def missing_keys(result: Mapping[str, Any], criteria: Mapping[str, Any]) -> list[str]:
+    """The keys of ``criteria`` a result does not report (a stop that can never fire).
+
+    Example:
+        >>> missing_keys({"acc": 0.5, "training_iteration": 1}, {"accuracy": 0.9, "acc": 1})
+        ['accuracy']
+    """
+    return [key for key in criteria if key not in result]

@@ -3,6 +3,7 @@ names that reach the filesystem, experiment names that are not directory names."
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -66,3 +67,42 @@ def test_config_values_with_slashes_make_safe_trial_directories(tune_env):
 def test_experiment_names_that_are_not_directory_names_are_rejected(tune_env, name):
     with pytest.raises(ValueError, match="Experiment name must be a non-empty directory name"):
         tuneflows.run_experiments({name: {"run": steps}}, verbose=False)
+
+
+def reports_nan(config, reporter):
+    for i in range(2):
+        reporter(loss=float("nan"), acc=float("inf"), step=i)
+
+
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_a_stop_on_a_key_never_reported_warns_and_results_are_strict_json(tune_env):
+    import json
+
+    collect = Collect()
+    run_loggers = [logging.getLogger(f"prefect.{kind}_runs") for kind in ("flow", "task")]
+    for run_logger in run_loggers:  # the run's log, which the Prefect UI shows
+        run_logger.addHandler(collect)
+    try:
+        [trial] = tuneflows.run_experiments({"nan": {
+            "run": reports_nan, "stop": {"accuracy": 0.9}}}, verbose=False)
+    finally:
+        for run_logger in run_loggers:
+            run_logger.removeHandler(collect)
+    warning = " ".join(collect.messages)
+    assert "stops on ['accuracy'], which the trainable does not report" in warning
+    assert "'acc'" in warning and "'loss'" in warning
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    with open(os.path.join(trial.logdir, "result.json")) as f:
+        rows = [json.loads(line, parse_constant=refuse) for line in f]
+    assert [(r["loss"], r["acc"]) for r in rows] == [(None, None), (None, None)]
