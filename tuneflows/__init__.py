@@ -24,6 +24,8 @@ from tuneflows.trainable import Trainable  # noqa: E402
 from tuneflows.trial import Trial  # noqa: E402
 
 _LAZY = {
+    "Analysis": ("tuneflows.analysis", "Analysis"),
+    "ExperimentAnalysis": ("tuneflows.analysis", "ExperimentAnalysis"),
     "run_experiments": ("tuneflows.api", "run_experiments"),
     "schedulers": ("tuneflows.schedulers", None),
     "search": ("tuneflows.search", None),
@@ -42,7 +44,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Experiment", "Trainable", "Trial", "TuneError", "choice", "grid_search", "loguniform",
-    "qloguniform", "quniform", "randint", "randn", "register_trainable", "report",
-    "run_experiments", "sample_from", "uniform",
+    "Analysis", "Experiment", "ExperimentAnalysis", "Trainable", "Trial", "TuneError", "choice",
+    "grid_search", "loguniform", "qloguniform", "quniform", "randint", "randn",
+    "register_trainable", "report", "run_experiments", "sample_from", "uniform",
 ]
