@@ -42,17 +42,20 @@ def artifact_text(client, run, path):
 
 def climbs(config, reporter):
     for i in range(1, 10):
-        if config["lr"] == 0.6 and i == 2:
-            raise ValueError("diverged at step 2")
+        if config["lr"] == 0.6:  # before its first result: it takes no place at ASHA's rungs
+            raise ValueError("diverged at step 1")
         reporter(mean_accuracy=config["lr"] * i, **{"acc@1": i / 10, "huge": 10 ** 400})
 
 
 def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri):
+    # Whatever the order results arrive in, the first trial at a rung goes on (some trial
+    # completes), and the last trial (lr=0.01) starts once four others have ended, three
+    # of them with a better score at rung 1 (it is stopped early).
     asha = AsyncHyperBandScheduler(metric="mean_accuracy", mode="max", max_t=9, grace_period=1,
                                    reduction_factor=3, brackets=1, seed=0)
     trials = tuneflows.run_experiments({"mlflow_asha": {
         "run": climbs, "stop": {"training_iteration": 9}, "max_failures": 0,
-        "config": {"lr": tuneflows.grid_search([0.6, 0.1, 0.5, 0.2, 0.4, 0.3]), "bad(key)": 1},
+        "config": {"lr": tuneflows.grid_search([0.6, 0.5, 0.1, 0.4, 0.2, 0.01]), "bad(key)": 1},
     }}, scheduler=asha, verbose=0, raise_on_failed_trial=False)
     client = client_for(mlflow_uri)
     experiment, parent, children = runs_of(client, "mlflow_asha")
@@ -68,10 +71,10 @@ def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri
         assert tags["outcome"] == outcome.tag
         if trial.status == ERROR:
             assert run.info.status == "FAILED" and tags["outcome"] == "errored"
-            assert tags["error"] == "ValueError: diverged at step 2"
+            assert tags["error"] == "ValueError: diverged at step 1"
             assert "error.txt" in [a.path for a in client.list_artifacts(run.info.run_id)]
             text = artifact_text(client, run, "error.txt")
-            assert "Traceback" in text and "diverged at step 2" in text
+            assert "Traceback" in text and "diverged at step 1" in text
         elif tags["outcome"] == "stopped-early":
             assert run.info.status == "FINISHED" and trial.iteration < 9
             assert tags["stop_rule"] == "ASHA"
@@ -111,7 +114,7 @@ def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri
     assert counts["trials.stopped-early.ASHA"] == counts["trials.stopped-early"]
     spec = json.loads(artifact_text(client, parent, "experiment.json"))
     assert spec["stop"] == {"training_iteration": 9} and spec["num_samples"] == 1
-    assert spec["config"]["lr"] == "GridSearch(values=[0.6, 0.1, 0.5, 0.2, 0.4, 0.3])"
+    assert spec["config"]["lr"] == "GridSearch(values=[0.6, 0.5, 0.1, 0.4, 0.2, 0.01])"
     rows = list(csv.DictReader(io.StringIO(artifact_text(client, parent, "leaderboard.csv"))))
     assert [r["trial_id"] for r in rows][0] == best.trial_id and len(rows) == 6
     assert {r["outcome"] for r in rows} == {"completed", "stopped early by ASHA", "errored"}
@@ -127,8 +130,8 @@ class FailsOnTrialOne(FIFOScheduler):
 
 
 def slow(config, reporter):
-    for _ in range(400):
-        time.sleep(0.01)
+    for _ in range(400):  # runs on (8 s) well after the other trial's third result
+        time.sleep(0.02)
         reporter(mean_accuracy=config["x"])
 
 
