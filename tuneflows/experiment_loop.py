@@ -5,6 +5,7 @@ handle (Ray actors), the checkpoint store and the experiment recorder."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
 from typing import Any, Awaitable, Callable, Optional, Sequence
@@ -19,16 +20,21 @@ from tuneflows.control.round_report import RoundReport, round_report
 from tuneflows.error import TuneError
 from tuneflows.execution.shipping import ship_by_value_if_local
 from tuneflows.execution.trial_actors import TrialActorDied, TrialActors
+from tuneflows.experiment_lock import ExperimentLock
 from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import ExperimentState
 from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.result import missing_keys
 from tuneflows.resume import adopt_recorded_results, restore_experiment
+from tuneflows.startup_timeline import mark
 from tuneflows.state_writer import StateWriter
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.trial_outcome import CLIENT_REQUEST
+
+logger = logging.getLogger(__name__)
 
 # How a round ends, as the round task returns it.
 CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
@@ -57,6 +63,7 @@ class ExperimentLoop:
         self.checkpoints = CheckpointStore(self.experiment.keep_checkpoints_num,
                                            self.experiment.checkpoint_score_attr)
         self._driving: dict[str, asyncio.Task] = {}
+        self._stop_keys_checked = False
         self._fatal: Optional[BaseException] = None
         self._wakeup: Optional[asyncio.Event] = None
         self._event_loop: Optional[asyncio.AbstractEventLoop] = None
@@ -74,7 +81,19 @@ class ExperimentLoop:
 
     # ------------------------------------------------------------------ lifecycle
     async def run(self, round_task: RoundTask) -> list[Trial]:
-        """Runs the experiment to the end; every round is a call of ``round_task``."""
+        """Runs the experiment to the end; every round is a call of ``round_task``.
+
+        Raises:
+            TuneError: Another driver runs this experiment (its lock is held).
+        """
+        lock = ExperimentLock(self.experiment.dir)
+        lock.acquire()  # before anything is written
+        try:
+            return await self._run_locked(round_task)
+        finally:
+            lock.release()
+
+    async def _run_locked(self, round_task: RoundTask) -> list[Trial]:
         exp, ctl = self.experiment, self.controller
         self._round_task = round_task
         os.makedirs(exp.dir, exist_ok=True)
@@ -89,6 +108,7 @@ class ExperimentLoop:
             {"tuneflows.scheduler": type(ctl.scheduler).__name__,
              "tuneflows.searcher": type(ctl.searcher).__name__,
              "tuneflows.logdir": exp.dir})
+        mark("MLflow experiment open")
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher)
         self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
                                             self.views.reports)
@@ -108,7 +128,9 @@ class ExperimentLoop:
             status = "FAILED" if isinstance(exc, Exception) else "KILLED"
             raise
         finally:
+            mark("last trial ended")
             await self._close(status)
+            mark("experiment closed")
         if self._fatal is not None:
             raise self._fatal
         return list(self.trials.values())
@@ -185,6 +207,7 @@ class ExperimentLoop:
             return await self._carry_out_all(
                 self.controller.on_failure(trial.trial_id, error, actor_dead=False))
         trial.pid = pid
+        mark("first trial started")
         return RETRY
 
     async def play_round(self, trial_id: str) -> RoundReport:
@@ -201,11 +224,24 @@ class ExperimentLoop:
             results = self.controller.new_results(trial_id, outcome)
             if results:  # recorded before the scheduler sees them, which may raise
                 self._recorder.on_results(self.trials[trial_id], results)
+                self._check_stop_keys(results[0])
             actions = self.controller.on_round(trial_id, outcome, results)
         ended = await self._carry_out_all(actions)
         self._persist()
         return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
                             self.views.metric)
+
+    def _check_stop_keys(self, result: dict[str, Any]) -> None:
+        """Warns once when the first result lacks a stop key: that stop never fires."""
+        if self._stop_keys_checked:
+            return
+        self._stop_keys_checked = True
+        missing = missing_keys(result, self.experiment.stop or {})
+        if missing:
+            reported = sorted(k for k in result if k != "config")
+            _run_logger().warning(
+                "Experiment %r stops on %s, which the trainable does not report (its results "
+                "have %s): those stops never fire.", self.experiment.name, missing, reported)
 
     # ------------------------------------------------------------------ actions
     async def _carry_out_all(self, actions: Sequence[Action]) -> str:
@@ -329,3 +365,14 @@ class ExperimentLoop:
     def status_text(self) -> str:
         """The current ``== Status ==`` block."""
         return self.views.status_text()
+
+
+def _run_logger() -> Any:
+    """The flow run's logger (its messages reach the Prefect UI), else this module's."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger
