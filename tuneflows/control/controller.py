@@ -28,6 +28,11 @@ from tuneflows.trial_outcome import CLIENT_STOP_REASON
 
 _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
 
+#: How many of a grid's trials wait PENDING ahead of the slots: a grid up to this size
+#: exists whole from the start; a bigger one's later trials are added as earlier ones
+#: start, so a choice (which reads every unfinished trial) stays cheap.
+GRID_PENDING_AHEAD = 200
+
 
 class TrialController:
     """Decides which trials run and turns decisions into actions.
@@ -72,8 +77,8 @@ class TrialController:
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
-        # A grid's (and repeat's) suggestions do not depend on results: all its trials
-        # are added PENDING at the start, so displays and clients see the whole plan.
+        # A grid's (and repeat's) suggestions do not depend on results: its trials are
+        # added PENDING ahead (GRID_PENDING_AHEAD), so displays and clients see the plan.
         self._all_up_front = isinstance(searcher, BasicVariantGenerator)
         self._fresh: dict[str, TrialSnapshot] = {}  # snapshots of never-started PENDING trials
         self._stop_requests: set[str] = set()
@@ -109,11 +114,12 @@ class TrialController:
         """Adds suggested trials and starts trials while slots are free.
 
         A new suggestion is added (PENDING) before the scheduler chooses, so
-        bracket-based schedulers see full brackets; a grid's suggestions are all added
-        at the first call.
+        bracket-based schedulers see full brackets; a grid's suggestions are added
+        ahead, up to GRID_PENDING_AHEAD waiting.
         """
         actions: list[Action] = []
-        while self._all_up_front and not self.searcher_done:
+        while (self._all_up_front and not self.searcher_done
+               and len(self._fresh) < GRID_PENDING_AHEAD):
             added = self._add_suggested_trial()
             if not added and not self.searcher_done:
                 break

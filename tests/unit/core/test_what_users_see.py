@@ -285,3 +285,15 @@ def test_the_metric_given_to_run_experiments_ranks_everywhere():
     asha = views(AsyncHyperBandScheduler(metric="score", mode="min"))
     assert (asha.metric, asha.mode) == ("score", "min")
     assert (views(FIFOScheduler()).metric, views(FIFOScheduler()).mode) == ("acc", "max")
+
+
+def test_a_big_grid_waits_pending_only_so_far_ahead():
+    from tuneflows.control.controller import GRID_PENDING_AHEAD
+
+    size = GRID_PENDING_AHEAD + 50
+    big = _controller(BasicVariantGenerator({"lr": grid_search(list(range(size)))}))
+    big.fill_slots()
+    assert len(big.trials) == GRID_PENDING_AHEAD  # then the first one started
+    big.fill_slots()  # the next call tops the waiting trials up again
+    assert len(big.trials) == GRID_PENDING_AHEAD + 1
+    assert sum(t.status == PENDING for t in big.trials.values()) == GRID_PENDING_AHEAD
