@@ -13,7 +13,8 @@ Example:
     ...     json.dump({"lr": 0.1}, f)
     >>> with open(os.path.join(root, "f_0_lr=0.1", "result.json"), "w") as f:
     ...     print(json.dumps({"trial_id": "a_00000", "training_iteration": 1, "acc": 0.5}), file=f)
-    >>> [(t.trial.trial_id, t.trial.config, t.trial.last_result["acc"]) for t in read_trial_dirs(root)]
+    >>> [(t.trial.trial_id, t.trial.config, t.trial.last_result["acc"])
+    ...  for t in read_trial_dirs(root)]
     [('a_00000', {'lr': 0.1}, 0.5)]
 """
 
