@@ -15,15 +15,14 @@ from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
     PauseTrial, RestartTrial, StartTrial, StoreCheckpoint,
 )
+from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
 from tuneflows.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
-from tuneflows.trial import (
-    ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot, trial_dir_name,
-)
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot
 from tuneflows.trial_outcome import CLIENT_STOP_REASON
 
 _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
@@ -183,20 +182,11 @@ class TrialController:
     def add_trial(self, config: Mapping[str, Any], tag: str,
                   trial_id: Optional[str] = None) -> Trial:
         """Adds a PENDING trial with a resolved ``config`` (a suggestion or a client's)."""
-        index = len(self.trials)
         trial_id = trial_id or self.next_trial_id()
-        exp = self.experiment
-        trial = Trial(
-            trial_id=trial_id, experiment_tag=f"{index}_{tag}" if tag else str(index),
-            config=dict(config), trainable_name=exp.trainable_name, logdir="",
-            resources=dict(exp.resources), stopping_criterion=dict(exp.stop or {}),
-            checkpoint_freq=exp.checkpoint_freq, checkpoint_at_end=exp.checkpoint_at_end,
-            max_failures=exp.max_failures,
-        )
-        trial.logdir = os.path.join(exp.dir, trial_dir_name(trial.name, trial_id))
+        trial = make_trial(self.experiment, trial_id, len(self.trials), config, tag)
         self.trials[trial_id] = trial
         self._live[trial_id] = trial
-        if exp.restore:
+        if self.experiment.restore:
             self._with_checkpoint.add(trial_id)
         self._fresh[trial_id] = self.snapshot(trial)
         self.scheduler.on_trial_add(self._fresh[trial_id])

@@ -9,6 +9,7 @@ MODULES = [
     "tuneflows.algorithm_choice",
     "tuneflows.best_trial",
     "tuneflows.control.controller",
+    "tuneflows.control.trial_factory",
     "tuneflows.recording.recording_thread",
     "tuneflows.recording.retry",
     "tuneflows.recording.trial_files",
