@@ -83,6 +83,11 @@ class MlflowWriterPool:
         """Every writer runs."""
         return all(p.alive for p in self.processes)
 
+    @property
+    def pids(self) -> list[int]:
+        """The writer processes' pids (the benchmarks measure their CPU)."""
+        return [p.pid for p in self.processes]
+
     def prepare(self, experiment_name: str, local_dir: str) -> None:
         """Opens (and, if new, creates) the experiment's MLflow store in every writer, in
         the background, while Ray and Prefect start."""
