@@ -84,7 +84,8 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
                     max_iterations: int = 5, model_name: str = "digits-classifier",
                     alias: str = "champion", search_alg: Optional[str] = None,
                     overrides: Optional[dict[str, Any]] = None,
-                    local_dir: Optional[str] = None) -> dict[str, Any]:
+                    local_dir: Optional[str] = None,
+                    warm_start: Optional[str] = None) -> dict[str, Any]:
     """Tunes the digits classifier, trains and evaluates the final model, registers it
     and moves ``alias`` only if it beats the champion on the held-out data.
 
@@ -99,6 +100,8 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
             (e.g. ``{"alpha": 10.0}`` to try a variant by hand).
         local_dir: The results root (default ``$TUNE_RESULT_DIR`` or ``~/ray_results``);
             MLflow's store is ``MLFLOW_TRACKING_URI``, else ``<local_dir>/mlflow.db``.
+        warm_start: ``"previous"``: the searcher starts from the previous tuning run's
+            best trials (with ``search_alg="hyperopt"``; random search ignores them).
 
     Returns:
         The summary: ``summary`` (one sentence), ``promoted``, ``version``,
@@ -110,7 +113,8 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
         spec["local_dir"] = local_dir
     trials = tuneflows.run_experiments(
         {experiment_name: spec},
-        search_alg=search_alg, metric=METRIC, mode=MODE, verbose=1, raise_on_failed_trial=False)
+        search_alg=search_alg, metric=METRIC, mode=MODE, verbose=1, raise_on_failed_trial=False,
+        warm_start=warm_start)
     best = best_trial(trials, METRIC, MODE)
     if best is None:
         raise ValueError(f"No trial of {experiment_name!r} reported {METRIC!r}; nothing to train.")

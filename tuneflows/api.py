@@ -8,8 +8,10 @@ import logging
 from typing import Optional, Union
 
 from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
+from tuneflows.best_trial import experiment_metric
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
+from tuneflows.mlflow_runs import tracking_client
 from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.prefect_api import start_ephemeral_api_in_background
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
@@ -20,6 +22,7 @@ from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
 from tuneflows.startup_timeline import mark
 from tuneflows.trial import ERROR, Trial
+from tuneflows.warm_start import DEFAULT_LIMIT, check_warm_start, start_from_previous_run
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ def run_experiments(
     round_seconds: float = 5.0,
     max_concurrent_trials: Optional[int] = None,
     flow_retries: int = 0,
+    warm_start: Union[str, bool, None] = None,
+    warm_start_trials: int = DEFAULT_LIMIT,
 ) -> list[Trial]:
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
@@ -82,6 +87,13 @@ def run_experiments(
         max_concurrent_trials: Most trials running at once.
         flow_retries: Prefect retries of each experiment's flow run; a retry resumes
             the experiment from its saved state instead of starting over.
+        warm_start: ``"previous"``: before the first trial, the best
+            ``warm_start_trials`` trials of the experiment's previous run (its newest
+            MLflow parent run) are told to the searcher with their results, so TPE
+            conditions on them; they are not run again (a searcher that does not learn
+            from results, such as grid × samples, ignores them). Not for a resumed
+            experiment, whose searcher state already holds them.
+        warm_start_trials: How many of the previous run's best trials a warm start reads.
 
     Returns:
         The trials of every experiment.
@@ -99,6 +111,13 @@ def run_experiments(
     search = resolve_search_alg(search_alg, metric, mode)
     searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
     states = [saved_state_to_resume(exp, resume) for exp in exps]
+    if check_warm_start(warm_start, warm_start_trials):
+        for exp, searcher, state in zip(exps, searchers, states):
+            if state is None:  # before the writers open the store: reading never creates it
+                judged = experiment_metric(sched, searcher, exp.stop)
+                start_from_previous_run(searcher, tracking_client(local_dir=exp.local_dir),
+                                        exp.name, metric or judged[0],
+                                        mode or judged[1], warm_start_trials)
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:

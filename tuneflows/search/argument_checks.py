@@ -13,9 +13,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
-__all__ = ["validate_positive_int", "validate_max_concurrent", "validate_mode", "metric_and_mode"]
+__all__ = ["validate_positive_int", "validate_max_concurrent", "validate_mode", "metric_and_mode",
+           "result_metric"]
 
 
 def validate_positive_int(name: str, value: Any, allow_none: bool = False) -> Optional[int]:
@@ -78,3 +79,29 @@ def metric_and_mode(metric: Optional[str], mode: Optional[str],
     if mode == "min":
         raise ValueError(f"reward_attr={reward_attr!r} is maximised; use metric= with mode='min'.")
     return reward_attr, "max"
+
+
+def result_metric(metric: str, trial_id: str, result: Mapping[str, Any], searcher: str) -> float:
+    """The number ``result`` reports for ``metric``.
+
+    Example:
+        >>> result_metric("loss", "t1", {"loss": 2}, "HyperOptSearch")
+        2.0
+
+    Raises:
+        ValueError: ``result`` lacks ``metric`` (naming the keys it has and ``searcher``)
+            or holds something other than a number for it.
+    """
+    if metric not in result:
+        raise ValueError(
+            f"{searcher} optimises metric {metric!r}, but trial {trial_id!r} "
+            f"reported {sorted(map(str, result))}; report {metric!r} or pass "
+            f"metric= (reward_attr=) naming one of these."
+        )
+    try:
+        return float(result[metric])
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"metric {metric!r} of trial {trial_id!r} must be a number, got "
+            f"{result[metric]!r}."
+        ) from None

@@ -35,6 +35,9 @@ class _Wrapper(Searcher):
                               config: Optional[Mapping[str, Any]], **spec: Any) -> bool:
         return self.searcher.set_search_properties(metric, mode, config, **spec)
 
+    def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
+        return self.searcher.add_evaluated_trial(config, result)
+
     def experiment_tag(self, trial_id: str) -> str:
         return self.searcher.experiment_tag(trial_id)
 

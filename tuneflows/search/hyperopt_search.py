@@ -44,6 +44,7 @@ import numpy as np
 
 from tuneflows.search.argument_checks import (
     metric_and_mode,
+    result_metric,
     validate_max_concurrent,
     validate_mode,
     validate_positive_int,
@@ -51,7 +52,7 @@ from tuneflows.search.argument_checks import (
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.hyperopt_space import HyperoptSpace
-from tuneflows.search.hyperopt_trials import HyperoptTrials
+from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
 from tuneflows.search.plain_data import plain_data
 from tuneflows.search.searcher import EARLY_STOPPED, Searcher, Suggestion
 
@@ -204,26 +205,12 @@ class HyperOptSearch(Searcher):
                                 "budget": result.get(self.budget_attr)}
 
     def _metric_value(self, trial_id: str, result: Mapping[str, Any]) -> float:
-        if self.metric not in result:
-            raise ValueError(
-                f"HyperOptSearch optimises metric {self.metric!r}, but trial {trial_id!r} "
-                f"reported {sorted(map(str, result))}; report {self.metric!r} or pass "
-                f"metric= (reward_attr=) naming one of these."
-            )
-        try:
-            return float(result[self.metric])
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"metric {self.metric!r} of trial {trial_id!r} must be a number, got "
-                f"{result[self.metric]!r}."
-            ) from None
+        return result_metric(self.metric, trial_id, result, "HyperOptSearch")
 
     def on_trial_complete(self, trial_id: str, result: Optional[Mapping[str, Any]] = None,
                           error: bool = False) -> None:
         if trial_id not in self._tid:
             return
-        from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_FAIL, STATUS_OK
-
         self._live.discard(trial_id)
         tid = self._tid[trial_id]
         doc = self._doc(tid)
@@ -237,18 +224,39 @@ class HyperOptSearch(Searcher):
                 self._metric_value(trial_id, result)  # raises, naming the keys it reported
         self._last.pop(trial_id, None)
         if value is None or math.isnan(value):
-            doc["result"] = {"status": STATUS_FAIL,
-                             "failure": "error" if error else "no metric value"}
-            doc["state"] = JOB_STATE_ERROR
+            mark_failed(doc, "error" if error else "no metric value")
         else:
-            loss = -value if self.mode == "max" else value
             partial = bool(result and result.get(EARLY_STOPPED))
-            b = float(budget) if isinstance(budget, (int, float)) else 0.0
-            self._obs[tid] = Observation(loss, partial, b)
-            doc["result"] = {"status": STATUS_OK, "loss": loss, "metric_value": value,
-                             "early_stopped": partial, "budget": budget}
-            doc["state"] = JOB_STATE_DONE
+            self._obs[tid] = mark_done(doc, value, self.mode, budget, partial)
         self._documents.refresh()
+
+    def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
+        """Adds a trial evaluated elsewhere to the documents TPE reads, as a completed (or,
+        with ``result["early_stopped"]``, early-stopped) observation counting toward
+        ``n_initial_points``. ValueError: no space or metric yet, or none in ``result``.
+
+        Example:
+            >>> from tuneflows.search import uniform
+            >>> s = HyperOptSearch({"x": uniform(0, 1)}, metric="loss", mode="min")
+            >>> s.add_evaluated_trial({"x": 0.3}, {"loss": 0.1}), s.add_evaluated_trial(
+            ...     {"y": 0.3}, {"loss": 0.1})  # the second is not a config of this space
+            (True, False)
+        """
+        if self._space is None or self.metric is None:
+            raise ValueError("add_evaluated_trial needs the space and metric: call it after "
+                             "set_search_properties (or pass space=, metric= and mode=).")
+        vals = self._space.observed_vals(config)
+        if vals is None:
+            return False
+        value = self._metric_value("<evaluated before>", result)
+        if math.isnan(value):
+            return False
+        tid = self._documents.new_tid()
+        doc = self._documents.point_doc(tid, self._space.labels, vals)
+        self._obs[tid] = mark_done(doc, value, self.mode, result.get(self.budget_attr),
+                                   bool(result.get(EARLY_STOPPED)))
+        self._documents.insert([doc])
+        return True
 
     @property
     def _trials(self) -> Any:

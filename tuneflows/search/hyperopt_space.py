@@ -153,6 +153,37 @@ class HyperoptSpace:
             raise ValueError(f"points_to_evaluate[{i}] misses {missing}; give every parameter.")
         return vals
 
+    def observed_vals(self, config: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+        """A resolved config (one a trial ran with) as hyperopt ``vals``, or None when it
+        does not fit the space: a searched parameter missing, a value that is not one of
+        a choice's categories, or a native ``hp.*`` expression (whose raw values a config
+        does not hold).
+
+        Example:
+            >>> from tuneflows.search import choice, uniform
+            >>> space = HyperoptSpace({"x": uniform(0, 1), "act": choice(["relu", "tanh"])})
+            >>> space.observed_vals({"x": 0.5, "act": "tanh", "seed": 3})
+            {'x': 0.5, 'act': 1}
+            >>> space.observed_vals({"x": 0.5, "act": "gelu"}) is None
+            True
+        """
+        if set(self.expressions) != set(self.domains):
+            return None
+        vals: dict[str, Any] = {}
+        for where, dom in self.domains.items():
+            node: Any = config
+            for key in self.paths[where]:
+                if not isinstance(node, Mapping) or key not in node:
+                    return None
+                node = node[key]
+            if isinstance(dom, Choice):
+                matches = [j for j, c in enumerate(dom.categories) if c == node]
+                if not matches:
+                    return None
+                node = matches[0]
+            vals[where] = node
+        return vals
+
     def config_from_vals(self, vals: Mapping[str, Any],
                          rng: np.random.Generator) -> tuple[dict, dict[str, Any]]:
         """The resolved config for hyperopt's values, as ``resolve_config`` returns it.

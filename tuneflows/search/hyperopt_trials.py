@@ -21,7 +21,30 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-__all__ = ["HyperoptTrials"]
+from tuneflows.search.early_stop_ranking import Observation
+
+__all__ = ["HyperoptTrials", "mark_done", "mark_failed"]
+
+
+def mark_done(doc: dict, value: float, mode: str, budget: Any, early_stopped: bool) -> Observation:
+    """Marks a trial document completed with metric ``value`` (its loss: negated for
+    ``mode="max"``) at ``budget``; returns the observation TPE learns from it."""
+    from hyperopt import JOB_STATE_DONE, STATUS_OK
+
+    loss = -value if mode == "max" else value
+    doc["result"] = {"status": STATUS_OK, "loss": loss, "metric_value": value,
+                     "early_stopped": early_stopped, "budget": budget}
+    doc["state"] = JOB_STATE_DONE
+    return Observation(loss, early_stopped,
+                       float(budget) if isinstance(budget, (int, float)) else 0.0)
+
+
+def mark_failed(doc: dict, failure: str) -> None:
+    """Marks a trial document failed: TPE leaves it out of its model."""
+    from hyperopt import JOB_STATE_ERROR, STATUS_FAIL
+
+    doc["result"] = {"status": STATUS_FAIL, "failure": failure}
+    doc["state"] = JOB_STATE_ERROR
 
 
 class HyperoptTrials:

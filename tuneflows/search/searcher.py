@@ -58,6 +58,21 @@ class Searcher:
             error: True when the trial failed; ``result`` must not be used as a score.
         """
 
+    def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
+        """Tells the searcher of a trial evaluated elsewhere (e.g. by the previous run of
+        the experiment), as if it had suggested and completed it: a model-based searcher
+        conditions on it; it is not run again. ``result`` holds the metric (and
+        ``early_stopped`` when a scheduler ended that trial early).
+
+        Call it after :meth:`set_search_properties` and before the first suggestion.
+
+        Returns:
+            True if the searcher learned from it; False if it ignores it (as the base
+            class and searchers that do not learn from results) or the config does not
+            fit its search space.
+        """
+        return False
+
     def set_search_properties(
         self, metric: Optional[str], mode: Optional[str], config: Optional[Mapping[str, Any]],
         **spec: Any,

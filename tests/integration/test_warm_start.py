@@ -1,0 +1,40 @@
+"""Warm start, for real: the second run of an experiment reads the first run's best trials
+back from MLflow and TPE starts from them."""
+
+from __future__ import annotations
+
+import os
+
+import tuneflows
+from tuneflows.search import HyperOptSearch, uniform
+
+
+def bowl(config, reporter):
+    reporter(loss=(config["x"] - 0.7) ** 2)
+
+
+def run(searcher, local_dir, **kwargs):
+    return tuneflows.run_experiments({
+        "warm_bowl": {"run": bowl, "num_samples": 4, "stop": {"training_iteration": 1},
+                      "local_dir": local_dir},
+    }, search_alg=searcher, metric="loss", mode="min", verbose=0, **kwargs)
+
+
+def test_the_second_run_starts_from_the_first_runs_best_trials(tune_env):
+    first_searcher = HyperOptSearch({"x": uniform(0, 1)}, random_state_seed=0, n_initial_points=2)
+    first = run(first_searcher, os.path.join(tune_env, "first"), warm_start="previous")
+    assert len(first) == 4 and len(first_searcher.get_state()["docs"]) == 4  # it started cold
+
+    # Same experiment in the same MLflow store, a new results directory (a run of its own).
+    second_searcher = HyperOptSearch({"x": uniform(0, 1)}, random_state_seed=1, n_initial_points=2)
+    second = run(second_searcher, os.path.join(tune_env, "second"), warm_start="previous",
+                 warm_start_trials=3)
+    docs = second_searcher.get_state()["docs"]
+    assert len(second) == 4 and len(docs) == 3 + 4
+    best_three = sorted(t.last_result["loss"] for t in first)[:3]
+    told = sorted(d["result"]["metric_value"] for d in docs[:3])
+    assert told == best_three  # the previous run's best, with their results
+    told_xs = sorted(d["misc"]["vals"]["x"][0] for d in docs[:3])
+    assert told_xs == sorted(t.config["x"] for t in first
+                             if t.last_result["loss"] in best_three)
+    assert {t.config["x"] for t in second}.isdisjoint(told_xs)  # not run again
