@@ -102,14 +102,16 @@ class ExperimentLoop:
             t["trial_id"]: t["status"] for t in self._resume_state.trials
             if t["status"] in (TERMINATED, ERROR)}
         self._state_writer = StateWriter(exp, self.experiment_id, ctl.scheduler, ctl.searcher,
-                                         appended=finished)
+                                         appended=finished, metric=self.views.metric,
+                                         mode=self.views.mode)
         mlflow = MlflowWriterPool.shared().open_experiment(
             exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{self.experiment_id}",
             {"tuneflows.scheduler": type(ctl.scheduler).__name__,
              "tuneflows.searcher": type(ctl.searcher).__name__,
              "tuneflows.logdir": exp.dir})
         mark("MLflow experiment open")
-        mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher)
+        mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
+                                   self.views.mode)
         self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
                                             self.views.reports)
         await self.views.reports.start()

@@ -36,15 +36,19 @@ class StateWriter:
             misses is reconciled from the trial files on resume.
         appended: Trial id to status of the records ``finished_trials.jsonl`` already
             holds (a resumed experiment's finished trials), not appended again.
+        metric / mode: What the experiment is judged by (default: the scheduler's, the
+            searcher's or a stop key, as :func:`~tuneflows.best_trial.experiment_metric`).
     """
 
     def __init__(self, experiment: Experiment, experiment_id: str, scheduler: Any,
                  searcher: Any, min_interval_s: float = 0.5,
-                 appended: Optional[Mapping[str, str]] = None) -> None:
+                 appended: Optional[Mapping[str, str]] = None, metric: Optional[str] = None,
+                 mode: Optional[str] = None) -> None:
         self._dir = experiment.dir
         self._experiment_id = experiment_id
         save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
-        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop)
+        self._metric, self._mode = ((metric, mode or "max") if metric else
+                                    experiment_metric(scheduler, searcher, experiment.stop))
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record

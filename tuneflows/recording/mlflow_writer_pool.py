@@ -149,12 +149,14 @@ class MlflowExperimentLog:
         self._mode = "max"
         self._rule = "the scheduler"
 
-    def describe_experiment(self, experiment: Experiment, scheduler: Any, searcher: Any) -> None:
+    def describe_experiment(self, experiment: Experiment, scheduler: Any, searcher: Any,
+                            metric: Optional[str] = None, mode: Optional[str] = None) -> None:
         """Logs on the parent run what the experiment is: the scheduler's and searcher's
         settings as params, the metric and mode trials are judged by as tags, the spec as
         ``experiment.json``; later records use the metric and the scheduler's name."""
         self._experiment = experiment
-        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop)
+        self._metric, self._mode = ((metric, mode or "max") if metric else
+                                    experiment_metric(scheduler, searcher, experiment.stop))
         self._rule = rule_name(scheduler)
         judged = ({"tuneflows.metric": self._metric, "tuneflows.mode": self._mode}
                   if self._metric else {})
