@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.schedulers.metric_spec import MetricSpec
@@ -19,7 +20,8 @@ class HyperBandScheduler(TrialScheduler):
     added to brackets ``s = s_max, s_max - 1, …, 0`` (then again, a new band), bracket
     ``s`` taking ``n = ceil((s_max + 1) / (s + 1) * η**s)`` trials whose rung ``i`` is at
     ``r_i = R * η**(i - s)``, as in Table 1 of the paper (R=81, η=3: n = 81, 34, 15, 8, 5
-    trials starting at r = 1, 3, 9, 27, 81). When a trial reaches its rung it is PAUSED
+    trials starting at r = 1, 3, 9, 27, 81; an integer ``max_t`` rounds each ``r_i`` up to
+    a whole number). When a trial reaches its rung it is PAUSED
     (the flow checkpoints it and frees its slot) until every live trial of its bracket
     has reached that rung; then the best ``floor(n / η**(i + 1))`` (at least one)
     continue and the others are stopped. Trials that reach ``max_t`` are stopped.
@@ -52,6 +54,10 @@ class HyperBandScheduler(TrialScheduler):
         [(4, 81, 1.0), (3, 34, 3.0), (2, 15, 9.0), (1, 8, 27.0), (0, 5, 81.0)]
         >>> HyperBandScheduler(max_t=81).plan()[1]["rungs"]
         [(34, 3.0), (11, 9.0), (3, 27.0), (1, 81.0)]
+        >>> HyperBandScheduler(max_t=100).plan()[0]["rungs"]  # whole rungs for an int max_t
+        [(81, 2.0), (27, 4.0), (9, 12.0), (3, 34.0), (1, 100.0)]
+        >>> HyperBandScheduler(max_t=100.0).plan()[0]["rungs"][0]
+        (81, 1.2345679012345678)
 
     Reference:
         Li et al., "Hyperband: A Novel Bandit-Based Approach to Hyperparameter
@@ -78,6 +84,9 @@ class HyperBandScheduler(TrialScheduler):
         self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
         self.metric, self.mode = self._spec.metric, self._spec.mode
         self._max_t = float(max_t)
+        # An integer max_t (iterations) gives whole rungs, rounded up: 100 / 3**4 is rung 2,
+        # the first iteration reaching 1.23, and is shown as such.
+        self._whole = isinstance(max_t, numbers.Integral)
         self._eta = float(reduction_factor)
         self._s_max = 0
         while self._eta ** (self._s_max + 1) <= self._max_t * (1 + 1e-12):
@@ -96,7 +105,10 @@ class HyperBandScheduler(TrialScheduler):
         return math.ceil((self._s_max + 1) * self._eta**s / (s + 1) - 1e-9)
 
     def _milestones(self, s: int) -> list[float]:
-        return [self._max_t / self._eta ** (s - i) for i in range(s + 1)]
+        exact = [self._max_t / self._eta ** (s - i) for i in range(s + 1)]
+        if not self._whole:
+            return exact
+        return [float(math.ceil(r - 1e-9)) for r in exact]
 
     def plan(self) -> list[dict[str, Any]]:
         """Table 1: per bracket ``s``, its ``n``, ``r`` and ``rungs`` as ``(n_i, r_i)``."""

@@ -1,4 +1,5 @@
-"""Result keys that every result is completed with (the seed's names)."""
+"""Result keys that every result is completed with (the seed's names), the seed's
+``TrainingResult`` and the dict that ``trial.last_result`` is."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime
 import os
 import socket
 import time
+from collections import namedtuple
 from typing import Any, Mapping, Optional
 
 TRAINING_ITERATION = "training_iteration"
@@ -95,3 +97,59 @@ def missing_keys(result: Mapping[str, Any], criteria: Mapping[str, Any]) -> list
         ['accuracy']
     """
     return [key for key in criteria if key not in result]
+
+
+#: The seed's result fields (``ray.tune.result.TrainingResult`` of Ray Tune 0.5).
+TRAINING_RESULT_FIELDS = (
+    "timesteps_total", "done", "info", "episode_reward_mean", "episode_len_mean",
+    "episodes_total", "mean_accuracy", "mean_validation_accuracy", "mean_loss", "neg_mean_loss",
+    "experiment_id", "training_iteration", "timesteps_this_iter", "time_this_iter_s",
+    "time_total_s", "pid", "date", "timestamp", "hostname", "node_ip", "config",
+)
+
+TrainingResult = namedtuple("TrainingResult", TRAINING_RESULT_FIELDS,
+                            defaults=(None,) * len(TRAINING_RESULT_FIELDS))
+TrainingResult.__doc__ = """The seed's result record: every field optional (None).
+
+A trainable's ``_train`` may return one, and a function trainable may pass one to its
+reporter (``reporter(TrainingResult(...))``); the fields that are set become the
+result's keys, and ``neg_mean_loss`` is filled from ``mean_loss`` as the seed did.
+
+Example:
+    >>> as_metrics(TrainingResult(timesteps_total=10, mean_loss=0.5))
+    {'timesteps_total': 10, 'mean_loss': 0.5, 'neg_mean_loss': -0.5}
+"""
+
+
+def as_metrics(value: Any) -> Any:
+    """A result as a dict when it is a :class:`TrainingResult` (its fields that are
+    set); any other value is returned as it is."""
+    if not isinstance(value, TrainingResult):
+        return value
+    metrics = {k: v for k, v in value._asdict().items() if v is not None}
+    if "mean_loss" in metrics and "neg_mean_loss" not in metrics:
+        metrics["neg_mean_loss"] = -metrics["mean_loss"]
+    return metrics
+
+
+class ResultDict(dict):
+    """A result readable by key and, as the seed's ``TrainingResult``, by attribute.
+
+    A field of :class:`TrainingResult` that the result lacks reads as None (the seed's
+    default); any other missing attribute raises ``AttributeError``. It pickles and
+    serialises to JSON as the dict it is.
+
+    Example:
+        >>> r = ResultDict({"timesteps_total": 100, "acc": 0.9})
+        >>> r.timesteps_total, r["acc"], r.acc, r.episode_reward_mean
+        (100, 0.9, 0.9, None)
+    """
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self:
+            return self[name]
+        if name in TRAINING_RESULT_FIELDS:
+            return None
+        raise AttributeError(f"result has no key {name!r}; keys: {sorted(self)}")

@@ -110,13 +110,15 @@ class Trainable:
 
     def complete(self, metrics: Optional[Mapping[str, Any]], start: float) -> dict[str, Any]:
         """Completes one iteration's ``metrics`` (begun at ``start``, a ``time.time()``)
-        into a result: counts the iteration and adds the automatic keys."""
+        into a result: counts the iteration and adds the automatic keys. ``metrics`` is a
+        dict or the seed's :class:`~tuneflows.result.TrainingResult`."""
+        metrics = R.as_metrics(metrics)
         if metrics is None:
             metrics = {}
         if not isinstance(metrics, Mapping):
             raise TypeError(
-                f"{type(self).__name__}._train() must return a dict of metrics, "
-                f"got {type(metrics).__name__}."
+                f"{type(self).__name__}._train() must return a dict of metrics or a "
+                f"TrainingResult, got {type(metrics).__name__}."
             )
         metrics = dict(metrics)
         elapsed = float(metrics.pop(R.TIME_THIS_ITER_S, time.time() - start))

@@ -7,7 +7,9 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, ClassVar, Mapping, Optional
+
+from tuneflows.result import ResultDict
 
 PENDING = "PENDING"
 RUNNING = "RUNNING"
@@ -82,7 +84,21 @@ class Trial:
         status_reason: Why the scheduler last stopped, paused or perturbed it.
         resources: Ray resources the trial's actor holds, e.g. ``{"cpu": 1, "gpu": 0}``.
         stopping_criterion: Result key to threshold; the trial ends when one is reached.
+
+    The statuses are class attributes too, as the seed's ``Trial.RUNNING``, and
+    ``last_result`` reads by key and by attribute (a :class:`~tuneflows.result.ResultDict`).
+
+    Example:
+        >>> t = Trial("a_00000", "0", {}, "f", "", last_result={"timesteps_total": 5})
+        >>> t.status == Trial.PENDING, t.last_result.timesteps_total, t.last_result["timesteps_total"]
+        (True, 5, 5)
     """
+
+    PENDING: ClassVar[str] = PENDING
+    RUNNING: ClassVar[str] = RUNNING
+    PAUSED: ClassVar[str] = PAUSED
+    TERMINATED: ClassVar[str] = TERMINATED
+    ERROR: ClassVar[str] = ERROR
 
     trial_id: str
     experiment_tag: str
@@ -101,6 +117,11 @@ class Trial:
     checkpoint_at_end: bool = False
     max_failures: int = 0
     pid: Optional[int] = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "last_result" and value is not None and not isinstance(value, ResultDict):
+            value = ResultDict(value)
+        super().__setattr__(name, value)
 
     @property
     def name(self) -> str:

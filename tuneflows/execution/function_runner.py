@@ -18,6 +18,7 @@ import time
 import traceback
 from typing import Any, Callable, Optional
 
+from tuneflows.result import as_metrics
 from tuneflows.trainable import Trainable
 
 _current_reporter: Optional["StatusReporter"] = None
@@ -41,8 +42,11 @@ class StatusReporter:
         self._accept: Optional[Callable[[dict[str, Any]], bool]] = None
         self._last_report = time.time()
 
-    def __call__(self, **metrics: Any) -> None:
-        """Reports ``metrics`` as one result (one training iteration)."""
+    def __call__(self, result: Optional[Any] = None, /, **metrics: Any) -> None:
+        """Reports ``metrics`` as one result (one training iteration); the seed's
+        ``reporter(TrainingResult(...))`` (or a dict) is accepted too."""
+        if result is not None:
+            metrics = {**dict(as_metrics(result)), **metrics}
         if self._stopping:
             raise StopTrial()
         now = time.time()
