@@ -8,7 +8,7 @@ import asyncio
 import logging
 import os
 import uuid
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
 
 from tuneflows.checkpoints import CheckpointStore
 from tuneflows.control.actions import (
@@ -345,18 +345,26 @@ class ExperimentLoop:
         return asyncio.run_coroutine_threadsafe(call(), self._event_loop).result(timeout)
 
     def request_stop(self, trial_id: str) -> None:
-        """Stops a trial: at the end of its current round if running, else at once.
+        """Stops a trial: at its next result if running, else at once.
 
         Raises:
             KeyError: No such trial.
         """
         self._recorder.on_event(self.trials[trial_id], CLIENT_REQUEST, "stop")
-        for action in self.controller.request_stop(trial_id):
+        actions = self.controller.request_stop(trial_id)
+        if not actions and self._actors is not None:
+            self._actors.request_stop(trial_id)
+        for action in actions:
             self._end(action)
 
-    def add_trial(self, config: dict[str, Any], tag: str = "") -> Trial:
-        """Adds a PENDING trial with a resolved ``config`` (from the Client API)."""
+    def add_trial(self, config: dict[str, Any], tag: str = "",
+                  settings: Optional[Mapping[str, Any]] = None) -> Trial:
+        """Adds a PENDING trial with a resolved ``config`` (from the Client API);
+        ``settings`` overrides the experiment's trial attributes (``stopping_criterion``,
+        ``checkpoint_freq``, ``checkpoint_at_end``, ``max_failures``) for this trial."""
         trial = self.controller.add_trial(config, tag or "client")
+        for name, value in (settings or {}).items():
+            setattr(trial, name, value)
         self._add(trial)
         self._recorder.on_event(trial, CLIENT_REQUEST, "add trial")
         if self._wakeup is not None:

@@ -1,6 +1,18 @@
 """The Client API's REST endpoints: the FastAPI app over a running experiment's loop,
 its request and response models, and the checks on configs a client sends.
 
+Two sets of routes over the same trials:
+
+* ``/trials``, ``/trials/{id}``: the seed's (Ray Tune 0.5) TuneServer shapes, which its
+  ``TuneClient`` and notebooks read: ``{"trials": [info, ...]}``, ``{"trial_info": info}``,
+  each info with the seed's ``id``, ``trainable_name``, ``config``, ``status`` and
+  ``result`` (plus tuneflows' keys); ``POST /trials`` takes ``{"name", "spec"}`` with a
+  whole spec (``grid_search``, ``repeat``...) and returns ``{"trials": [added...]}``.
+* ``/api/trials``, ``/api/trials/{id}``: tuneflows' shapes: a bare list of trials, one
+  trial, and ``POST`` with a resolved ``{"config": ...}`` only.
+
+``/status`` (and ``/api/status``) return the ``== Status ==`` block.
+
 Every access to the experiment goes through its ``call_soon``, i.e. runs on the
 experiment's event loop, so the app never reads a trial while the loop changes it.
 """
@@ -20,6 +32,8 @@ from tuneflows.error import TuneError
 
 
 DEFAULT_PORT = 4321
+#: Prefix of the routes with tuneflows' own shapes (the seed's are at the root).
+API_PREFIX = "/api"
 #: Keys a client-added trial's spec may hold.
 VALID_SPEC_KEYS = ("config",)
 #: Longest wait for the experiment's event loop to answer one request.
@@ -55,7 +69,8 @@ class AddTrialRequest(BaseModel):
     Attributes:
         name: The experiment to add to (optional). Another name than the running
             experiment's becomes the new trial's tag (its name's suffix).
-        spec: The trial spec; only ``{"config": {...}}`` with a resolved config.
+        spec: The trial spec: at ``/api/trials`` only ``{"config": {...}}`` with a
+            resolved config; at the seed's ``/trials`` a whole spec.
 
     Example:
         >>> AddTrialRequest(spec={"config": {"lr": 0.1}}).spec
@@ -79,7 +94,8 @@ class ErrorInfo(BaseModel):
     detail: str
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
+#: The error statuses the routes document, each with an ErrorInfo body.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorInfo} for code in (400, 404, 503)
 }
 
@@ -146,6 +162,7 @@ def trial_response(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
     return jsonable(info)
 
 
+
 # ---------------------------------------------------------------------------- app
 def create_app(get_loop: Callable[[], Any]) -> FastAPI:
     """The FastAPI app of the Client API.
@@ -193,19 +210,20 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
                                      f"{experiment_name(loop)!r}.")
         return trial
 
-    @app.get("/trials", response_model=list[TrialResponse], summary="All trials")
+    @app.get(f"{API_PREFIX}/trials", response_model=list[TrialResponse], summary="All trials")
     def get_all_trials() -> list[dict[str, Any]]:
         def read(loop: Any) -> list[dict[str, Any]]:
             name = experiment_name(loop)
             return [trial_response(t, name) for t in list(loop.trials.values())]
         return on_loop(read)
 
-    @app.get("/trials/{trial_id}", response_model=TrialResponse, responses=_ERRORS,
+    @app.get(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse, responses=ERROR_RESPONSES,
              summary="One trial, with its last result")
     def get_trial(trial_id: str) -> dict[str, Any]:
         return on_loop(lambda r: trial_response(lookup(r, trial_id), experiment_name(r)))
 
-    @app.post("/trials", response_model=TrialResponse, status_code=201, responses=_ERRORS,
+    @app.post(f"{API_PREFIX}/trials", response_model=TrialResponse, status_code=201,
+              responses=ERROR_RESPONSES,
               summary="Add a trial with a resolved config")
     def add_trial(body: AddTrialRequest) -> dict[str, Any]:
         unknown = sorted(set(body.spec) - set(VALID_SPEC_KEYS))
@@ -228,7 +246,7 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             return trial_response(trial, name)
         return on_loop(add)
 
-    @app.put("/trials/{trial_id}", response_model=TrialResponse, responses=_ERRORS,
+    @app.put(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse, responses=ERROR_RESPONSES,
              summary="Stop a trial")
     def stop_trial(trial_id: str) -> dict[str, Any]:
         def stop(loop: Any) -> dict[str, Any]:
@@ -237,11 +255,17 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             return trial_response(trial, experiment_name(loop))
         return on_loop(stop)
 
-    @app.get("/status", response_model=StatusInfo, responses=_ERRORS,
+    @app.get("/status", response_model=StatusInfo, responses=ERROR_RESPONSES,
              summary="The == Status == block")
     def get_status() -> dict[str, Any]:
         return on_loop(lambda r: {"experiment": experiment_name(r), "status": r.status_text()})
 
+    app.add_api_route(f"{API_PREFIX}/status", get_status, methods=["GET"],
+                      response_model=StatusInfo, responses=ERROR_RESPONSES, include_in_schema=False)
+
+    from tuneflows.rest_seed_routes import add_seed_routes  # it builds on this module
+
+    add_seed_routes(app, on_loop, lookup)
     return app
 
 

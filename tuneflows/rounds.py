@@ -40,6 +40,8 @@ class RoundOutcome:
         error: Formatted traceback when the trainable raised.
         checkpoint: Checkpoint bytes taken after the round's last result, if due.
         checkpoint_iteration: ``training_iteration`` of that checkpoint.
+        stopped_by_client: The trial ended at this round's last result because a
+            client asked it to stop (``TrialActor.request_stop``).
     """
 
     results: list[dict[str, Any]] = field(default_factory=list)
@@ -48,3 +50,4 @@ class RoundOutcome:
     error: Optional[str] = None
     checkpoint: Optional[bytes] = None
     checkpoint_iteration: int = 0
+    stopped_by_client: bool = False

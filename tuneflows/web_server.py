@@ -6,17 +6,28 @@ turn. A :class:`TuneClient`, in another process or on another machine (forward t
 port, e.g. ``ssh -L 4321:localhost:4321 <address>``), then lists, inspects, adds and
 stops trials of the ongoing experiment.
 
-Endpoints (all JSON):
+Endpoints (all JSON), in the seed's (Ray Tune 0.5) shapes, which the seed's client and
+notebooks read:
 
 =======================  =====================================================
-``GET /trials``          every trial: trial_id, name, config, status, last_result...
-``GET /trials/{id}``     one trial (404 naming the id if unknown)
-``POST /trials``         ``{"name": <experiment>, "spec": {"config": {...}}}``: adds a
-                         trial with that resolved config; returns it (with its trial_id)
+``GET /trials``          ``{"trials": [info, ...]}``, each info with the seed's ``id``,
+                         ``trainable_name``, ``config``, ``status``, ``result`` (and
+                         tuneflows' trial_id, name, last_result, status_reason...)
+``GET /trials/{id}``     ``{"trial_info": info}`` (404 naming the id if unknown)
+``POST /trials``         ``{"name": <experiment>, "spec": <spec>}`` with a whole spec
+                         (``run``, ``stop``, ``config`` with ``grid_search``,
+                         ``repeat``...), expanded as an experiment's; returns
+                         ``{"trials": [info of each added trial]}``; 400 naming the key
+                         of a bad spec
 ``PUT /trials/{id}``     requests a stop: the trial ends TERMINATED, status_reason
-                         ``"stopped by client"``, at the end of its current round
+                         ``"stopped by client"``, at its next result; returns
+                         ``{"trial_info": info}``
 ``GET /status``          the experiment's ``== Status ==`` block
 =======================  =====================================================
+
+and in tuneflows' shapes under ``/api`` (``TuneClient(..., shapes="tuneflows")``):
+``GET /api/trials`` is a bare list of trials, ``GET``/``PUT /api/trials/{id}`` one trial,
+``POST /api/trials`` takes only ``{"config": {...}}`` with a resolved config.
 
 Errors are ``{"detail": "<message>"}`` with status 400 (bad request), 404 (unknown
 trial) or 503 (no experiment running).
@@ -26,11 +37,11 @@ experiment's event loop, so the server never reads a trial while the loop change
 
 Example:
     >>> from tuneflows.web_server import TuneClient
-    >>> client = TuneClient("localhost:4321")               # doctest: +SKIP
-    >>> [t["status"] for t in client.get_all_trials()]      # doctest: +SKIP
+    >>> client = TuneClient("localhost:4321")                       # doctest: +SKIP
+    >>> [t["status"] for t in client.get_all_trials()["trials"]]    # doctest: +SKIP
     ['RUNNING', 'RUNNING']
     >>> new = client.add_trial("my_experiment", {"config": {"lr": 0.1}})  # doctest: +SKIP
-    >>> client.stop_trial(new["trial_id"])                  # doctest: +SKIP
+    >>> client.stop_trial(new["trials"][0]["id"])                   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -44,7 +55,7 @@ from typing import Any, Mapping, Optional
 import httpx
 
 from tuneflows.error import TuneError
-from tuneflows.rest_api import DEFAULT_PORT, check_resolved_config, create_app
+from tuneflows.rest_api import API_PREFIX, DEFAULT_PORT, check_resolved_config, create_app
 
 logger = logging.getLogger(__name__)
 
@@ -166,20 +177,29 @@ class TuneClient:
     Args:
         tune_address: ``host:port`` of the TuneServer (or a full ``http://`` URL).
         timeout: Seconds to wait for each response.
+        shapes: ``"seed"`` (the default): the seed's requests and answers (``{"trials":
+            [...]}``, ``{"trial_info": ...}``, ``add_trial`` with a whole spec);
+            ``"tuneflows"``: the routes under ``/api`` (a list of trials, one trial,
+            ``add_trial`` with a resolved config only).
 
     Example:
-        >>> client = TuneClient("localhost:4321")                 # doctest: +SKIP
-        >>> trials = client.get_all_trials()                     # doctest: +SKIP
-        >>> client.get_trial(trials[0]["trial_id"])["last_result"]["training_iteration"]  # doctest: +SKIP
+        >>> client = TuneClient("localhost:4321")                        # doctest: +SKIP
+        >>> trials = client.get_all_trials()["trials"]                  # doctest: +SKIP
+        >>> client.get_trial(trials[0]["id"])["trial_info"]["result"]["training_iteration"]  # doctest: +SKIP
         12
-        >>> client.add_trial("my_experiment", {"config": {"lr": 0.3}})["status"]  # doctest: +SKIP
-        'PENDING'
-        >>> client.stop_trial(trials[0]["trial_id"])             # doctest: +SKIP
+        >>> client.add_trial("my_experiment", {"run": "train_func", "repeat": 2,
+        ...                  "config": {"lr": {"grid_search": [0.1, 0.3]}}})  # doctest: +SKIP
+        >>> client.stop_trial(trials[0]["id"])                          # doctest: +SKIP
     """
 
-    def __init__(self, tune_address: str = f"localhost:{DEFAULT_PORT}", timeout: float = 30.0) -> None:
+    def __init__(self, tune_address: str = f"localhost:{DEFAULT_PORT}", timeout: float = 30.0,
+                 shapes: str = "seed") -> None:
+        if shapes not in ("seed", "tuneflows"):
+            raise ValueError(f"shapes must be 'seed' or 'tuneflows', got {shapes=!r}.")
         address = tune_address if "://" in tune_address else f"http://{tune_address}"
         self.tune_address = tune_address
+        self.shapes = shapes
+        self._prefix = "" if shapes == "seed" else API_PREFIX
         self._http = httpx.Client(base_url=address.rstrip("/"), timeout=timeout)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -197,55 +217,65 @@ class TuneClient:
                               f"({response.status_code}): {detail}",
                               status_code=response.status_code, detail=str(detail))
 
-    def get_all_trials(self) -> list[dict[str, Any]]:
-        """Returns all trials: trial_id, name, config, status, last_result...
+    def get_all_trials(self) -> Any:
+        """Returns all trials: ``{"trials": [info, ...]}`` (each with ``id``, ``config``,
+        ``status``, ``result``...), or with ``shapes="tuneflows"`` a list of trials
+        (trial_id, name, config, status, last_result...).
 
         Raises:
             TuneClientError: No experiment is running, or the server is unreachable.
         """
-        return self._request("GET", "/trials")
+        return self._request("GET", f"{self._prefix}/trials")
 
     def get_trial(self, trial_id: str) -> dict[str, Any]:
-        """Returns one trial, including its ``last_result``.
+        """Returns one trial: ``{"trial_info": info}``, or with ``shapes="tuneflows"``
+        the trial itself, including its ``last_result``.
 
         Raises:
             TuneClientError: Unknown ``trial_id`` (status_code 404), naming it.
         """
-        return self._request("GET", f"/trials/{trial_id}")
+        return self._request("GET", f"{self._prefix}/trials/{trial_id}")
 
     def add_trial(self, name: Optional[str], trial_spec: Mapping[str, Any]) -> dict[str, Any]:
-        """Adds a trial with a resolved config to the running experiment.
+        """Adds trials to the running experiment.
 
         Args:
             name: The experiment's name (None: the running one). Any other name
-                becomes the new trial's tag.
-            trial_spec: ``{"config": {...}}`` with plain values (no grid_search or
-                search domains).
+                becomes the new trials' tag.
+            trial_spec: The seed's whole spec (``run``, ``stop``, ``config`` with
+                ``grid_search``, ``repeat``...: every variant becomes a trial), or with
+                ``shapes="tuneflows"`` only ``{"config": {...}}`` with plain values.
+                ``run`` may be the trainable itself (its name is sent).
 
         Returns:
-            The new trial (``PENDING`` until a slot is free), with its ``trial_id``.
+            ``{"trials": [info, ...]}`` of the new trials (``PENDING`` until a slot is
+            free), or with ``shapes="tuneflows"`` the new trial.
 
         Raises:
             ValueError: The config holds a search domain or a function (they cannot
                 be sent as JSON; the error names the key).
-            TuneClientError: The server refused the spec (status_code 400), e.g. a
-                ``grid_search`` or an unknown spec key.
+            TuneClientError: The server refused the spec (status_code 400), naming the
+                key, e.g. an unknown spec key or another trainable than the experiment's.
         """
         spec = dict(trial_spec or {})
+        if callable(spec.get("run")):
+            spec["run"] = getattr(spec["run"], "__name__", spec["run"])
         try:
-            return self._request("POST", "/trials", json={"name": name, "spec": spec})
+            return self._request("POST", f"{self._prefix}/trials",
+                                 json={"name": name, "spec": spec})
         except TypeError:  # not JSON: name the domain or function that cannot be sent
             check_resolved_config(spec.get("config") or {})
             raise
 
     def stop_trial(self, trial_id: str) -> dict[str, Any]:
-        """Requests to stop a trial; it ends TERMINATED (``"stopped by client"``) at the
-        end of its current round. Returns the trial as it is when asked.
+        """Requests to stop a trial; it ends TERMINATED (``"stopped by client"``) at its
+        next result. Returns the trial as it is when asked (``{"trial_info": info}``, or
+        with ``shapes="tuneflows"`` the trial).
 
         Raises:
             TuneClientError: Unknown ``trial_id`` (status_code 404).
         """
-        return self._request("PUT", f"/trials/{trial_id}")
+        return self._request("PUT", f"{self._prefix}/trials/{trial_id}")
 
     def get_status(self) -> str:
         """Returns the experiment's ``== Status ==`` block."""

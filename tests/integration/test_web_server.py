@@ -63,7 +63,7 @@ def test_client_api_lists_adds_and_stops_trials(tune_env):
 
     experiment = threading.Thread(target=run, daemon=True)
     experiment.start()
-    client = TuneClient(f"localhost:{port}")
+    client = TuneClient(f"localhost:{port}", shapes="tuneflows")
 
     # both grid trials run and stream results
     trials = _wait("two RUNNING trials with results", lambda: (

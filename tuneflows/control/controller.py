@@ -104,7 +104,8 @@ class TrialController:
         if point is not None:
             until[self.scheduler.time_attr] = point
         return RoundRequest(until=until, stop=trial.stopping_criterion,
-                            max_seconds=self.round_seconds,
+                            max_seconds=0.0 if trial_id in self._stop_requests
+                            else self.round_seconds,  # a stop waits for one result at most
                             checkpoint_freq=trial.checkpoint_freq,
                             checkpoint_at_end=trial.checkpoint_at_end)
 
@@ -237,6 +238,8 @@ class TrialController:
             actions.append(StoreCheckpoint(trial, outcome.checkpoint, outcome.checkpoint_iteration))
         if outcome.error is not None:
             return actions + self.on_failure(trial_id, outcome.error, actor_dead=False)
+        if outcome.finished and (outcome.stopped_by_client or trial_id in self._stop_requests):
+            return actions + [self._stop_early(trial, CLIENT_STOP_REASON, RELEASE)]
         if outcome.finished:
             reason = f"{outcome.stop_key} reached" if outcome.stop_key else ""
             end = self._end(trial, TERMINATED, reason, RELEASE)
@@ -303,7 +306,8 @@ class TrialController:
 
     # ------------------------------------------------------------------ client requests
     def request_stop(self, trial_id: str) -> list[Action]:
-        """Stops a trial: after its current round if running, else at once.
+        """Stops a trial at once unless it is running; a running trial ends at its next
+        result (the loop asks its actor; a round not yet begun plays one result).
 
         Raises:
             KeyError: No such trial.

@@ -23,7 +23,7 @@ class ActorPool:
     def __init__(self, resources: dict[str, float]) -> None:
         self._remote = ray.remote(TrialActor).options(
             num_cpus=resources.get("cpu", 0), num_gpus=resources.get("gpu", 0),
-            max_restarts=0,
+            max_restarts=0, max_concurrency=2,  # a stop request reaches a running round
         )
         self._idle: list[Any] = []
         self._all: list[Any] = []

@@ -22,11 +22,14 @@ class TrialActor:
     """Holds a trainable and runs rounds of its iterations.
 
     One actor serves many trials in turn (``start_trial`` replaces the trainable), so
-    a Ray worker is started once per slot, not once per trial.
+    a Ray worker is started once per slot, not once per trial. It runs two calls at a
+    time (``max_concurrency=2``), so that :meth:`request_stop` reaches a round in play.
     """
 
     def __init__(self) -> None:
         self._trainable: Optional[Trainable] = None
+        self._trial_id: Optional[str] = None
+        self._stop_requested: Optional[str] = None  # the trial a client asked to stop
 
     def node_info(self) -> dict[str, Any]:
         """The pid and hostname of this actor's process: ``{"pid": ..., "hostname": ...}``."""
@@ -45,6 +48,7 @@ class TrialActor:
             None, or the formatted traceback when setup or restore failed.
         """
         self.stop_trial()
+        self._trial_id = info.trial_id
         try:
             self._trainable = trainable_cls(config=dict(config), trial_info=info)
             if checkpoint is not None:
@@ -52,6 +56,11 @@ class TrialActor:
         except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
             return traceback.format_exc()
         return None
+
+    def request_stop(self, trial_id: str) -> None:
+        """A client asked ``trial_id`` to stop: the round in play (or the next one) ends
+        the trial at its next result. Ignored once the actor hosts another trial."""
+        self._stop_requested = trial_id
 
     def run_round(self, request: RoundRequest) -> RoundOutcome:
         """Runs iterations until the request's limits; never raises for trainable errors."""
@@ -62,6 +71,9 @@ class TrialActor:
         def accept(result: dict[str, Any]) -> bool:
             """Takes one result; whether the round goes on."""
             outcome.results.append(result)
+            if self._stop_requested is not None and self._stop_requested == self._trial_id:
+                outcome.finished = outcome.stopped_by_client = True
+                return False
             outcome.stop_key = R.reached(result, request.stop)
             if outcome.stop_key is not None or result.get(R.DONE):
                 outcome.finished = True

@@ -68,6 +68,13 @@ class TrialActors:
         except ray.exceptions.RayActorError as exc:
             raise TrialActorDied(f"Trial actor died: {exc}") from exc
 
+    def request_stop(self, trial_id: str) -> None:
+        """Asks the trial's actor, without waiting, to end the trial at its next result
+        (nothing when the trial holds no actor)."""
+        actor = self._actors.get(trial_id)
+        if actor is not None:
+            actor.request_stop.remote(trial_id)
+
     async def can_checkpoint(self, trial_id: str) -> bool:
         """Whether the trainable implements ``_save``/``_restore`` (asked once: every
         trial of an experiment runs the same trainable)."""

@@ -1,6 +1,7 @@
 """The Client API's FastAPI app and TuneClient against a stub runner (no Ray, no
 Prefect): the app is the unit under test; tests/integration/test_web_server.py covers
-the real runner."""
+the real runner. These are tuneflows' shapes (``/api``, ``shapes="tuneflows"``); the
+seed's are in test_seed_client_api.py."""
 
 from __future__ import annotations
 
@@ -46,9 +47,12 @@ class StubRunner:
         trial = self.trials[trial_id]
         trial.status, trial.status_reason = TERMINATED, "stopped by client"
 
-    def add_trial(self, config: dict, tag: str = "") -> Trial:
+    def add_trial(self, config: dict, tag: str = "", settings=None) -> Trial:
         index = len(self.trials)
-        return self._make(f"t_{index}", dict(config), f"{index}_{tag or 'client'}")
+        trial = self._make(f"t_{index}", dict(config), f"{index}_{tag or 'client'}")
+        for name, value in (settings or {}).items():
+            setattr(trial, name, value)
+        return trial
 
     def status_text(self) -> str:
         return "== Status ==\nexp: 2 RUNNING"
@@ -65,7 +69,7 @@ def http(runner):
 
 
 def test_get_all_trials_lists_each_with_config_status_and_last_result(http, runner):
-    response = http.get("/trials")
+    response = http.get("/api/trials")
     assert response.status_code == 200
     trials = response.json()
     assert [t["trial_id"] for t in trials] == ["t_0", "t_1"]
@@ -78,22 +82,22 @@ def test_get_all_trials_lists_each_with_config_status_and_last_result(http, runn
 
 
 def test_get_trial_and_unknown_id(http):
-    assert http.get("/trials/t_1").json()["last_result"]["training_iteration"] == 3
-    response = http.get("/trials/nope")
+    assert http.get("/api/trials/t_1").json()["last_result"]["training_iteration"] == 3
+    response = http.get("/api/trials/nope")
     assert response.status_code == 404
     assert response.json() == {"detail": "No trial 'nope' in experiment 'exp'."}
 
 
 def test_add_trial_returns_new_pending_trial(http, runner):
-    response = http.post("/trials", json={"name": "exp", "spec": {"config": {"lr": 0.7}}})
+    response = http.post("/api/trials", json={"name": "exp", "spec": {"config": {"lr": 0.7}}})
     assert response.status_code == 201
     body = response.json()
     assert body["trial_id"] == "t_2" and body["status"] == PENDING
     assert runner.trials["t_2"].config == {"lr": 0.7}
     assert runner.trials["t_2"].experiment_tag == "2_client"
     # another name than the experiment's becomes the tag; name is optional
-    assert http.post("/trials", json={"name": "probe", "spec": {"config": {}}}).json()["name"] == "f_3_probe"
-    assert http.post("/trials", json={"spec": {"config": {"lr": 1}}}).status_code == 201
+    assert http.post("/api/trials", json={"name": "probe", "spec": {"config": {}}}).json()["name"] == "f_3_probe"
+    assert http.post("/api/trials", json={"spec": {"config": {"lr": 1}}}).status_code == 201
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -102,24 +106,24 @@ def test_add_trial_returns_new_pending_trial(http, runner):
     ({"config": [1, 2]}, "spec['config'] must be a JSON object, got list"),
 ])
 def test_add_trial_rejects_bad_specs(http, runner, spec, message):
-    response = http.post("/trials", json={"name": "exp", "spec": spec})
+    response = http.post("/api/trials", json={"name": "exp", "spec": spec})
     assert response.status_code == 400
     assert message in response.json()["detail"]
     assert len(runner.trials) == 2
 
 
 def test_malformed_body_is_a_400_with_a_message(http):
-    response = http.post("/trials", json={"spec": "not a dict"})
+    response = http.post("/api/trials", json={"spec": "not a dict"})
     assert response.status_code == 400
     assert response.json()["detail"].startswith("Invalid request: body/spec")
 
 
 def test_stop_trial(http, runner):
-    response = http.put("/trials/t_0")
+    response = http.put("/api/trials/t_0")
     assert response.status_code == 200
     assert response.json()["status_reason"] == "stopped by client"
     assert runner.trials["t_0"].status == TERMINATED
-    assert http.put("/trials/zzz").status_code == 404
+    assert http.put("/api/trials/zzz").status_code == 404
 
 
 def test_status(http):
@@ -127,7 +131,7 @@ def test_status(http):
 
 
 def test_no_experiment_or_finished_experiment_is_503():
-    assert TestClient(create_app(lambda: None)).get("/trials").status_code == 503
+    assert TestClient(create_app(lambda: None)).get("/api/trials").status_code == 503
     response = TestClient(create_app(lambda: StubRunner(running=False))).get("/status")
     assert response.status_code == 503
     assert "Experiment 'exp' is not running" in response.json()["detail"]
@@ -146,7 +150,7 @@ def test_check_resolved_config_names_domains():
 def test_server_and_client_over_http(runner):
     """uvicorn in its thread, TuneClient over real HTTP, clean shutdown."""
     with TuneServer(port=0) as server:
-        with TuneClient(f"localhost:{server.port}") as client:
+        with TuneClient(f"localhost:{server.port}", shapes="tuneflows") as client:
             with pytest.raises(TuneClientError, match="No experiment is running") as info:
                 client.get_all_trials()
             assert info.value.status_code == 503
@@ -167,7 +171,7 @@ def test_server_and_client_over_http(runner):
     assert not server._thread.is_alive()
     # the port is free again, and requests now fail clearly
     with pytest.raises(TuneClientError, match="Cannot reach the TuneServer"):
-        TuneClient(f"localhost:{server.port}", timeout=2).get_all_trials()
+        TuneClient(f"localhost:{server.port}", timeout=2, shapes="tuneflows").get_all_trials()
 
 
 def test_busy_port_fails_at_once():

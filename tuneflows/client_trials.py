@@ -1,0 +1,88 @@
+"""Trials a Client API user adds with a whole experiment spec (the seed's
+``client.add_trial(name, spec)``): the spec is checked as an experiment's is and its
+``config`` expanded by the same variant generator (``grid_search``, ``repeat``).
+
+The running experiment keeps one trainable and one resource shape for all its trials, so
+a spec naming another trainable or other resources is refused; ``stop``,
+``checkpoint_freq``, ``checkpoint_at_end`` and ``max_failures`` apply to the added
+trials only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from tuneflows.search.experiment_tags import format_vars
+from tuneflows.search.variant_generator import generate_variants
+from tuneflows.spec import Experiment
+
+#: Spec keys a client-added trial may set (others belong to the whole experiment).
+CLIENT_SPEC_KEYS = ("run", "stop", "config", "repeat", "num_samples", "trial_resources",
+                    "resources_per_trial", "checkpoint_freq", "checkpoint_at_end",
+                    "max_failures")
+
+
+@dataclass(frozen=True)
+class ClientTrial:
+    """One trial to add: its resolved config, tag and per-trial settings."""
+
+    config: dict[str, Any]
+    tag: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def expand_client_spec(experiment: Experiment, name: Optional[str],
+                       spec: Mapping[str, Any]) -> list[ClientTrial]:
+    """The trials ``spec`` describes, for the running ``experiment``.
+
+    Args:
+        experiment: The running experiment.
+        name: The name the client gave; another name than the experiment's prefixes the
+            trials' tags.
+        spec: ``run`` (optional: the experiment's trainable), ``stop``, ``config`` with
+            ``grid_search`` / search domains, ``repeat`` or ``num_samples``…
+
+    Raises:
+        ValueError: A key that only a whole experiment can set, another trainable or
+            other resources than the experiment's, or any error an experiment's spec
+            would get (naming the key).
+
+    Example:
+        >>> exp = Experiment("demo", run=lambda config, reporter: None, local_dir="/tmp/r")
+        >>> [(t.config, t.tag) for t in expand_client_spec(exp, "demo", {
+        ...     "config": {"lr": {"grid_search": [0.1, 0.2]}}, "repeat": 1})]
+        [({'lr': 0.1}, 'lr=0.1'), ({'lr': 0.2}, 'lr=0.2')]
+    """
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"The trial spec must be a JSON object, got {type(spec).__name__}.")
+    unknown = sorted(set(spec) - set(CLIENT_SPEC_KEYS))
+    if unknown:
+        raise ValueError(f"Unknown trial spec key(s) {unknown} (a client-added trial can set "
+                         f"{', '.join(CLIENT_SPEC_KEYS)}).")
+    if not isinstance(spec.get("config", {}), Mapping):
+        raise ValueError(f"spec['config'] must be a JSON object, got "
+                         f"{type(spec['config']).__name__}.")
+    run = spec.get("run", experiment.trainable_name)
+    if run != experiment.trainable_name:
+        raise ValueError(f"spec['run'] is {run!r}, but experiment {experiment.name!r} runs "
+                         f"{experiment.trainable_name!r}; a client-added trial runs the "
+                         f"experiment's trainable.")
+    settings = {k: v for k, v in spec.items() if k != "run"}
+    checked = Experiment(name=experiment.name, run=experiment.trainable,
+                         local_dir=experiment.local_dir, **settings)
+    if checked.resources != experiment.resources:
+        raise ValueError(f"The spec asks for {checked.resources} per trial, but experiment "
+                         f"{experiment.name!r} runs its trials with {experiment.resources}.")
+    per_trial = {"stopping_criterion": dict(checked.stop) if "stop" in spec else None,
+                 "checkpoint_freq": spec.get("checkpoint_freq"),
+                 "checkpoint_at_end": spec.get("checkpoint_at_end"),
+                 "max_failures": spec.get("max_failures")}
+    per_trial = {k: v for k, v in per_trial.items() if v is not None}
+    prefix = "" if name in (None, "", experiment.name) else str(name)
+    trials = []
+    for resolved, config in generate_variants(checked.config, checked.num_samples,
+                                              spec=dict(spec)):
+        tag = ",".join(p for p in (prefix, format_vars(resolved)) if p)
+        trials.append(ClientTrial(config, tag, per_trial))
+    return trials
