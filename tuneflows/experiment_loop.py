@@ -5,7 +5,6 @@ handle (Ray actors), the checkpoint store and the experiment recorder."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
@@ -26,15 +25,12 @@ from tuneflows.experiment_state import ExperimentState
 from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
-from tuneflows.result import missing_keys
 from tuneflows.resume import adopt_recorded_results, restore_experiment
 from tuneflows.startup_timeline import mark
 from tuneflows.state_writer import StateWriter
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.trial_outcome import CLIENT_REQUEST
-
-logger = logging.getLogger(__name__)
 
 # How a round ends, as the round task returns it.
 CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
@@ -63,7 +59,6 @@ class ExperimentLoop:
         self.checkpoints = CheckpointStore(self.experiment.keep_checkpoints_num,
                                            self.experiment.checkpoint_score_attr)
         self._driving: dict[str, asyncio.Task] = {}
-        self._stop_keys_checked = False
         self._fatal: Optional[BaseException] = None
         self._wakeup: Optional[asyncio.Event] = None
         self._event_loop: Optional[asyncio.AbstractEventLoop] = None
@@ -226,24 +221,12 @@ class ExperimentLoop:
             results = self.controller.new_results(trial_id, outcome)
             if results:  # recorded before the scheduler sees them, which may raise
                 self._recorder.on_results(self.trials[trial_id], results)
-                self._check_stop_keys(results[0])
+                self.views.check_stop_keys(results[0])
             actions = self.controller.on_round(trial_id, outcome, results)
         ended = await self._carry_out_all(actions)
         self._persist()
         return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
                             self.views.metric)
-
-    def _check_stop_keys(self, result: dict[str, Any]) -> None:
-        """Warns once when the first result lacks a stop key: that stop never fires."""
-        if self._stop_keys_checked:
-            return
-        self._stop_keys_checked = True
-        missing = missing_keys(result, self.experiment.stop or {})
-        if missing:
-            reported = sorted(k for k in result if k != "config")
-            _run_logger().warning(
-                "Experiment %r stops on %s, which the trainable does not report (its results "
-                "have %s): those stops never fire.", self.experiment.name, missing, reported)
 
     # ------------------------------------------------------------------ actions
     async def _carry_out_all(self, actions: Sequence[Action]) -> str:
@@ -376,13 +359,3 @@ class ExperimentLoop:
         """The current ``== Status ==`` block."""
         return self.views.status_text()
 
-
-def _run_logger() -> Any:
-    """The flow run's logger (its messages reach the Prefect UI), else this module's."""
-    from prefect import get_run_logger
-    from prefect.exceptions import MissingContextError
-
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logger

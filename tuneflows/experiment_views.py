@@ -5,8 +5,9 @@ trial). Every "best" here comes from :mod:`tuneflows.best_trial`."""
 from __future__ import annotations
 
 import json
+import logging
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from tuneflows.best_trial import best_trial, experiment_metric, metric_value
 from tuneflows.control.controller import TrialController
@@ -16,8 +17,11 @@ from tuneflows.recording.mlflow_store import tracking_uri_for
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
 from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
+from tuneflows.result import missing_keys
 from tuneflows.search.plain_data import plain_data
 from tuneflows.trial_outcome import rule_name
+
+logger = logging.getLogger(__name__)
 
 
 class ExperimentViews:
@@ -38,6 +42,7 @@ class ExperimentViews:
     def __init__(self, request: ExperimentRequest, controller: TrialController,
                  holding: Callable[[], int]) -> None:
         self._request = request
+        self._stop_keys_checked = False
         self._controller = controller
         self._holding = holding
         exp = request.experiment
@@ -101,3 +106,28 @@ class ExperimentViews:
 def _json_data(value: Any) -> Optional[Any]:
     """``value`` as JSON data (what JSON cannot hold, as its repr)."""
     return json.loads(json.dumps(plain_data(value), default=repr))
+
+    def check_stop_keys(self, result: Mapping[str, Any]) -> None:
+        """Warns in the run's log, once, when the first result lacks a stop key: that
+        stop never fires."""
+        if self._stop_keys_checked:
+            return
+        self._stop_keys_checked = True
+        exp = self._request.experiment
+        missing = missing_keys(result, exp.stop or {})
+        if missing:
+            reported = sorted(k for k in result if k != "config")
+            _run_logger().warning(
+                "Experiment %r stops on %s, which the trainable does not report (its results "
+                "have %s): those stops never fire.", exp.name, missing, reported)
+
+
+def _run_logger() -> Any:
+    """The flow run's logger (its messages reach the Prefect UI), else this module's."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger
