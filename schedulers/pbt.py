@@ -7,47 +7,43 @@ import math
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from tuneflows.schedulers.metric_spec import MetricSpec
+from tuneflows.schedulers.pbt_explore import check_mutations, explore
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
 from tuneflows.search.plain_data import plain_data
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 
-def _check_mutations(mutations: Mapping[str, Any], path: str = "hyperparam_mutations") -> None:
-    for key, value in mutations.items():
-        where = f"{path}[{key!r}]"
-        if isinstance(value, Mapping):
-            _check_mutations(value, where)
-        elif isinstance(value, (list, tuple)):
-            if not value:
-                raise ValueError(f"{where} is an empty list; give at least one value.")
-        elif not (hasattr(value, "sample") or callable(value)):
-            raise ValueError(
-                f"{where} must be a list, a callable or a search-space domain, got {value!r}."
-            )
-
-
 class PopulationBasedTraining(TrialScheduler):
     """PBT: bad trials continue from a good trial's checkpoint with a perturbed config.
 
-    Every ``perturbation_interval`` of a trial's ``time_attr``, the live trials with a
-    score are ranked by their last score. A trial in the bottom ``quantile_fraction``
-    *exploits*: it gets ``Decision(CONTINUE, clone_from=donor, new_config=...)``, the
-    donor drawn uniformly from the top ``quantile_fraction`` trials that have a
-    checkpoint. The flow restores the donor's latest checkpoint into the trial and
-    continues it with ``new_config``. *Explore* perturbs the donor's config: for each
-    key of ``hyperparam_mutations``, with probability ``resample_probability`` (or when
-    the current value cannot be perturbed) a new value is drawn (a list: uniformly; a
-    callable: ``fn()``; a search-space domain: ``domain.sample(rng)``); otherwise a
-    number is multiplied by 0.8 or 1.2 (ints are truncated with ``int()``) and a list
-    value moves to a neighbouring entry. ``custom_explore_fn(config)`` is then applied.
-    A top-quantile trial gets ``save_checkpoint=True`` so it can serve as a donor.
+    Every ``perturbation_interval`` of a trial's ``time_attr``, the live trials are
+    ranked by their scores at one time (:meth:`quantiles`). A trial in the bottom
+    ``quantile_fraction`` *exploits*: it gets ``clone_from=donor, new_config=...``, the
+    donor drawn uniformly from the top ``quantile_fraction``; the flow restores the
+    donor's newest checkpoint into the trial and continues it with ``new_config``.
+    *Explore* perturbs the donor's config by ``hyperparam_mutations`` (resample with
+    ``resample_probability``, else multiply by 0.8 or 1.2 or move to a neighbouring
+    list entry; see :func:`tuneflows.schedulers.pbt_explore.explore`), then applies
+    ``custom_explore_fn``. A top-quantile trial gets ``save_checkpoint=True`` so it can
+    serve as a donor.
+
+    Donors: a trial is cloned only from a checkpoint taken at its latest perturbation
+    check (saved because it was in the top quantile, or when it paused there), so the
+    clone gets the state that earned the donor its rank, never an older one. A trial is
+    exploited at most once per interval (``floor(time / perturbation_interval)``), also
+    when restoring the donor's checkpoint takes its ``time_attr`` back.
+
+    Time-multiplexing (the seed's "yield time to other trials"): after a perturbation
+    check, a trial gets PAUSE (checkpointed, its slot freed) whenever other trials are
+    PENDING or PAUSED, and ``choose_trial_to_run`` starts the PENDING/PAUSED trial
+    furthest behind in ``time_attr``. A population larger than the free slots thus
+    advances interval by interval, each trial ranked against the whole population.
 
     Decision points: ``next_decision_point`` is the trial's last perturbation time plus
-    ``perturbation_interval`` (after a clone, the donor's last perturbation time is
-    inherited, as restoring its checkpoint restores its ``time_attr``).
-    ``choose_trial_to_run`` picks the PENDING/PAUSED trial that is furthest behind in
-    ``time_attr``. Every perturbation is kept in :attr:`perturbations` and its reason
-    names the trial, the donor, and the old and new config.
+    ``perturbation_interval`` (after a clone, the time of the donor's checkpoint, as
+    restoring it restores its ``time_attr``). Every perturbation is kept in
+    :attr:`perturbations` and its reason names the trial, the donor, and the old and new
+    config.
 
     Args:
         time_attr: Result key measuring training progress.
@@ -104,7 +100,7 @@ class PopulationBasedTraining(TrialScheduler):
                 "PopulationBasedTraining needs hyperparam_mutations or custom_explore_fn "
                 f"(got {hyperparam_mutations=}, {custom_explore_fn=})."
             )
-        _check_mutations(hyperparam_mutations)
+        check_mutations(hyperparam_mutations)
         if custom_explore_fn is not None and not callable(custom_explore_fn):
             raise ValueError(f"custom_explore_fn must be callable, got {custom_explore_fn=!r}.")
         if not perturbation_interval > 0:
@@ -137,6 +133,10 @@ class PopulationBasedTraining(TrialScheduler):
         info = self._trials.setdefault(trial.trial_id, {
             "status": "live", "config": {}, "has_checkpoint": False, "last_score": None,
             "last_perturbation_time": 0.0,
+            "waiting": True,  # PENDING or PAUSED: it waits for a slot
+            "checkpoint_time": None,  # time of the checkpoint asked at a check
+            "exploited_interval": None,  # floor(time / interval) of its last exploit
+            "check_scores": [],  # [time, score] at its checks that rankings may still use
         })
         info["config"] = plain_data(trial.config)
         info["has_checkpoint"] = bool(trial.has_checkpoint)
@@ -145,10 +145,43 @@ class PopulationBasedTraining(TrialScheduler):
     def on_trial_add(self, trial: TrialSnapshot) -> None:
         self._info(trial)
 
+    def _is_donor(self, trial_id: str) -> bool:
+        """Whether the trial's newest checkpoint is from its latest check."""
+        info = self._trials[trial_id]
+        if not info["has_checkpoint"]:
+            return False
+        taken = info.get("checkpoint_time")
+        return info["last_perturbation_time"] == 0 or (
+            taken is not None and taken >= info["last_perturbation_time"])
+
+    def _others_wait(self, trial_id: str) -> int:
+        return sum(1 for tid, info in self._trials.items() if tid != trial_id
+                   and info["status"] == "live" and info.get("waiting"))
+
+    def _horizon(self) -> Optional[float]:
+        """The time every checked live trial has reached: its earliest latest check."""
+        latest = [info["check_scores"][-1][0] for info in self._trials.values()
+                  if info["status"] == "live" and info.get("check_scores")]
+        return min(latest) if latest else None
+
+    def _ranking_score(self, info: Mapping[str, Any], horizon: Optional[float]) -> Optional[float]:
+        history = info.get("check_scores")
+        if not history or horizon is None:
+            return info["last_score"]
+        at = [score for time, score in history if time <= horizon]
+        return at[-1] if at else None
+
     def quantiles(self) -> tuple[list[str], list[str]]:
-        """Trial ids in the bottom and the top quantile of last scores (live trials)."""
-        scored = [(info["last_score"], i, tid) for i, (tid, info) in enumerate(self._trials.items())
-                  if info["status"] == "live" and info["last_score"] is not None]
+        """Trial ids in the bottom and the top quantile of the live trials' scores.
+
+        Trials are compared at one time, as a population advancing interval by interval
+        is: each by its score at its latest check not after the earliest latest check of
+        the population (a trial not yet checked: by its last score).
+        """
+        horizon = self._horizon()
+        scored = [(score, i, tid) for i, (tid, info) in enumerate(self._trials.items())
+                  if info["status"] == "live"
+                  and (score := self._ranking_score(info, horizon)) is not None]
         if len(scored) <= 1:
             return [], []
         scored.sort()
@@ -157,76 +190,78 @@ class PopulationBasedTraining(TrialScheduler):
 
     def on_trial_result(self, trial: TrialSnapshot, result: Mapping[str, Any]) -> Decision:
         info = self._info(trial)
+        info["waiting"] = False
         t = self._time_of(result)
         if self._spec.metric in result:
             info["last_score"] = self._spec.score(result)
         if info["status"] != "live" or t - info["last_perturbation_time"] < self._interval:
             return Decision(self.CONTINUE)
         info["last_perturbation_time"] = t
-        self._spec.score(result)  # a decision point needs the metric: fail clearly if absent
+        score = self._spec.score(result)  # a decision point needs the metric
+        info["check_scores"] = self._kept_checks(info.get("check_scores") or []) + [[t, score]]
+        decision = self._exploit_or_continue(trial.trial_id, info, t)
+        waiting = self._others_wait(trial.trial_id)
+        if not waiting:
+            return decision
+        # Yield the slot: the loop checkpoints the trial (the clone, if exploited) and
+        # starts the trial furthest behind.
+        info.update(waiting=True, checkpoint_time=info["last_perturbation_time"])
+        reason = decision.reason or (f"paused at {self._time_attr}={t:g}: yields its slot to "
+                                     f"{waiting} waiting trial(s)")
+        return Decision(self.PAUSE, reason, clone_from=decision.clone_from,
+                        new_config=decision.new_config)
+
+    def _kept_checks(self, history: list[list[float]]) -> list[list[float]]:
+        """The checks a ranking can still use: from the last one not after the horizon."""
+        horizon = self._horizon()
+        if horizon is None:
+            return list(history)
+        older = [i for i, (time, _) in enumerate(history) if time <= horizon]
+        return list(history[older[-1]:]) if older else list(history)
+
+    def _exploit_or_continue(self, trial_id: str, info: dict[str, Any], t: float) -> Decision:
+        """The decision at a perturbation check: clone a top trial (bottom quantile),
+        checkpoint (top quantile), or continue."""
         lower, upper = self.quantiles()
-        if trial.trial_id in upper:
+        if trial_id in upper:
+            info["checkpoint_time"] = t
             return Decision(self.CONTINUE, save_checkpoint=True)
-        donors = [u for u in upper if self._trials[u]["has_checkpoint"]]
-        if trial.trial_id not in lower or not donors:
+        interval = math.floor(t / self._interval + 1e-9)
+        exploited = info.get("exploited_interval")
+        donors = [u for u in upper if self._is_donor(u)]
+        if (trial_id not in lower or not donors
+                or (exploited is not None and interval <= exploited)):
             return Decision(self.CONTINUE)
+        info["exploited_interval"] = interval
         donor = donors[int(self._rng.integers(len(donors)))]
         dinfo = self._trials[donor]
         old_config, new_config = info["config"], self.explore(dinfo["config"])
+        horizon = self._horizon()
+        mine, theirs = (self._ranking_score(i, horizon) for i in (info, dinfo))
         reason = (
-            f"perturbed at {self._time_attr}={t:g}: {trial.trial_id} ({self.metric} "
-            f"{self._spec.show(info['last_score'])}, bottom {self._quantile:.0%}) cloned "
-            f"{donor} ({self.metric} {self._spec.show(dinfo['last_score'])}, top "
+            f"perturbed at {self._time_attr}={t:g}: {trial_id} ({self.metric} "
+            f"{self._spec.show(mine)}, bottom {self._quantile:.0%}) cloned "
+            f"{donor} ({self.metric} {self._spec.show(theirs)}, top "
             f"{self._quantile:.0%}); config {old_config} -> {new_config}"
         )
         self._perturbations.append({
-            "time": t, "trial_id": trial.trial_id, "donor": donor,
+            "time": t, "trial_id": trial_id, "donor": donor,
             "old_config": old_config, "new_config": copy.deepcopy(new_config),
         })
-        # Until its next result the clone is neither ranked nor a donor: the flow has yet
-        # to restore the donor's checkpoint into it.
+        # Restoring the donor's checkpoint brings the trial's time (and score, for the
+        # rankings) to the donor's check; until the flow has checkpointed the clone, it
+        # is no donor.
+        checked = dinfo["last_perturbation_time"]
         info.update(config=copy.deepcopy(new_config), last_score=None, has_checkpoint=False,
-                    last_perturbation_time=dinfo["last_perturbation_time"])
+                    last_perturbation_time=checked,
+                    check_scores=[c for c in dinfo.get("check_scores", []) if c[0] <= checked])
         return Decision(self.CONTINUE, reason, clone_from=donor, new_config=new_config)
 
     # Explore ----------------------------------------------------------------------
 
     def explore(self, config: Mapping[str, Any]) -> dict[str, Any]:
         """A perturbed copy of ``config`` (mutations, then ``custom_explore_fn``)."""
-        new = copy.deepcopy(plain_data(config))
-        self._mutate(new, self._mutations)
-        if self._explore_fn is not None:
-            new = self._explore_fn(new)
-            if not isinstance(new, Mapping):
-                raise ValueError(f"custom_explore_fn must return a config dict, got {new!r}.")
-        return plain_data(new)
-
-    def _sample(self, spec: Any) -> Any:
-        return plain_data(spec.sample(self._rng) if hasattr(spec, "sample") else spec())
-
-    def _mutate(self, config: dict[str, Any], mutations: Mapping[str, Any]) -> None:
-        for key, spec in mutations.items():
-            if isinstance(spec, Mapping):
-                if not isinstance(config.get(key), dict):
-                    config[key] = {}
-                self._mutate(config[key], spec)
-                continue
-            resample = self._rng.random() < self._resample_p
-            current = config.get(key)
-            if isinstance(spec, (list, tuple)):
-                values = plain_data(list(spec))
-                if resample or current not in values:
-                    config[key] = values[int(self._rng.integers(len(values)))]
-                else:
-                    step = int(self._rng.choice([-1, 1]))
-                    index = min(max(values.index(current) + step, 0), len(values) - 1)
-                    config[key] = values[index]
-            elif resample or isinstance(current, bool) or not isinstance(current, (int, float)):
-                config[key] = self._sample(spec)
-            else:
-                factor = float(self._rng.choice([0.8, 1.2]))
-                new = current * factor
-                config[key] = int(new) if isinstance(current, int) else new
+        return explore(config, self._mutations, self._resample_p, self._explore_fn, self._rng)
 
     # Lifecycle and flow queries ---------------------------------------------------
 
@@ -250,11 +285,24 @@ class PopulationBasedTraining(TrialScheduler):
         return None if info["status"] != "live" else info["last_perturbation_time"] + self._interval
 
     def choose_trial_to_run(self, trials: Sequence[TrialSnapshot]) -> Optional[str]:
-        """The PENDING or PAUSED trial furthest behind in ``time_attr``."""
+        """The PENDING or PAUSED trial furthest behind in ``time_attr`` (by its last
+        check), so that the population advances together."""
+        for t in trials:  # what the flow did since: paused (and checkpointed), started
+            if t.trial_id in self._trials:
+                self._info(t)["waiting"] = t.status in (PENDING, PAUSED)
         candidates = [t for t in trials if t.status in (PENDING, PAUSED)]
         if not candidates:
             return None
-        return min(candidates, key=self._snapshot_time).trial_id
+        chosen = min(candidates, key=self._progress).trial_id
+        if chosen in self._trials:
+            self._trials[chosen]["waiting"] = False
+        return chosen
+
+    def _progress(self, trial: TrialSnapshot) -> float:
+        """How far the trial is in ``time_attr``: its last check (a clone's is the time
+        its restored checkpoint is at, not its last result's)."""
+        info = self._trials.get(trial.trial_id)
+        return info["last_perturbation_time"] if info else self._snapshot_time(trial)
 
     def debug_string(self) -> str:
         return (f"Using PopulationBasedTraining: {len(self._perturbations)} perturbations, "
