@@ -103,10 +103,6 @@ class ExperimentViews:
         return result
 
 
-def _json_data(value: Any) -> Optional[Any]:
-    """``value`` as JSON data (what JSON cannot hold, as its repr)."""
-    return json.loads(json.dumps(plain_data(value), default=repr))
-
     def check_stop_keys(self, result: Mapping[str, Any]) -> None:
         """Warns in the run's log, once, when the first result lacks a stop key: that
         stop never fires."""
@@ -120,6 +116,11 @@ def _json_data(value: Any) -> Optional[Any]:
             _run_logger().warning(
                 "Experiment %r stops on %s, which the trainable does not report (its results "
                 "have %s): those stops never fire.", exp.name, missing, reported)
+
+
+def _json_data(value: Any) -> Optional[Any]:
+    """``value`` as JSON data (what JSON cannot hold, as its repr)."""
+    return json.loads(json.dumps(plain_data(value), default=repr))
 
 
 def _run_logger() -> Any:
