@@ -58,3 +58,50 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "integration" in item.nodeid.split(os.sep):
             item.add_marker(pytest.mark.integration)
+
+
+def read_tensorboard_events(logdir: str) -> dict:
+    """A trial's TensorBoard events read back: ``{"scalars": {tag: [(step, value)]},
+    "hparams": {name: value}}``, with tensorboard's reader when it is installed, else
+    by parsing the event files' records with tensorboardX's protocol buffers."""
+    import glob
+    import struct
+
+    scalars: dict = {}
+    hparams: dict = {}
+    paths = sorted(glob.glob(os.path.join(logdir, "events.out.tfevents.*")))
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        EventAccumulator = None
+    if EventAccumulator is not None:
+        acc = EventAccumulator(logdir)
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            scalars[tag] = [(e.step, e.value) for e in acc.Scalars(tag)]
+    from tensorboardX.proto import event_pb2, plugin_hparams_pb2
+
+    for path in paths:
+        with open(path, "rb") as f:
+            data = f.read()
+        offset = 0
+        while offset < len(data):
+            (length,) = struct.unpack("Q", data[offset:offset + 8])
+            event = event_pb2.Event.FromString(data[offset + 12:offset + 12 + length])
+            offset += 12 + length + 4
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    plugin = plugin_hparams_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content)
+                    for name, hp in plugin.session_start_info.hparams.items():
+                        kind = hp.WhichOneof("kind")
+                        hparams[name] = getattr(hp, kind) if kind else None
+                elif EventAccumulator is None and value.HasField("simple_value"):
+                    scalars.setdefault(value.tag, []).append((event.step, value.simple_value))
+    return {"scalars": scalars, "hparams": hparams}
+
+
+@pytest.fixture
+def tensorboard_events():
+    """:func:`read_tensorboard_events`, for tests of the TensorBoard files."""
+    return read_tensorboard_events

@@ -16,6 +16,7 @@ from tuneflows.recording.mlflow_writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.tensorboard_files import TensorBoardLog
 from tuneflows.recording.trial_files import TrialFiles
 from tuneflows.trial import Trial
 from tuneflows.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
@@ -44,6 +45,7 @@ class ExperimentRecorder:
         self._status_text = status_text
         self._thread = RecordingThread()
         self._files: dict[str, TrialFiles] = {}
+        self._tensorboard = TensorBoardLog()  # on the recording thread only
 
     # ------------------------------------------------------------------ trials
     def on_trial_add(self, trial: Trial) -> None:
@@ -74,6 +76,7 @@ class ExperimentRecorder:
         """New results: ``result.json``, ``progress.csv``, MLflow metrics, the status block."""
         rows = [dict(r) for r in results]
         self._thread.submit(self._append_results, trial.trial_id, trial.logdir, rows)
+        self._thread.submit(self._tensorboard.write_results, trial.trial_id, trial.logdir, rows)
         self._thread.submit(self._mlflow.log_results, trial.trial_id, rows)
         if rows:
             self._display.show_result(trial.name, rows[-1])
@@ -110,6 +113,8 @@ class ExperimentRecorder:
                      tags: Optional[Mapping[str, Any]] = None) -> None:
         """The trial ended (its status is final): event, MLflow status, status block."""
         self.on_event(trial, trial.status.lower(), reason)
+        self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
+                            dict(trial.last_result or {}))
         if self.reports is not None:
             self.reports.on_trial_end(trial)
         self._thread.submit(self._mlflow.end_trial_run, trial, dict(tags or {}))
@@ -133,6 +138,7 @@ class ExperimentRecorder:
         """Writes everything queued, ends the MLflow parent run (``status``: FINISHED,
         FAILED or KILLED) with the best trial, the counts by outcome and the leaderboard,
         and shows the final status block."""
+        self._thread.submit(self._tensorboard.close)
         self._thread.close()
         self._mlflow.end_experiment_run(status, trials)
         self._display.close(self._status_text())
