@@ -15,6 +15,12 @@ MODULES = [
     "tuneflows.recording.trial_files",
     "tuneflows.experiment_lock",
     "tuneflows.startup_timeline",
+    "tuneflows.trial_outcome",
+    "tuneflows.control.round_report",
+    "tuneflows.recording.experiment_report",
+    "tuneflows.recording.where_to_look",
+    "tuneflows.recording.status_block",
+    "tuneflows.recording.prefect_reports",
 ]
 
 

@@ -5,8 +5,6 @@ where to look, bounded artifact writes, and a grid's trials PENDING from the sta
 from __future__ import annotations
 
 import asyncio
-import doctest
-import importlib
 import io
 import math
 import time
@@ -34,22 +32,6 @@ from tuneflows.trial import ERROR, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.trial_outcome import (
     COMPLETED, ERRORED, STOPPED_EARLY, UNFINISHED, rule_name, trial_outcome,
 )
-
-MODULES = [
-    "tuneflows.trial_outcome",
-    "tuneflows.control.round_report",
-    "tuneflows.recording.experiment_report",
-    "tuneflows.recording.where_to_look",
-    "tuneflows.recording.status_block",
-    "tuneflows.recording.prefect_reports",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_doctests(name):
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.attempted > 0 and result.failed == 0
-
 
 def trial(index, status=TERMINATED, acc=None, iterations=9, reason="", stopped=False, **kw):
     result = None
