@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
@@ -45,7 +46,7 @@ def explore(config: Mapping[str, Any], mutations: Mapping[str, Any], resample_pr
 
     For each key of ``mutations``, with probability ``resample_probability`` (or when the
     current value cannot be perturbed) a new value is drawn (a list: uniformly; a
-    callable: ``fn()``; a domain: ``domain.sample(rng)``); otherwise a number is
+    callable: ``fn()``, or ``fn(None)`` for the seed's ``lambda config: ...``; a domain: ``domain.sample(rng)``); otherwise a number is
     multiplied by 0.8 or 1.2 (ints truncated with ``int()``) and a list value moves to a
     neighbouring entry. ``custom_explore_fn(config)`` is applied last.
 
@@ -62,7 +63,16 @@ def explore(config: Mapping[str, Any], mutations: Mapping[str, Any], resample_pr
 
 
 def _sample(spec: Any, rng: np.random.Generator) -> Any:
-    return plain_data(spec.sample(rng) if hasattr(spec, "sample") else spec())
+    if hasattr(spec, "sample"):
+        return plain_data(spec.sample(rng))
+    try:
+        required = [p for p in inspect.signature(spec).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                           p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # a builtin without a signature
+        required = []
+    # The seed's mutations were written ``lambda config: ...`` and called with None.
+    return plain_data(spec(None) if required else spec())
 
 
 def _mutate(config: dict[str, Any], mutations: Mapping[str, Any], resample_probability: float,

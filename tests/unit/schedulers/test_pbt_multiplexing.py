@@ -116,3 +116,12 @@ def test_no_pause_when_nothing_waits():
     assert d.action == "PAUSE" and "yields its slot to 1 waiting trial" in d.reason
     assert s.choose_trial_to_run([TrialSnapshot.make("t2", {"lr": 0.01}),
                                   trials[1].with_result({"training_iteration": 4})]) == "t2"
+
+
+def test_the_seeds_lambda_config_mutations_are_resampled():
+    s2 = PopulationBasedTraining(time_attr="training_iteration", perturbation_interval=4,
+                                 reward_attr="episode_reward_mean", resample_probability=1.0,
+                                 hyperparam_mutations={"factor_1": lambda config: 7.5,
+                                                       "factor_2": [1, 2]})
+    assert s2.explore({"factor_1": 4.0, "factor_2": 1})["factor_1"] == 7.5
+    assert s2.metric == "episode_reward_mean"
