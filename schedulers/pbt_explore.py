@@ -46,9 +46,10 @@ def explore(config: Mapping[str, Any], mutations: Mapping[str, Any], resample_pr
 
     For each key of ``mutations``, with probability ``resample_probability`` (or when the
     current value cannot be perturbed) a new value is drawn (a list: uniformly; a
-    callable: ``fn()``, or ``fn(None)`` for the seed's ``lambda config: ...``; a domain: ``domain.sample(rng)``); otherwise a number is
-    multiplied by 0.8 or 1.2 (ints truncated with ``int()``) and a list value moves to a
-    neighbouring entry. ``custom_explore_fn(config)`` is applied last.
+    callable: ``fn()``, or ``fn(None)`` for the seed's ``lambda config: ...``; a domain:
+    ``domain.sample(rng)``); otherwise a number is multiplied by 0.8 or 1.2 (ints
+    truncated with ``int()``) and a list value moves to a neighbouring entry.
+    ``custom_explore_fn(config)`` is applied last.
 
     Raises:
         ValueError: ``custom_explore_fn`` did not return a dict.

@@ -217,7 +217,8 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             return [trial_response(t, name) for t in list(loop.trials.values())]
         return on_loop(read)
 
-    @app.get(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse, responses=ERROR_RESPONSES,
+    @app.get(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse,
+             responses=ERROR_RESPONSES,
              summary="One trial, with its last result")
     def get_trial(trial_id: str) -> dict[str, Any]:
         return on_loop(lambda r: trial_response(lookup(r, trial_id), experiment_name(r)))
@@ -246,7 +247,8 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             return trial_response(trial, name)
         return on_loop(add)
 
-    @app.put(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse, responses=ERROR_RESPONSES,
+    @app.put(API_PREFIX + "/trials/{trial_id}", response_model=TrialResponse,
+             responses=ERROR_RESPONSES,
              summary="Stop a trial")
     def stop_trial(trial_id: str) -> dict[str, Any]:
         def stop(loop: Any) -> dict[str, Any]:

@@ -90,7 +90,8 @@ class Trial:
 
     Example:
         >>> t = Trial("a_00000", "0", {}, "f", "", last_result={"timesteps_total": 5})
-        >>> t.status == Trial.PENDING, t.last_result.timesteps_total, t.last_result["timesteps_total"]
+        >>> result = t.last_result
+        >>> t.status == Trial.PENDING, result.timesteps_total, result["timesteps_total"]
         (True, 5, 5)
     """
 

@@ -185,7 +185,8 @@ class TuneClient:
     Example:
         >>> client = TuneClient("localhost:4321")                        # doctest: +SKIP
         >>> trials = client.get_all_trials()["trials"]                  # doctest: +SKIP
-        >>> client.get_trial(trials[0]["id"])["trial_info"]["result"]["training_iteration"]  # doctest: +SKIP
+        >>> info = client.get_trial(trials[0]["id"])["trial_info"]     # doctest: +SKIP
+        >>> info["result"]["training_iteration"]                        # doctest: +SKIP
         12
         >>> client.add_trial("my_experiment", {"run": "train_func", "repeat": 2,
         ...                  "config": {"lr": {"grid_search": [0.1, 0.3]}}})  # doctest: +SKIP

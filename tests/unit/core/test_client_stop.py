@@ -27,7 +27,8 @@ def slow(config, reporter):
 
 def _actor(trial_id: str = "t1") -> TrialActor:
     actor = TrialActor()
-    assert actor.start_trial(to_trainable_class(slow), {}, TrialIdentity("e", trial_id, "t")) is None
+    identity = TrialIdentity("e", trial_id, "t")
+    assert actor.start_trial(to_trainable_class(slow), {}, identity) is None
     return actor
 
 

@@ -110,7 +110,8 @@ def test_no_pause_when_nothing_waits():
     s.choose_trial_to_run(trials)  # both are running: nothing waits
     for t in trials:
         s.on_trial_result(t, {"training_iteration": 3, "score": 1.0})
-    assert s.on_trial_result(trials[0], {"training_iteration": 4, "score": 1.0}).action == "CONTINUE"
+    decision = s.on_trial_result(trials[0], {"training_iteration": 4, "score": 1.0})
+    assert decision.action == "CONTINUE"
     s.on_trial_add(TrialSnapshot.make("t2", {"lr": 0.01}))  # PENDING
     d = s.on_trial_result(trials[1], {"training_iteration": 4, "score": 0.5})
     assert d.action == "PAUSE" and "yields its slot to 1 waiting trial" in d.reason
