@@ -16,7 +16,8 @@ def test_the_alias_moves_only_to_a_better_model(tune_env):
     import mlflow.sklearn
     from mlflow import MlflowClient
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.filters import (FlowRunFilter, FlowRunFilterName, TaskRunFilter,
+                                                TaskRunFilterFlowRunId)
 
     from flows.digits import digits_split
     from flows.tune_then_train import tune_then_train
@@ -59,7 +60,8 @@ def test_the_alias_moves_only_to_a_better_model(tune_env):
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["ttt_first"])))
         assert tuning.state.is_completed() and tuning.parent_task_run_id is not None
         parent_task = prefect.read_task_run(tuning.parent_task_run_id)
-        names = {t.name.rsplit("-", 1)[0]: t for t in prefect.read_task_runs()
-                 if t.flow_run_id == parent_task.flow_run_id}
+        pipeline_tasks = prefect.read_task_runs(task_run_filter=TaskRunFilter(
+            flow_run_id=TaskRunFilterFlowRunId(any_=[parent_task.flow_run_id])))
+        names = {t.name.rsplit("-", 1)[0]: t for t in pipeline_tasks}
     assert {"train-final-model", "evaluate-held-out", "register-model"} <= set(names)
     assert all(names[n].state.is_completed() for n in ("train-final-model", "evaluate-held-out"))
