@@ -4,10 +4,12 @@ One benchmark *run* is one workload on one side (``tuneflows`` or ``raytune``) i
 fresh Python process (see :func:`child_main`), so each side gets a clean Ray session:
 
 1. start-up (reported separately, excluded from the wall time): imports, ``ray.init``
-   (local, 2 CPUs, no dashboard) and, for tuneflows, the Prefect ephemeral API server
-   (started explicitly with ``SubprocessASGIServer().start()``, the same call Prefect
-   makes on first use) and the MLflow SQLite store in the results directory (its schema
-   migration: 5-15 s, once per results directory);
+   (local, 2 CPUs, no dashboard) and, for tuneflows, the Prefect API that
+   ``run_experiments`` would provide (``tuneflows.prefect_api.PrefectApiStart``: by
+   default the local Prefect server, started by the first run of an invocation and
+   reused by the others; Prefect's ephemeral server with
+   ``TUNEFLOWS_PREFECT_SERVER=ephemeral``) and the MLflow SQLite store in the results
+   directory (its schema migration: 5-15 s, once per results directory);
 2. the timed section: one ``tuneflows.run_experiments(..., verbose=False)`` or one
    ``ray.tune.Tuner(...).fit()`` with ``reuse_actors=True``, every trial asking for 1 CPU;
 3. measures: wall time, results per second, driver CPU (``getrusage(RUSAGE_SELF)``,
@@ -69,6 +71,9 @@ WORKLOADS: dict[int, Workload] = {
     2: Workload(2, "8 trials x 2,000 it, no-op", 8, 2000),
     3: Workload(3, "32 trials x 30 it, 50 ms CPU, ASHA", 32, 30, "burn", 0.05, asha=True),
     4: Workload(4, "2,000 trials x 3 it, no-op", 2000, 3, memory=True),
+    # start-up workloads (benchmarks/startup.py measures them as whole processes)
+    5: Workload(5, "2 trials x 1 it, no-op (tiny)", 2, 1),
+    6: Workload(6, "12 trials x 40 it, sleep 25 ms", 12, 40, "sleep", 0.025),
 }
 
 
@@ -250,14 +255,17 @@ def _config(w: Workload) -> dict[str, Any]:
 
 
 def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
-    """Imports tuneflows and Prefect, starts the Prefect ephemeral API server and
+    """Imports tuneflows and Prefect, provides the Prefect API the way
+    ``run_experiments`` does (the local Prefect server, or the ephemeral one) and starts
     tuneflows' MLflow writer processes, which create the MLflow SQLite store of
     ``local_dir`` (a new store's schema migration takes 5-15 s here: a
-    once-per-results-directory cost, like the Prefect server's). ``run_experiments``
-    starts both itself, side by side with Ray."""
+    once-per-results-directory cost, like the Prefect database's). ``run_experiments``
+    does both itself, side by side with Ray, and then finds them ready."""
     import tuneflows  # noqa: F401
     import tuneflows.flow  # noqa: F401  (prefect, prefect-ray)
     from prefect.settings import PREFECT_API_URL
+
+    from tuneflows.prefect_api import PrefectApiStart
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -268,11 +276,15 @@ def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
     writers.sync()
     info["mlflow_store_init_s"] = time.perf_counter() - t0
     info["mlflow_writer_pids"] = writers.pids
-    if not PREFECT_API_URL.value():
+    api = PrefectApiStart()
+    api.wait()
+    if api.server is not None:
+        info["prefect_server_pid"] = api.server.pid
+        info["prefect_server"] = f"local {api.server.ui_url}"
+    elif not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
-        server = SubprocessASGIServer()
-        server.start()
+        server = SubprocessASGIServer()  # the one PrefectApiStart started
         info["prefect_server_pid"] = server.server_process.pid
         info["prefect_server"] = "ephemeral"
     else:

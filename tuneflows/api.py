@@ -13,7 +13,7 @@ from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.mlflow_runs import tracking_client
 from tuneflows.experiment_request import ExperimentRequest
-from tuneflows.prefect_api import start_ephemeral_api_in_background
+from tuneflows.prefect_api import PrefectApiStart
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
 from tuneflows.resume import saved_state_to_resume
@@ -122,14 +122,13 @@ def run_experiments(
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
         mlflow_writers.prepare(exp.name, exp.local_dir)
-    prefect_api = start_ephemeral_api_in_background()
+    prefect_api = PrefectApiStart()
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()
     for exp in exps:
         _check_fits(exp, total, queue_trials)
-    if prefect_api is not None:
-        prefect_api.join()
+    prefect_api.wait(announce=level > 0)
     mark("Prefect API ready")
     all_trials: list[Trial] = []
     server = None

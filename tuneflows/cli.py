@@ -90,6 +90,7 @@ def _resume_mode(value: str) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     """The ``tuneflows`` command line."""
     from tuneflows.cli_inspect import cmd_best, cmd_ls
+    from tuneflows.cli_server import add_server_parser
     from tuneflows.state_migration import cmd_migrate_state
 
     parser = argparse.ArgumentParser(prog="tuneflows", description=__doc__)
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="convert a trusted pickle state of an older tuneflows to JSON")
     migrate.add_argument("experiment_dir")
     migrate.set_defaults(handler=cmd_migrate_state)
+    add_server_parser(sub)
     return parser
 
 

@@ -1,7 +1,8 @@
 """Process defaults applied before Ray, Prefect or MLflow are imported: no telemetry
-(this machine has no internet), a Prefect ephemeral-server start-up timeout long
-enough for a first database migration on a slow disk, and Prefect's console handler at
-WARNING; MLflow's own logging at WARNING. Users' own settings win."""
+(this machine has no internet), a start-up timeout for the Prefect server tuneflows
+starts (local or ephemeral) long enough for a first database migration on a slow disk,
+and Prefect's console handler at WARNING; MLflow's own logging at WARNING. Users' own
+settings win."""
 
 import os
 import sys
@@ -18,9 +19,10 @@ _DEFAULTS = {
     # MLflow logs its store's table creation and migrations at INFO (in the writer
     # processes too, which inherit this): nothing a user can act on.
     "MLFLOW_LOGGING_LEVEL": "WARNING",
-    # For the ephemeral API server that tuneflows starts on a laptop (a configured
-    # server keeps its own settings): no automations, no event stream and no event
-    # table, which cut its CPU per task run by about a third (benchmarks/README.md).
+    # For the Prefect server that tuneflows starts on a laptop, local or ephemeral (a
+    # configured server keeps its own settings; a local server keeps those of the run
+    # that started it): no automations, no event stream and no event table, which cut
+    # its CPU per task run by about a third (benchmarks/README.md).
     # Task-run states are still recorded by the server's task-run recorder.
     "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
     "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED": "false",
