@@ -3,6 +3,7 @@ validated before any trial starts."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
     "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
     "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-    "upload_dir",
+    "upload_dir", "max_seconds_without_result",
 )
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -51,6 +52,9 @@ class Experiment:
         checkpoint_score_attr: Result key ranking checkpoints for ``keep_checkpoints_num``.
         max_failures: How often a failing trial is restarted from its last checkpoint.
         restore: A checkpoint directory every trial starts from.
+        max_seconds_without_result: A trial whose trainable gives no result for this
+            many seconds (hung in ``_train``) has its actor killed and counts as failed
+            ("no result for N s"; restarted under ``max_failures``). Default: no limit.
         upload_dir: Not supported: any value other than None or ``""`` is rejected
             (results stay under ``local_dir``; MLflow is where they are shared). The
             key is accepted so that seed-era specs get this message rather than
@@ -76,6 +80,7 @@ class Experiment:
     max_failures: int = 3
     restore: Optional[str] = None
     upload_dir: Optional[str] = None
+    max_seconds_without_result: Optional[float] = None
     trainable: Any = field(init=False, repr=False)
     trainable_name: str = field(init=False)
 
@@ -103,6 +108,11 @@ class Experiment:
         ):
             raise ValueError(f"{where}: 'keep_checkpoints_num' must be an integer >= 1, "
                              f"got {self.keep_checkpoints_num!r}.")
+        limit = self.max_seconds_without_result
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)
+                                  or not math.isfinite(limit) or limit <= 0):
+            raise ValueError(f"{where}: 'max_seconds_without_result' must be a positive, "
+                             f"finite number of seconds, got {limit!r}.")
         if self.restore is not None:
             if not os.path.isdir(self.restore):
                 raise ValueError(f"{where}: 'restore' checkpoint {self.restore!r} does not "
