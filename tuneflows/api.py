@@ -78,7 +78,10 @@ def run_experiments(
         resume: ``True`` continues a killed experiment from its saved state (finished
             trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
             fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
-            to run into an existing experiment directory.
+            to run into an existing experiment directory. ``True`` and
+            ``"ERRORED_ONLY"`` with nothing saved are an error, and so is resuming
+            with a spec (trainable, config, stop, samples, resources, checkpointing,
+            max_failures) other than the saved one: the error lists the differences.
         search_alg: Where configurations come from: a Searcher or a name such as
             ``"hyperopt"`` (default: grid × samples).
         metric: The result key a scheduler or searcher named by string optimises (and
@@ -135,11 +138,11 @@ def run_experiments(
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()
-    for exp in exps:
-        _check_fits(exp, total, queue_trials)
-    if prefect_api is not None:
+    if prefect_api is not None:  # before any error: a next call must not start it again
         prefect_api.join()
     mark("Prefect API ready")
+    for exp in exps:
+        _check_fits(exp, total, queue_trials)
     all_trials: list[Trial] = []
     server = None
     if with_server:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
+from tuneflows.search.config_validation import validate_config
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
@@ -93,9 +94,14 @@ class Experiment:
         _check_upload_dir(self.upload_dir, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)
+        if self.config is not None and not isinstance(self.config, Mapping):
+            raise ValueError(f"{where}: 'config' must be a dict of settings (name: value), "
+                             f"got {type(self.config).__name__} {self.config!r}.")
         self.config = dict(self.config or {})
-        if not isinstance(self.config, dict):
-            raise ValueError(f"{where}: 'config' must be a dict, got {self.config!r}.")
+        try:
+            validate_config(self.config, allow_hyperopt=True)  # the searcher checks hp.*
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         self.num_samples = _check_samples(self.repeat, self.num_samples, where)
         self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
         self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
@@ -103,8 +109,12 @@ class Experiment:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{where}: {key!r} must be an integer >= 0, got {value!r}.")
+        if not isinstance(self.checkpoint_at_end, bool):
+            raise ValueError(f"{where}: 'checkpoint_at_end' must be True or False, got "
+                             f"{self.checkpoint_at_end!r}.")
         if self.keep_checkpoints_num is not None and (
-            not isinstance(self.keep_checkpoints_num, int) or self.keep_checkpoints_num < 1
+            not isinstance(self.keep_checkpoints_num, int)
+            or isinstance(self.keep_checkpoints_num, bool) or self.keep_checkpoints_num < 1
         ):
             raise ValueError(f"{where}: 'keep_checkpoints_num' must be an integer >= 1, "
                              f"got {self.keep_checkpoints_num!r}.")
@@ -173,9 +183,9 @@ def _check_stop(stop: Any, where: str) -> dict[str, float]:
     for key, value in stop.items():
         if not isinstance(key, str):
             raise ValueError(f"{where}: 'stop' key {key!r} must be a string.")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
             raise ValueError(
-                f"{where}: 'stop' value for {key!r} must be a number, got {value!r}."
+                f"{where}: 'stop' value for {key!r} must be a number (not NaN), got {value!r}."
             )
     return dict(stop)
 
@@ -209,8 +219,10 @@ def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
         if lowered not in RESOURCE_KEYS:
             raise ValueError(f"{where}: {key!r} has unknown resource {name!r}; valid: "
                              f"{', '.join(RESOURCE_KEYS)}.")
-        if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or amount < 0:
-            raise ValueError(f"{where}: {key}[{name!r}] must be a number >= 0, got {amount!r}.")
+        if (isinstance(amount, bool) or not isinstance(amount, numbers.Real)
+                or not math.isfinite(amount) or amount < 0):
+            raise ValueError(f"{where}: {key}[{name!r}] must be a finite number >= 0, got "
+                             f"{amount!r}.")
         resources[lowered] = float(amount)
     if resources["cpu"] == 0 and resources["gpu"] == 0:
         raise ValueError(f"{where}: {key!r} must ask for some CPU or GPU; a trial with no "
