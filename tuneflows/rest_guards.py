@@ -88,10 +88,10 @@ def resolve_server_token(bind_host: str, token: Optional[str]) -> Optional[str]:
     Example:
         >>> resolve_server_token("127.0.0.1", None) is None
         True
-        >>> resolve_server_token("0.0.0.0", None)
+        >>> resolve_server_token("0.0.0.0", None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: The TuneServer would listen on 0.0.0.0, beyond this machine, without a token: pass server_token=... or set TUNEFLOWS_SERVER_TOKEN (clients send it as a bearer token).
+        ValueError: The TuneServer would listen on 0.0.0.0, beyond this machine, without a ...
     """
     token = token or os.environ.get(TOKEN_ENV) or None
     if token is None and not is_loopback(bind_host):

@@ -53,7 +53,9 @@ def describe(value: Any) -> Any:
     Example:
         >>> from tuneflows.search import uniform
         >>> describe({"lr": uniform(0, 1), "f": callable_name, "n": (1, float("nan"))})
-        {'lr': 'Uniform(low=0.0, high=1.0, q=None)', 'f': 'tuneflows.spec_changes.callable_name', 'n': [1, 'nan']}
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'lr': 'Uniform(low=0.0, high=1.0, q=None)',
+         'f': 'tuneflows.spec_changes.callable_name', 'n': [1, 'nan']}
     """
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -136,12 +138,12 @@ def check_spec_unchanged(saved: Optional[Mapping[str, Any]],
     Example:
         >>> def train(config, reporter): ...
         >>> exp = Experiment("e", train, local_dir="/r")
-        >>> check_spec_unchanged(None, ["other"], exp)
+        >>> check_spec_unchanged(None, ["other"], exp)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: Cannot resume experiment 'e' with a changed spec (the saved run's trials and state would not follow it):
+        ValueError: Cannot resume experiment 'e' with a changed spec (...):
           - run: "other" -> "train"
-        Resume with the spec it was started with, or start a fresh experiment (another name or local_dir).
+        Resume with the spec it was started with, or start a fresh experiment (...).
     """
     if saved:
         changes = spec_changes(saved, spec_record(experiment))

@@ -238,7 +238,8 @@ class TuneClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise TuneClientError(f"Cannot reach the TuneServer at {self.tune_address}: {exc}") from exc
+            raise TuneClientError(f"Cannot reach the TuneServer at {self.tune_address}: "
+                                  f"{exc}") from exc
         if response.is_success:
             return response.json()
         try:

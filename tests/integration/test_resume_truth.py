@@ -39,7 +39,8 @@ def test_a_changed_spec_is_refused_and_errored_only_never_mixes_trainables(tune_
     before = _results(failed[0].logdir)
 
     with pytest.raises(ValueError, match=r'(?s)changed spec.*run: "test_resume_truth'
-                                         r'.fails_on_two" -> "test_resume_truth.another_trainable"'):
+                                         r'.fails_on_two" -> '
+                                         r'"test_resume_truth.another_trainable"'):
         tuneflows.run_experiments({"truth": dict(spec, run=another_trainable)}, verbose=0,
                                   resume="ERRORED_ONLY")
     with pytest.raises(ValueError, match=r"config.x: \"GridSearch\(values=\[1, 2\]\)\" -> "

@@ -153,10 +153,10 @@ def check_picklable(value: Any, where: str) -> None:
 
     Example:
         >>> import threading
-        >>> check_picklable(threading.Lock(), "guard")
+        >>> check_picklable(threading.Lock(), "guard")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: config value at 'guard' (a lock) cannot be sent to a trial's process: cannot pickle '_thread.lock' object. Create it inside the trainable, or pass what builds it.
+        ValueError: config value at 'guard' (a lock) cannot be sent to a trial's process: ...
     """
     try:
         pickle.dumps(value)

@@ -107,7 +107,7 @@ def test_a_token_is_required_beyond_loopback_and_taken_from_the_environment(monk
     monkeypatch.delenv("TUNEFLOWS_SERVER_TOKEN", raising=False)
     assert resolve_server_token("localhost", None) is None
     assert resolve_server_token("::1", None) is None
-    with pytest.raises(ValueError, match="listen on 10.0.0.5, beyond this machine, without a token"):
+    with pytest.raises(ValueError, match="listen on 10.0.0.5, beyond this machine, without a"):
         resolve_server_token("10.0.0.5", None)
     with pytest.raises(ValueError, match="without a token"):
         TuneServer(port=0, host="0.0.0.0")
@@ -122,7 +122,8 @@ def test_a_bearer_token_is_checked():
     assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
     assert "needs a bearer token" in missing.json()["detail"]
     wrong = http.get("/api/trials", headers={"Authorization": "Bearer nope"})
-    assert wrong.status_code == 401 and wrong.json()["detail"] == "Wrong bearer token for this TuneServer."
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "Wrong bearer token for this TuneServer."
     assert http.get("/api/trials", headers={"Authorization": "Bearer s3cret"}).status_code == 200
 
 
