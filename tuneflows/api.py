@@ -17,6 +17,7 @@ from tuneflows.prefect_api import PrefectApiStart
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
 from tuneflows.resume import saved_state_to_resume
+from tuneflows.rest_guards import resolve_server_token
 from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
@@ -46,6 +47,8 @@ def run_experiments(
     flow_retries: int = 0,
     warm_start: Union[str, bool, None] = None,
     warm_start_trials: int = DEFAULT_LIMIT,
+    server_host: str = "127.0.0.1",
+    server_token: Optional[str] = None,
 ) -> list[Trial]:
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
@@ -75,7 +78,10 @@ def run_experiments(
         resume: ``True`` continues a killed experiment from its saved state (finished
             trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
             fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
-            to run into an existing experiment directory.
+            to run into an existing experiment directory. ``True`` and
+            ``"ERRORED_ONLY"`` with nothing saved are an error, and so is resuming
+            with a spec (trainable, config, stop, samples, resources, checkpointing,
+            max_failures) other than the saved one: the error lists the differences.
         search_alg: Where configurations come from: a Searcher or a name such as
             ``"hyperopt"`` (default: grid × samples).
         metric: The result key a scheduler or searcher named by string optimises (and
@@ -94,6 +100,10 @@ def run_experiments(
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
         warm_start_trials: How many of the previous run's best trials a warm start reads.
+        server_host: Interface the TuneServer binds (default ``127.0.0.1``); any other
+            than a loopback address needs a token.
+        server_token: Bearer token the TuneServer requires of every request (default
+            ``TUNEFLOWS_SERVER_TOKEN``; ``TuneClient(..., token=...)`` sends it).
 
     Returns:
         The trials of every experiment.
@@ -103,6 +113,8 @@ def run_experiments(
         TuneError: Some trials failed (names each, its exception and error file).
     """
     level = verbosity_level(verbose)  # a bad value fails before anything starts
+    if with_server:
+        resolve_server_token(server_host, server_token)
     exps = normalize_experiments(experiments)
     names = [e.name for e in exps]
     if len(set(names)) != len(names):
@@ -126,16 +138,16 @@ def run_experiments(
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()
+    prefect_api.wait(announce=level > 0)  # before any error: a next call must not start it again
+    mark("Prefect API ready")
     for exp in exps:
         _check_fits(exp, total, queue_trials)
-    prefect_api.wait(announce=level > 0)
-    mark("Prefect API ready")
     all_trials: list[Trial] = []
     server = None
     if with_server:
         from tuneflows.web_server import TuneServer
 
-        server = TuneServer(port=server_port)
+        server = TuneServer(port=server_port, host=server_host, token=server_token)
     try:
         for exp, searcher, state in zip(exps, searchers, states):
             request = ExperimentRequest(

@@ -10,6 +10,8 @@ trials only.
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -21,6 +23,8 @@ from tuneflows.spec import Experiment
 CLIENT_SPEC_KEYS = ("run", "stop", "config", "repeat", "num_samples", "trial_resources",
                     "resources_per_trial", "checkpoint_freq", "checkpoint_at_end",
                     "max_failures")
+#: Longest tag a client-given name becomes.
+MAX_TAG_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,24 @@ class ClientTrial:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
+def client_tag(name: Optional[str], experiment_name: str) -> str:
+    """The tag a client-given ``name`` gives its trials: "" for none or the running
+    experiment's name; else letters, digits and ``.=,+-`` only (other runs and ``..``
+    become ``_``), at most :data:`MAX_TAG_CHARS` characters.
+
+    Example:
+        >>> client_tag("../../x", "demo"), client_tag("demo", "demo"), client_tag("a b", "demo")
+        ('x', '', 'a_b')
+    """
+    if name in (None, "", experiment_name):
+        return ""
+    safe = re.sub(r"[^\w.=,+-]+", "_", re.sub(r"\.{2,}", "_", str(name)))
+    return re.sub(r"_{2,}", "_", safe).strip("_")[:MAX_TAG_CHARS]
+
+
 def expand_client_spec(experiment: Experiment, name: Optional[str],
-                       spec: Mapping[str, Any]) -> list[ClientTrial]:
+                       spec: Mapping[str, Any], limit: Optional[int] = None
+                       ) -> list[ClientTrial]:
     """The trials ``spec`` describes, for the running ``experiment``.
 
     Args:
@@ -42,6 +62,8 @@ def expand_client_spec(experiment: Experiment, name: Optional[str],
             trials' tags.
         spec: ``run`` (optional: the experiment's trainable), ``stop``, ``config`` with
             ``grid_search`` / search domains, ``repeat`` or ``num_samples``…
+        limit: Expand at most ``limit + 1`` trials (a client's cap: more than
+            ``limit`` returned means over it, without expanding a huge grid whole).
 
     Raises:
         ValueError: A key that only a whole experiment can set, another trainable or
@@ -79,10 +101,10 @@ def expand_client_spec(experiment: Experiment, name: Optional[str],
                  "checkpoint_at_end": spec.get("checkpoint_at_end"),
                  "max_failures": spec.get("max_failures")}
     per_trial = {k: v for k, v in per_trial.items() if v is not None}
-    prefix = "" if name in (None, "", experiment.name) else str(name)
+    prefix = client_tag(name, experiment.name)
     trials = []
-    for resolved, config in generate_variants(checked.config, checked.num_samples,
-                                              spec=dict(spec)):
+    variants = generate_variants(checked.config, checked.num_samples, spec=dict(spec))
+    for resolved, config in itertools.islice(variants, None if limit is None else limit + 1):
         tag = ",".join(p for p in (prefix, format_vars(resolved)) if p)
         trials.append(ClientTrial(config, tag, per_trial))
     return trials

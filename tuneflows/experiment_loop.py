@@ -114,7 +114,7 @@ class ExperimentLoop:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
                                self.request.errored_only)
         self._persist(force=True)
-        self._actors = TrialActors(exp.resources, exp.trainable)
+        self._actors = TrialActors(exp.resources, exp.trainable, exp.max_seconds_without_result)
         if self.request.on_loop is not None:
             self.request.on_loop(self)
         status = "FAILED"

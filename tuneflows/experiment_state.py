@@ -41,6 +41,8 @@ class ExperimentState:
         searcher_done: The searcher has said FINISHED.
         rounds: Trial id to the number of rounds played (names of Prefect task runs).
         metric / mode: What the experiment is judged by (for ``tuneflows ls``).
+        spec: The settings that shape its trials
+            (:func:`~tuneflows.spec_changes.spec_record`), compared on resume.
     """
 
     experiment_id: str
@@ -53,6 +55,7 @@ class ExperimentState:
     rounds: dict[str, int] = field(default_factory=dict)
     metric: Optional[str] = None
     mode: str = "max"
+    spec: dict[str, Any] = field(default_factory=dict)
     version: int = STATE_VERSION
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import math
+import weakref
 from typing import Any, Callable, Mapping, Optional
 
 from fastapi import FastAPI, HTTPException, Request
@@ -28,7 +29,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from tuneflows.client_trials import client_tag
 from tuneflows.error import TuneError
+from tuneflows.rest_guards import RequestGuards
+from tuneflows.search.config_validation import validate_config
 
 
 DEFAULT_PORT = 4321
@@ -38,6 +42,10 @@ API_PREFIX = "/api"
 VALID_SPEC_KEYS = ("config",)
 #: Longest wait for the experiment's event loop to answer one request.
 CALL_TIMEOUT_S = 10.0
+#: What ``call_soon`` raises when the experiment's loop has ended or does not answer.
+NOT_RUNNING = (TuneError, RuntimeError, TimeoutError, concurrent.futures.TimeoutError)
+#: Most trials clients may add to one experiment (409 beyond, naming the cap).
+DEFAULT_MAX_CLIENT_TRIALS = 100
 
 
 # ---------------------------------------------------------------------------- models
@@ -96,7 +104,7 @@ class ErrorInfo(BaseModel):
 
 #: The error statuses the routes document, each with an ErrorInfo body.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorInfo} for code in (400, 404, 503)
+    code: {"model": ErrorInfo} for code in (400, 401, 404, 409, 413, 503)
 }
 
 
@@ -150,6 +158,56 @@ def check_resolved_config(config: Any, path: str = "") -> None:
     elif isinstance(value, Domain) or callable(value):
         raise ValueError(f"config key {where!r} is a search domain ({value!r}); a client-added "
                          f"trial needs a resolved config (plain values).")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"config key {where!r} is {value!r}; a client-added trial's config "
+                         f"holds plain JSON values (finite numbers).")
+
+
+def check_client_config(config: Any) -> None:
+    """Checks a config a client sends to ``/api/trials``: a JSON object that the spec
+    validator accepts, resolved (:func:`check_resolved_config`).
+
+    Raises:
+        ValueError: Naming the first bad key.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"spec['config'] must be a JSON object, got {type(config).__name__}.")
+    validate_config(config)
+    check_resolved_config(config)
+
+
+class ClientTrialBudget:
+    """How many trials clients may still add to each experiment (used on the
+    experiment's loop, so checks and counts do not race).
+
+    Example:
+        >>> class Loop: ...
+        >>> budget, loop = ClientTrialBudget(2), Loop()
+        >>> budget.remaining(loop)
+        2
+        >>> budget.take(loop, 2); budget.remaining(loop)
+        0
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._added: "weakref.WeakKeyDictionary[Any, int]" = weakref.WeakKeyDictionary()
+
+    def remaining(self, loop: Any) -> int:
+        """How many more trials clients may add to ``loop``'s experiment."""
+        return self.cap - self._added.get(loop, 0)
+
+    def take(self, loop: Any, count: int) -> None:
+        """Counts ``count`` added trials.
+
+        Raises:
+            HTTPException: 409 naming the cap, when ``count`` is over what remains.
+        """
+        if count > self.remaining(loop):
+            raise HTTPException(409, f"The request would add {count} trial(s), over the cap "
+                                     f"of {self.cap} client-added trials per experiment "
+                                     f"({self._added.get(loop, 0)} added so far).")
+        self._added[loop] = self._added.get(loop, 0) + count
 
 
 def trial_response(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
@@ -164,13 +222,17 @@ def trial_response(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- app
-def create_app(get_loop: Callable[[], Any]) -> FastAPI:
+def create_app(get_loop: Callable[[], Any], guards: Optional[RequestGuards] = None,
+               max_client_trials: int = DEFAULT_MAX_CLIENT_TRIALS) -> FastAPI:
     """The FastAPI app of the Client API.
 
     Args:
         get_loop: Returns the current ExperimentLoop (or None between experiments).
             The loop must offer ``call_soon``, ``trials``, ``request_stop``,
             ``add_trial``, ``status_text`` and ``experiment.name``.
+        guards: Body size and depth limits, allowed hosts, token (default: the
+            limits only; a TuneServer always passes its hosts).
+        max_client_trials: Most trials clients may add to one experiment.
 
     Returns:
         The app; serve it with uvicorn or test it with ``fastapi.testclient``.
@@ -182,6 +244,8 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
     """
     app = FastAPI(title="tuneflows TuneServer",
                   description="Client API of a running tuneflows experiment.")
+    (guards or RequestGuards()).install(app)
+    budget = ClientTrialBudget(max_client_trials)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -199,9 +263,12 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             return loop.call_soon(fn, loop, *args, timeout=CALL_TIMEOUT_S)
         except HTTPException:
             raise
-        except (TuneError, RuntimeError, TimeoutError, concurrent.futures.TimeoutError) as exc:
-            name = experiment_name(loop)
-            raise HTTPException(503, f"Experiment {name!r} is not running ({exc or 'timed out'}).")
+        except Exception as exc:  # noqa: BLE001 - a request's failure stays the request's
+            if isinstance(exc, NOT_RUNNING) and not isinstance(exc, RecursionError):
+                name = experiment_name(loop)
+                raise HTTPException(503, f"Experiment {name!r} is not running "
+                                         f"({exc or 'timed out'}).") from None
+            raise HTTPException(500, f"The request failed: {type(exc).__name__}: {exc}") from None
 
     def lookup(loop: Any, trial_id: str) -> Any:
         trial = loop.trials.get(trial_id)
@@ -232,18 +299,15 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
             raise HTTPException(400, f"Unknown trial spec key(s) {unknown}; valid keys: "
                                      f"{', '.join(VALID_SPEC_KEYS)}.")
         config = body.spec.get("config") or {}
-        if not isinstance(config, dict):
-            raise HTTPException(400, f"spec['config'] must be a JSON object, got "
-                                     f"{type(config).__name__}.")
         try:
-            check_resolved_config(config)
+            check_client_config(config)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
         def add(loop: Any) -> dict[str, Any]:
             name = experiment_name(loop)
-            tag = "" if body.name in (None, "", name) else body.name
-            trial = loop.add_trial(config, tag)
+            budget.take(loop, 1)
+            trial = loop.add_trial(config, client_tag(body.name, name or ""))
             return trial_response(trial, name)
         return on_loop(add)
 
@@ -267,7 +331,7 @@ def create_app(get_loop: Callable[[], Any]) -> FastAPI:
 
     from tuneflows.rest_seed_routes import add_seed_routes  # it builds on this module
 
-    add_seed_routes(app, on_loop, lookup)
+    add_seed_routes(app, on_loop, lookup, budget)
     return app
 
 

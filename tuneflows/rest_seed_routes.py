@@ -19,7 +19,10 @@ from typing import Any, Callable, Optional
 from fastapi import FastAPI, HTTPException
 
 from tuneflows.client_trials import expand_client_spec
-from tuneflows.rest_api import ERROR_RESPONSES, AddTrialRequest, experiment_name, trial_response
+from tuneflows.rest_api import (
+    ERROR_RESPONSES, AddTrialRequest, ClientTrialBudget, check_resolved_config, experiment_name,
+    trial_response,
+)
 
 
 def seed_trial_info(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
@@ -32,13 +35,14 @@ def seed_trial_info(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
 
 
 def add_seed_routes(app: FastAPI, on_loop: Callable[..., Any],
-                    lookup: Callable[[Any, str], Any]) -> None:
+                    lookup: Callable[[Any, str], Any], budget: ClientTrialBudget) -> None:
     """Adds the seed's routes to ``app``.
 
     Args:
         app: The Client API's app.
         on_loop: Runs ``fn(loop, *args)`` on the running experiment's event loop.
         lookup: ``lookup(loop, trial_id)``: the trial, or a 404 naming the id.
+        budget: How many trials clients may still add (409 beyond, naming the cap).
     """
     @app.get("/trials", summary="All trials (the seed's shape)")
     def seed_get_all_trials() -> dict[str, Any]:
@@ -57,9 +61,13 @@ def add_seed_routes(app: FastAPI, on_loop: Callable[..., Any],
         def add(loop: Any) -> dict[str, Any]:
             name = experiment_name(loop)
             try:
-                planned = expand_client_spec(loop.experiment, body.name, body.spec)
+                planned = expand_client_spec(loop.experiment, body.name, body.spec,
+                                             limit=budget.remaining(loop))
+                for trial in planned:
+                    check_resolved_config(trial.config)
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from None
+            budget.take(loop, len(planned))
             added = [loop.add_trial(t.config, t.tag, t.settings) for t in planned]
             return {"trials": [seed_trial_info(t, name) for t in added]}
         return on_loop(add)

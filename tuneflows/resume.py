@@ -11,6 +11,7 @@ from tuneflows.control.controller import TrialController
 from tuneflows.experiment_state import ExperimentState, load_state
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.spec import Experiment
+from tuneflows.spec_changes import check_spec_unchanged
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial
 
 RESUME_MODES = (False, True, "AUTO", "ERRORED_ONLY")
@@ -23,16 +24,22 @@ def saved_state_to_resume(exp: Experiment, resume: Any) -> Optional[ExperimentSt
         exp: The experiment.
         resume: One of :data:`RESUME_MODES`.
 
+    ``True`` and ``"ERRORED_ONLY"`` need saved state; ``"AUTO"`` starts fresh without.
+    Whatever the mode, saved state resumes only with the spec it was saved with.
+
     Raises:
-        ValueError: A bad ``resume``, nothing to resume for ``"ERRORED_ONLY"``, or
-            existing state with ``resume=False``.
+        ValueError: A bad ``resume``, nothing to resume for ``True`` or
+            ``"ERRORED_ONLY"``, existing state with ``resume=False``, or a spec changed
+            since the state was saved (listing the differences).
     """
     if resume not in RESUME_MODES:
         raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}.")
     state = load_state(exp.dir)
     if state is None:
-        if resume == "ERRORED_ONLY":
-            raise ValueError(f"resume='ERRORED_ONLY': {exp.dir!r} holds no experiment to resume.")
+        if resume in (True, "ERRORED_ONLY"):
+            raise ValueError(f"resume={resume!r}: {exp.dir!r} holds no experiment to resume "
+                             f"(pass resume='AUTO' to resume when there is one, else start "
+                             f"fresh).")
         return None
     if resume is False:
         raise ValueError(
@@ -41,6 +48,7 @@ def saved_state_to_resume(exp: Experiment, resume: Any) -> Optional[ExperimentSt
             f"resume='ERRORED_ONLY' to re-run its failed trials), or start fresh with "
             f"another experiment name or local_dir, or after removing that directory."
         )
+    check_spec_unchanged(state.spec, [t["trainable_name"] for t in state.trials], exp)
     return state
 
 

@@ -3,18 +3,20 @@ validated before any trial starts."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
+from tuneflows.search.config_validation import validate_config
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
     "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
     "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-    "upload_dir",
+    "upload_dir", "max_seconds_without_result",
 )
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -51,6 +53,9 @@ class Experiment:
         checkpoint_score_attr: Result key ranking checkpoints for ``keep_checkpoints_num``.
         max_failures: How often a failing trial is restarted from its last checkpoint.
         restore: A checkpoint directory every trial starts from.
+        max_seconds_without_result: A trial whose trainable gives no result for this
+            many seconds (hung in ``_train``) has its actor killed and counts as failed
+            ("no result for N s"; restarted under ``max_failures``). Default: no limit.
         upload_dir: Not supported: any value other than None or ``""`` is rejected
             (results stay under ``local_dir``; MLflow is where they are shared). The
             key is accepted so that seed-era specs get this message rather than
@@ -76,6 +81,7 @@ class Experiment:
     max_failures: int = 3
     restore: Optional[str] = None
     upload_dir: Optional[str] = None
+    max_seconds_without_result: Optional[float] = None
     trainable: Any = field(init=False, repr=False)
     trainable_name: str = field(init=False)
 
@@ -88,9 +94,14 @@ class Experiment:
         _check_upload_dir(self.upload_dir, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)
+        if self.config is not None and not isinstance(self.config, Mapping):
+            raise ValueError(f"{where}: 'config' must be a dict of settings (name: value), "
+                             f"got {type(self.config).__name__} {self.config!r}.")
         self.config = dict(self.config or {})
-        if not isinstance(self.config, dict):
-            raise ValueError(f"{where}: 'config' must be a dict, got {self.config!r}.")
+        try:
+            validate_config(self.config, allow_hyperopt=True)  # the searcher checks hp.*
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         self.num_samples = _check_samples(self.repeat, self.num_samples, where)
         self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
         self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
@@ -98,11 +109,20 @@ class Experiment:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{where}: {key!r} must be an integer >= 0, got {value!r}.")
+        if not isinstance(self.checkpoint_at_end, bool):
+            raise ValueError(f"{where}: 'checkpoint_at_end' must be True or False, got "
+                             f"{self.checkpoint_at_end!r}.")
         if self.keep_checkpoints_num is not None and (
-            not isinstance(self.keep_checkpoints_num, int) or self.keep_checkpoints_num < 1
+            not isinstance(self.keep_checkpoints_num, int)
+            or isinstance(self.keep_checkpoints_num, bool) or self.keep_checkpoints_num < 1
         ):
             raise ValueError(f"{where}: 'keep_checkpoints_num' must be an integer >= 1, "
                              f"got {self.keep_checkpoints_num!r}.")
+        limit = self.max_seconds_without_result
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, numbers.Real)
+                                  or not math.isfinite(limit) or limit <= 0):
+            raise ValueError(f"{where}: 'max_seconds_without_result' must be a positive, "
+                             f"finite number of seconds, got {limit!r}.")
         if self.restore is not None:
             if not os.path.isdir(self.restore):
                 raise ValueError(f"{where}: 'restore' checkpoint {self.restore!r} does not "
@@ -163,9 +183,9 @@ def _check_stop(stop: Any, where: str) -> dict[str, float]:
     for key, value in stop.items():
         if not isinstance(key, str):
             raise ValueError(f"{where}: 'stop' key {key!r} must be a string.")
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
             raise ValueError(
-                f"{where}: 'stop' value for {key!r} must be a number, got {value!r}."
+                f"{where}: 'stop' value for {key!r} must be a number (not NaN), got {value!r}."
             )
     return dict(stop)
 
@@ -199,8 +219,10 @@ def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
         if lowered not in RESOURCE_KEYS:
             raise ValueError(f"{where}: {key!r} has unknown resource {name!r}; valid: "
                              f"{', '.join(RESOURCE_KEYS)}.")
-        if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or amount < 0:
-            raise ValueError(f"{where}: {key}[{name!r}] must be a number >= 0, got {amount!r}.")
+        if (isinstance(amount, bool) or not isinstance(amount, numbers.Real)
+                or not math.isfinite(amount) or amount < 0):
+            raise ValueError(f"{where}: {key}[{name!r}] must be a finite number >= 0, got "
+                             f"{amount!r}.")
         resources[lowered] = float(amount)
     if resources["cpu"] == 0 and resources["gpu"] == 0:
         raise ValueError(f"{where}: {key!r} must ask for some CPU or GPU; a trial with no "

@@ -15,6 +15,7 @@ from tuneflows.experiment_state import (
     ExperimentState, append_finished, save_configuration, save_state,
 )
 from tuneflows.spec import Experiment
+from tuneflows.spec_changes import spec_record
 from tuneflows.trial import Trial
 
 
@@ -52,6 +53,7 @@ class StateWriter:
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record
+        self._spec = spec_record(experiment)
 
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
@@ -78,4 +80,5 @@ class StateWriter:
             rounds=dict(rounds),
             metric=self._metric,
             mode=self._mode,
+            spec=self._spec,
         ))

@@ -29,8 +29,13 @@ and in tuneflows' shapes under ``/api`` (``TuneClient(..., shapes="tuneflows")``
 ``GET /api/trials`` is a bare list of trials, ``GET``/``PUT /api/trials/{id}`` one trial,
 ``POST /api/trials`` takes only ``{"config": {...}}`` with a resolved config.
 
-Errors are ``{"detail": "<message>"}`` with status 400 (bad request), 404 (unknown
-trial) or 503 (no experiment running).
+Errors are ``{"detail": "<message>"}`` with status 400 (bad request, or JSON nested
+deeper than 32 levels), 401 (no or a wrong bearer token), 404 (unknown trial), 409 (over
+the cap of client-added trials, 100 per experiment), 413 (a body over 1 MB) or 503 (no
+experiment running); a Host header naming neither a loopback name nor a configured host
+gets a plain-text 400 ``Invalid host header`` (against DNS rebinding). A server bound
+beyond loopback (``server_host="0.0.0.0"``) needs a token (``server_token`` or
+``TUNEFLOWS_SERVER_TOKEN``), which :class:`TuneClient` sends.
 
 Every access to the loop goes through ``loop.call_soon``, i.e. runs on the
 experiment's event loop, so the server never reads a trial while the loop changes it.
@@ -47,15 +52,21 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import httpx
 
 from tuneflows.error import TuneError
-from tuneflows.rest_api import API_PREFIX, DEFAULT_PORT, check_resolved_config, create_app
+from tuneflows.rest_api import (
+    API_PREFIX, DEFAULT_MAX_CLIENT_TRIALS, DEFAULT_PORT, check_resolved_config, create_app,
+)
+from tuneflows.rest_guards import (
+    TOKEN_ENV, RequestGuards, allowed_hosts, resolve_server_token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +77,22 @@ class TuneServer:
     The port is bound when the server is built, so a busy port fails at once with
     an ``OSError`` in the caller. ``port=0`` picks a free port (see :attr:`port`).
 
+    Requests are served only with a Host header naming a loopback name, the bound
+    address or one of ``hosts`` (or ``TUNEFLOWS_SERVER_HOSTS``), bodies up to 1 MB
+    nested up to 32 levels, and, with a token, only with ``Authorization: Bearer
+    <token>`` (see :mod:`tuneflows.rest_guards`).
+
     Args:
         port: TCP port (default 4321; 0 for any free port).
         host: Interface to bind (default ``127.0.0.1``: this machine only).
+        token: Bearer token every request must carry (default
+            ``TUNEFLOWS_SERVER_TOKEN``; required when ``host`` is not a loopback address).
+        hosts: More Host header values to serve (e.g. the name clients use).
+        max_client_trials: Most trials clients may add to one experiment.
+
+    Raises:
+        ValueError: A non-loopback ``host`` without a token.
+        OSError: The port cannot be bound.
 
     Example:
         >>> server = TuneServer(port=0)          # doctest: +SKIP
@@ -77,13 +101,17 @@ class TuneServer:
         >>> server.shutdown()                    # doctest: +SKIP
     """
 
-    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = DEFAULT_PORT, host: str = "127.0.0.1",
+                 token: Optional[str] = None, hosts: Sequence[str] = (),
+                 max_client_trials: int = DEFAULT_MAX_CLIENT_TRIALS) -> None:
         import uvicorn
 
+        guards = RequestGuards(hosts=allowed_hosts(host, hosts),
+                               token=resolve_server_token(host, token))
         self.host = host
         self._loop: Any = None
         self._lock = threading.Lock()
-        self.app = create_app(self._current_loop)
+        self.app = create_app(self._current_loop, guards, max_client_trials)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -177,6 +205,7 @@ class TuneClient:
     Args:
         tune_address: ``host:port`` of the TuneServer (or a full ``http://`` URL).
         timeout: Seconds to wait for each response.
+        token: The server's bearer token (default ``TUNEFLOWS_SERVER_TOKEN``, if set).
         shapes: ``"seed"`` (the default): the seed's requests and answers (``{"trials":
             [...]}``, ``{"trial_info": ...}``, ``add_trial`` with a whole spec);
             ``"tuneflows"``: the routes under ``/api`` (a list of trials, one trial,
@@ -194,20 +223,23 @@ class TuneClient:
     """
 
     def __init__(self, tune_address: str = f"localhost:{DEFAULT_PORT}", timeout: float = 30.0,
-                 shapes: str = "seed") -> None:
+                 shapes: str = "seed", token: Optional[str] = None) -> None:
         if shapes not in ("seed", "tuneflows"):
             raise ValueError(f"shapes must be 'seed' or 'tuneflows', got {shapes=!r}.")
         address = tune_address if "://" in tune_address else f"http://{tune_address}"
         self.tune_address = tune_address
         self.shapes = shapes
         self._prefix = "" if shapes == "seed" else API_PREFIX
-        self._http = httpx.Client(base_url=address.rstrip("/"), timeout=timeout)
+        token = token or os.environ.get(TOKEN_ENV)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=address.rstrip("/"), timeout=timeout, headers=headers)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise TuneClientError(f"Cannot reach the TuneServer at {self.tune_address}: {exc}") from exc
+            raise TuneClientError(f"Cannot reach the TuneServer at {self.tune_address}: "
+                                  f"{exc}") from exc
         if response.is_success:
             return response.json()
         try:

@@ -30,6 +30,7 @@ class TrialActor:
         self._trainable: Optional[Trainable] = None
         self._trial_id: Optional[str] = None
         self._stop_requested: Optional[str] = None  # the trial a client asked to stop
+        self._progress_at = time.monotonic()  # the round's start or its latest result
 
     def node_info(self) -> dict[str, Any]:
         """The pid and hostname of this actor's process: ``{"pid": ..., "hostname": ...}``."""
@@ -62,14 +63,20 @@ class TrialActor:
         the trial at its next result. Ignored once the actor hosts another trial."""
         self._stop_requested = trial_id
 
+    def seconds_since_result(self) -> float:
+        """Seconds since the round in play began or its trainable's latest result (the
+        driver asks while it waits, to tell a long round from a hung trainable)."""
+        return time.monotonic() - self._progress_at
+
     def run_round(self, request: RoundRequest) -> RoundOutcome:
         """Runs iterations until the request's limits; never raises for trainable errors."""
         trainable = self._require()
         outcome = RoundOutcome()
-        started = time.monotonic()
+        started = self._progress_at = time.monotonic()
 
         def accept(result: dict[str, Any]) -> bool:
             """Takes one result; whether the round goes on."""
+            self._progress_at = time.monotonic()
             outcome.results.append(result)
             if self._stop_requested is not None and self._stop_requested == self._trial_id:
                 outcome.finished = outcome.stopped_by_client = True

@@ -3,18 +3,28 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Mapping, Optional
 
 import ray
 
+from tuneflows.execution.result_deadline import hung_message, next_wait
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.function_runner import to_trainable_class
 from tuneflows.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import TrialIdentity
 
 
+#: Longest wait for a busy actor to say when its trainable last gave a result.
+PROGRESS_QUESTION_TIMEOUT_S = 10.0
+
+
 class TrialActorDied(Exception):
     """The actor running a trial died (its process crashed or was killed)."""
+
+
+class TrialHung(TrialActorDied):
+    """The trial gave no result for ``max_seconds_without_result``: its actor was killed."""
 
 
 class TrialActors:
@@ -24,10 +34,14 @@ class TrialActors:
         resources: ``{"cpu": c, "gpu": g}`` of each trial.
         trainable: The experiment's trainable (function or class), put in Ray's object
             store once and shared by every actor.
+        max_seconds_without_result: Kill a trial's actor when its trainable gives no
+            result for this long during a round (None: wait as long as it takes).
     """
 
-    def __init__(self, resources: Mapping[str, float], trainable: Any) -> None:
+    def __init__(self, resources: Mapping[str, float], trainable: Any,
+                 max_seconds_without_result: Optional[float] = None) -> None:
         self._pool = ActorPool(dict(resources))
+        self._result_limit = max_seconds_without_result
         self._trainable_ref = ray.put(to_trainable_class(trainable))
         self._actors: dict[str, Any] = {}
         self._checkpointable: Optional[bool] = None  # one trainable class for all trials
@@ -62,11 +76,39 @@ class TrialActors:
 
         Raises:
             TrialActorDied: The actor died during the round.
+            TrialHung: No result for ``max_seconds_without_result``; the actor is killed.
         """
+        actor = self._actors[trial_id]
         try:
-            return await self._actors[trial_id].run_round.remote(request)
+            if self._result_limit is None:
+                return await actor.run_round.remote(request)
+            return await self._await_round(trial_id, actor, request, self._result_limit)
         except ray.exceptions.RayActorError as exc:
             raise TrialActorDied(f"Trial actor died: {exc}") from exc
+
+    async def _await_round(self, trial_id: str, actor: Any, request: RoundRequest,
+                           limit: float) -> RoundOutcome:
+        """The round's outcome, asking the actor how long its trainable has been silent
+        each time the wait runs out; kills the actor when it is hung."""
+        outcome = asyncio.ensure_future(actor.run_round.remote(request))
+        wait: Optional[float] = limit
+        while wait is not None:
+            done, _ = await asyncio.wait({outcome}, timeout=wait)
+            if done:
+                return outcome.result()
+            wait = next_wait(limit, await self._seconds_since_result(actor))
+        outcome.cancel()
+        self.discard(trial_id)
+        raise TrialHung(hung_message(limit))
+
+    @staticmethod
+    async def _seconds_since_result(actor: Any) -> Optional[float]:
+        """What the actor says, or None when it does not answer in time or died."""
+        try:
+            return await asyncio.wait_for(actor.seconds_since_result.remote(),
+                                          PROGRESS_QUESTION_TIMEOUT_S)
+        except (asyncio.TimeoutError, ray.exceptions.RayActorError):
+            return None
 
     def request_stop(self, trial_id: str) -> None:
         """Asks the trial's actor, without waiting, to end the trial at its next result

@@ -152,6 +152,7 @@ def experiment_spec_json(experiment: Experiment) -> str:
         "keep_checkpoints_num": experiment.keep_checkpoints_num,
         "checkpoint_score_attr": experiment.checkpoint_score_attr,
         "max_failures": experiment.max_failures,
+        "max_seconds_without_result": experiment.max_seconds_without_result,
         "restore": experiment.restore,
         "local_dir": experiment.local_dir,
     }

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import pickle
 from typing import Any, Mapping, Optional
 
 from tuneflows.search.config_paths import format_path
@@ -136,3 +137,30 @@ def _walk(value: Any, path: tuple, grids: list, nested_in: Optional[str],
     elif isinstance(value, list):
         for i, v in enumerate(value):
             _walk(v, path + (i,), grids, nested_in, allow_hyperopt)
+    elif not isinstance(value, PLAIN_TYPES) and not callable(value):
+        check_picklable(value, where)
+
+
+#: Config values that always reach a trial's process.
+PLAIN_TYPES = (type(None), bool, int, float, str, bytes)
+
+
+def check_picklable(value: Any, where: str) -> None:
+    """Checks that a config value can be sent to a trial's process (pickled).
+
+    Raises:
+        ValueError: Naming ``where`` and why, e.g. for a lock.
+
+    Example:
+        >>> import threading
+        >>> check_picklable(threading.Lock(), "guard")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: config value at 'guard' (a lock) cannot be sent to a trial's process: ...
+    """
+    try:
+        pickle.dumps(value)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure names the key
+        raise ValueError(f"config value at {where!r} (a {type(value).__name__}) cannot be sent "
+                         f"to a trial's process: {exc}. Create it inside the trainable, or "
+                         f"pass what builds it.") from None

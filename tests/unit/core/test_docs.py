@@ -21,6 +21,7 @@ MODULES = [
     "tuneflows.recording.where_to_look",
     "tuneflows.recording.status_block",
     "tuneflows.recording.prefect_reports",
+    "tuneflows.execution.result_deadline",
 ]
 
 

@@ -128,3 +128,32 @@ def test_upload_dir_is_rejected_by_name(results_dir, upload_dir):
 @pytest.mark.parametrize("upload_dir", [None, ""])
 def test_upload_dir_left_empty_is_accepted(upload_dir):
     assert Experiment("a", run=_train, upload_dir=upload_dir).upload_dir == upload_dir
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"config": [1, 2]}, "'config' must be a dict of settings (name: value), got list [1, 2]"),
+    ({"config": "lr=0.1"}, "'config' must be a dict of settings (name: value), got str 'lr=0.1'"),
+    ({"config": [("lr", 0.1)]}, "'config' must be a dict of settings"),
+    ({"keep_checkpoints_num": True}, "'keep_checkpoints_num' must be an integer >= 1, got True"),
+    ({"checkpoint_at_end": "no"}, "'checkpoint_at_end' must be True or False, got 'no'"),
+    ({"stop": {"acc": float("nan")}}, "'stop' value for 'acc' must be a number (not NaN)"),
+    ({"resources_per_trial": {"cpu": float("nan")}},
+     "resources_per_trial['cpu'] must be a finite number >= 0, got nan"),
+    ({"trial_resources": {"gpu": float("inf")}}, "trial_resources['gpu'] must be a finite number"),
+    ({"config": {"net": {"guard": __import__("threading").Lock()}}},
+     "config value at 'net/guard' (a lock) cannot be sent to a trial's process"),
+])
+def test_hardening_probes_name_the_key_before_anything_starts(results_dir, spec, message):
+    with pytest.raises(ValueError) as info:
+        _run({"run": _train, **spec})
+    assert message in str(info.value)
+    assert str(info.value).startswith("experiment 'exp': ")
+    assert not os.path.exists(results_dir / "exp")
+
+
+def test_configs_that_can_be_sent_are_accepted():
+    import numpy as np
+
+    exp = Experiment("e", _train, config={"a": np.zeros(3), "b": (1, "x"), "f": lambda s: 1,
+                                          "g": tuneflows.grid_search([1, 2])})
+    assert set(exp.config) == {"a", "b", "f", "g"}
