@@ -1,5 +1,6 @@
 """After a failed start, the next ``run_experiments`` in the same process works: a
-process on Prefect's ephemeral API (as a user's script without a Prefect server) runs an
+process on Prefect's ephemeral API (``TUNEFLOWS_PREFECT_SERVER=ephemeral``, whose server
+a second call could start again; the default local server is shared under a lock) runs an
 experiment too big for the cluster, which fails once Ray and the API server are starting,
 then a small one, which must run (the API server is not started a second time while the
 first start is under way)."""
@@ -30,6 +31,7 @@ print("second:", trial.status, trial.last_result["training_iteration"], flush=Tr
 def test_the_next_run_after_a_failed_start_works(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env.update(TUNE_RESULT_DIR=str(tmp_path / "results"), PREFECT_HOME=str(tmp_path / "prefect"),
+               TUNEFLOWS_PREFECT_SERVER="ephemeral",
                MLFLOW_TRACKING_URI="sqlite:///" + str(tmp_path / "mlflow.db"))
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                           text=True, timeout=400)
