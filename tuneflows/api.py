@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import sys
 from typing import Optional, Union
 
 from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
@@ -72,10 +73,14 @@ def run_experiments(
             is the seed's "no per-trial results", not silence.)
         queue_trials: Accept trials needing more resources than the cluster has now
             (an autoscaling cluster will grow).
-        resume: ``True`` continues a killed experiment from its saved state (finished
-            trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
-            fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
-            to run into an existing experiment directory.
+        resume: Each run of an experiment has its own directory
+            ``<local_dir>/<name>/<run id>/``. ``False`` (the default) starts a new run, as
+            re-running a seed-era script did. ``True`` or ``"AUTO"`` continue the newest
+            unfinished run of the experiment from its saved state (finished trials are
+            not re-run), else start a new run; ``"ERRORED_ONLY"`` re-runs the failed
+            trials of the newest run; a run id (``"2026-12-02_00-31-05_ab12"``)
+            continues that run. Inside a Prefect flow run on a retry, the run that flow
+            run started is continued whatever ``resume`` says.
         search_alg: Where configurations come from: a Searcher or a name such as
             ``"hyperopt"`` (default: grid × samples).
         metric: The result key a scheduler or searcher named by string optimises (and
@@ -90,7 +95,9 @@ def run_experiments(
         warm_start: ``"previous"``: before the first trial, the best
             ``warm_start_trials`` trials of the experiment's previous run (its newest
             MLflow parent run) are told to the searcher with their results, so TPE
-            conditions on them; they are not run again (a searcher that does not learn
+            conditions on them (the new parent run's tags
+            ``tuneflows.warm_start.parent_run_id`` and ``tuneflows.warm_start.trials``
+            say from where and how many); they are not run again (a searcher that does not learn
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
         warm_start_trials: How many of the previous run's best trials a warm start reads.
@@ -110,14 +117,16 @@ def run_experiments(
     sched = resolve_scheduler(scheduler, metric, mode)
     search = resolve_search_alg(search_alg, metric, mode)
     searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
-    states = [saved_state_to_resume(exp, resume) for exp in exps]
+    flow_run_id, retrying = _calling_flow_run()
+    states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
+    parent_tags: list[dict[str, str]] = [{} for _ in exps]
     if check_warm_start(warm_start, warm_start_trials):
-        for exp, searcher, state in zip(exps, searchers, states):
+        for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             if state is None:  # before the writers open the store: reading never creates it
                 judged = experiment_metric(sched, searcher, exp.stop)
-                start_from_previous_run(searcher, tracking_client(local_dir=exp.local_dir),
-                                        exp.name, metric or judged[0],
-                                        mode or judged[1], warm_start_trials)
+                tags.update(start_from_previous_run(
+                    searcher, tracking_client(local_dir=exp.local_dir), exp.name,
+                    metric or judged[0], mode or judged[1], warm_start_trials).tags())
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
@@ -138,11 +147,11 @@ def run_experiments(
 
         server = TuneServer(port=server_port)
     try:
-        for exp, searcher, state in zip(exps, searchers, states):
+        for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             request = ExperimentRequest(
                 exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
                 max_concurrent=max_concurrent_trials, verbose=level, resume_state=state,
-                metric=metric, mode=mode,
+                metric=metric, mode=mode, flow_run_id=flow_run_id, parent_tags=tags,
                 errored_only=resume == "ERRORED_ONLY",
                 on_loop=server.attach if server is not None else None,  # the Client API follows
             )
@@ -154,6 +163,17 @@ def run_experiments(
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
     return all_trials
+
+
+def _calling_flow_run() -> tuple[Optional[str], bool]:
+    """The id of the Prefect flow run calling ``run_experiments`` (None outside one)
+    and whether it is on a retry (its run directory is then continued)."""
+    if "prefect" not in sys.modules:
+        return None, False  # nothing imported Prefect: no flow run can be running
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return (str(run_id), flow_run.run_count > 1) if run_id else (None, False)
 
 
 def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) -> None:

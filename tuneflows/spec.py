@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
+from tuneflows.run_dirs import new_run_id
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
@@ -78,6 +79,9 @@ class Experiment:
     upload_dir: Optional[str] = None
     trainable: Any = field(init=False, repr=False)
     trainable_name: str = field(init=False)
+    #: This run's id: its results go to ``<local_dir>/<name>/<run_id>/``. A new id per
+    #: ``Experiment``; ``run_experiments`` gives each run a new one, or a resumed run's.
+    run_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -94,6 +98,7 @@ class Experiment:
         self.num_samples = _check_samples(self.repeat, self.num_samples, where)
         self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
         self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
+        self.run_id = new_run_id()
         for key in ("checkpoint_freq", "max_failures"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -112,9 +117,15 @@ class Experiment:
                                  f"checkpoint directory (it has no .tune_metadata).")
 
     @property
-    def dir(self) -> str:
-        """The experiment's results directory, ``<local_dir>/<name>``."""
+    def experiment_dir(self) -> str:
+        """The directory of every run of the experiment, ``<local_dir>/<name>``."""
         return os.path.join(self.local_dir, self.name)
+
+    @property
+    def dir(self) -> str:
+        """This run's results directory, ``<local_dir>/<name>/<run_id>``: its state,
+        lock and trial directories."""
+        return os.path.join(self.local_dir, self.name, self.run_id)
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":
