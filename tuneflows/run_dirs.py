@@ -9,7 +9,7 @@ MLflow).
 Example:
     >>> from datetime import datetime
     >>> new_run_id(datetime(2026, 12, 2, 0, 31, 5), rng=random.Random(0))
-    '2026-12-02_00-31-05_c504'
+    '2026-12-02_00-31-05_0c53'
     >>> runs = [RunInfo("2026-12-01_03-00-00_0001", finished=True),
     ...         RunInfo("2026-12-02_03-00-00_0001", finished=False)]
     >>> choose_run(runs, resume="AUTO").run_id

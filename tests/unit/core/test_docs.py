@@ -14,6 +14,8 @@ MODULES = [
     "tuneflows.recording.retry",
     "tuneflows.recording.trial_files",
     "tuneflows.experiment_lock",
+    "tuneflows.run_dirs",
+    "tuneflows.warm_start",
     "tuneflows.startup_timeline",
     "tuneflows.trial_outcome",
     "tuneflows.control.round_report",
