@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import logging
 import sys
-from typing import Optional, Union
+from typing import Mapping, Optional, Union
 
 from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
 from tuneflows.best_trial import experiment_metric
@@ -47,6 +47,7 @@ def run_experiments(
     flow_retries: int = 0,
     warm_start: Union[str, bool, None] = None,
     warm_start_trials: int = DEFAULT_LIMIT,
+    mlflow_tags: Optional[Mapping[str, str]] = None,
 ) -> list[Trial]:
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
@@ -101,6 +102,8 @@ def run_experiments(
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
         warm_start_trials: How many of the previous run's best trials a warm start reads.
+        mlflow_tags: More tags of each experiment's MLflow parent run (e.g. the dataset
+            a triggered run tunes on).
 
     Returns:
         The trials of every experiment.
@@ -119,7 +122,7 @@ def run_experiments(
     searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
     flow_run_id, retrying = _calling_flow_run()
     states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
-    parent_tags: list[dict[str, str]] = [{} for _ in exps]
+    parent_tags = [{str(k): str(v) for k, v in (mlflow_tags or {}).items()} for _ in exps]
     if check_warm_start(warm_start, warm_start_trials):
         for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             if state is None:  # before the writers open the store: reading never creates it

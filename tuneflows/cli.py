@@ -20,8 +20,12 @@ def _import_path(path: str) -> Any:
 
 
 def load_spec(path: str) -> dict[str, Any]:
-    """Reads a YAML experiment spec; ``run: module:function`` values are imported."""
+    """Reads a YAML experiment spec; ``run: module:function`` values are imported, and
+    search spaces written as ``{uniform: [0.1, 0.6]}`` become domains
+    (:mod:`tuneflows.yaml_domains`)."""
     import yaml
+
+    from tuneflows.yaml_domains import yaml_config
 
     with open(path) as f:
         spec = yaml.safe_load(f)
@@ -31,6 +35,8 @@ def load_spec(path: str) -> dict[str, Any]:
         run = settings.get("run") if isinstance(settings, dict) else None
         if isinstance(run, str) and ":" in run:
             settings["run"] = _import_path(run)
+        if isinstance(settings, dict) and isinstance(settings.get("config"), dict):
+            settings["config"] = yaml_config(settings["config"], f"{name}: config")
     return spec
 
 

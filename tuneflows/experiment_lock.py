@@ -42,10 +42,10 @@ def is_locked(directory: str) -> bool:
 
 
 class ExperimentLock:
-    """The lock of one experiment directory.
+    """The lock of one run directory.
 
     Args:
-        directory: The experiment directory (created if missing).
+        directory: The run directory (created if missing).
 
     Example:
         >>> import tempfile

@@ -15,6 +15,7 @@ MODULES = [
     "tuneflows.recording.trial_files",
     "tuneflows.experiment_lock",
     "tuneflows.run_dirs",
+    "tuneflows.yaml_domains",
     "tuneflows.warm_start",
     "tuneflows.startup_timeline",
     "tuneflows.trial_outcome",
