@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from typing import Any, Optional
@@ -137,8 +138,10 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("deployments"))
+def stack():
+    # Not under pytest's basetemp: another pytest session on the machine prunes old ones,
+    # which would delete the clone and results under a running worker.
+    root = tempfile.mkdtemp(prefix="tuneflows-deployments-")
     stack = Stack(root)
     subprocess.run(["git", "clone", "-q", REPO, stack.clone], check=True, timeout=60)
     try:
@@ -151,7 +154,7 @@ def stack(tmp_path_factory):
         yield stack
     finally:
         stack.stop()
-        shutil.rmtree(os.path.join(root, "prefect_home"), ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
