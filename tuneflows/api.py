@@ -118,8 +118,9 @@ def run_experiments(
     if len(set(names)) != len(names):
         raise ValueError(f"Experiment names must be unique, got {names}.")
     sched = resolve_scheduler(scheduler, metric, mode)
-    search = resolve_search_alg(search_alg, metric, mode)
-    searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
+    searchers = [make_searcher(exp, sched, resolve_search_alg(search_alg, metric, mode,
+                                                              exp.points_to_evaluate),
+                               metric, mode) for exp in exps]
     flow_run_id, retrying = _calling_flow_run()
     states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
     parent_tags = [{str(k): str(v) for k, v in (mlflow_tags or {}).items()} for _ in exps]

@@ -15,7 +15,7 @@ VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
     "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
     "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-    "upload_dir",
+    "upload_dir", "points_to_evaluate",
 )
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -56,6 +56,9 @@ class Experiment:
             (results stay under ``local_dir``; MLflow is where they are shared). The
             key is accepted so that seed-era specs get this message rather than
             "unknown key".
+        points_to_evaluate: Configs evaluated first (partial configs; YAML:
+            ``points_to_evaluate: [{lr: 0.3}]``), given to the default grid × samples
+            generator or to a searcher named by string (``search_alg="hyperopt"``).
 
     Raises:
         ValueError: A setting is invalid, naming the key and the value given.
@@ -77,6 +80,7 @@ class Experiment:
     max_failures: int = 3
     restore: Optional[str] = None
     upload_dir: Optional[str] = None
+    points_to_evaluate: Optional[Sequence[Mapping[str, Any]]] = None
     trainable: Any = field(init=False, repr=False)
     trainable_name: str = field(init=False)
     #: This run's id: its results go to ``<local_dir>/<name>/<run_id>/``. A new id per
@@ -90,6 +94,7 @@ class Experiment:
             raise ValueError(f"Experiment name must be a non-empty directory name (not '.' "
                              f"or '..', no '/', '\\' or NUL), got {self.name!r}.")
         _check_upload_dir(self.upload_dir, where)
+        self.points_to_evaluate = _check_points(self.points_to_evaluate, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)
         self.config = dict(self.config or {})
@@ -152,6 +157,15 @@ def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
             f"Trainable class; got {run!r} (not callable)."
         )
     return run, getattr(run, "__name__", type(run).__name__)
+
+
+def _check_points(points: Any, where: str) -> Optional[list[dict[str, Any]]]:
+    if points is None:
+        return None
+    if not isinstance(points, (list, tuple)) or not all(isinstance(p, Mapping) for p in points):
+        raise ValueError(f"{where}: 'points_to_evaluate' must be a list of configs (mappings "
+                         f"of config keys to values), got {points!r}.")
+    return [dict(p) for p in points]
 
 
 def _check_upload_dir(upload_dir: Any, where: str) -> None:

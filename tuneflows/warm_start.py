@@ -26,6 +26,7 @@ from typing import Any, Optional, Union
 
 from tuneflows.best_trial import metric_value, ranked_trials
 from tuneflows.mlflow_runs import parent_run, trial_config, trial_runs, trial_status
+from tuneflows.recording.mlflow_store import store_creation_lock
 from tuneflows.search.searcher import EARLY_STOPPED, Searcher
 from tuneflows.trial import TERMINATED, Trial
 from tuneflows.trial_outcome import STOPPED_EARLY, Outcome
@@ -101,7 +102,9 @@ def previous_run(client: Any, experiment_name: str, metric: str, mode: str,
     uri = str(client.tracking_uri)
     if uri.startswith("sqlite:///") and not os.path.exists(uri[len("sqlite:///"):].split("?")[0]):
         return PreviousRun(None)  # no store yet: reading must not create (migrate) it
-    if client.get_experiment_by_name(experiment_name) is None:
+    with store_creation_lock(uri):  # another process may be creating (migrating) the store
+        experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
         return PreviousRun(None)
     try:
         parent = parent_run(client, experiment_name)

@@ -179,11 +179,16 @@ def _mlflow(stack: Stack):
 
 
 def test_the_on_demand_asha_deployment_completes(stack, started):
+    from tuneflows.mlflow_runs import parent_runs
+    from tuneflows.trial_dirs import read_trial_dirs
+
     run = stack.wait(started["asha"])
     assert run.parameters["scheduler"] == "asha"
-    from tuneflows.run_dirs import run_dirs
-
-    assert run_dirs(os.path.join(stack.results, "yaml_quickstart"))
+    [asha] = [r for r in parent_runs(_mlflow(stack), "yaml_quickstart")
+              if r.data.tags["tuneflows.scheduler"] == "AsyncHyperBandScheduler"]
+    assert asha.info.status == "FINISHED" and asha.data.tags["tuneflows.metric"] == "mean_accuracy"
+    trials = read_trial_dirs(asha.data.tags["tuneflows.logdir"])  # its run directory
+    assert len(trials) == 6 and {t.trial.status for t in trials} == {"TERMINATED"}
 
 
 def test_the_nightly_deployment_tunes_again_warm_started_from_the_last_run(stack, started):
