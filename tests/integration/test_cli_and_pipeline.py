@@ -8,7 +8,6 @@ import os
 import pytest
 
 import tuneflows
-
 from tuneflows.cli import main
 
 SPEC = """
@@ -89,3 +88,34 @@ def test_tune_spec_flow_returns_the_best_config_as_a_pipeline_step(tune_env, tmp
         [child] = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["pipeline_spec"])))
     assert child.state.is_completed() and child.parent_task_run_id is not None
+
+
+def _two_steps(config, reporter):
+    for step in range(1, 3):
+        reporter(mean_accuracy=step * config["lr"])
+
+
+def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
+    from prefect import flow
+
+    from tuneflows.run_dirs import read_run_file, run_dirs
+
+    attempts = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def pipeline() -> str:
+        trials = tuneflows.run_experiments(
+            {"retried": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+        attempts.append(os.path.dirname(trials[0].logdir))
+        if len(attempts) == 1:
+            raise RuntimeError("a later step of the pipeline failed")
+        return attempts[-1]
+
+    run_dir = pipeline()
+    assert attempts == [run_dir, run_dir]  # the retry went back to its run, not a new one
+    assert run_dirs(os.path.join(tune_env, "retried")) == [run_dir]
+    assert read_run_file(run_dir)["flow_run_id"]
+    # a new flow run is a new run
+    [trial] = tuneflows.run_experiments(
+        {"retried": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+    assert os.path.dirname(trial.logdir) != run_dir
