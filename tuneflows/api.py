@@ -14,6 +14,7 @@ from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.mlflow_runs import tracking_client
 from tuneflows.experiment_request import ExperimentRequest
+from tuneflows.experiment_state import load_state
 from tuneflows.prefect_api import start_ephemeral_api_in_background
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
@@ -208,6 +209,9 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
             pool.submit(lambda: asyncio.run(coro_factory())).result()
     else:
         asyncio.run(coro_factory())
+    if parameter.trials is None:  # a retried parent flow run reused this completed subflow
+        state = load_state(request.experiment.dir)
+        return [Trial(**fields) for fields in state.trials] if state else []
     return parameter.trials
 
 
