@@ -105,7 +105,7 @@ def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
     @flow(retries=1, retry_delay_seconds=0)
     def pipeline() -> str:
         trials = tuneflows.run_experiments(
-            {"retried": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+            {"retried_pipeline": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
         attempts.append(os.path.dirname(trials[0].logdir))
         if len(attempts) == 1:
             raise RuntimeError("a later step of the pipeline failed")
@@ -113,9 +113,9 @@ def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
 
     run_dir = pipeline()
     assert attempts == [run_dir, run_dir]  # the retry went back to its run, not a new one
-    assert run_dirs(os.path.join(tune_env, "retried")) == [run_dir]
+    assert run_dirs(os.path.join(tune_env, "retried_pipeline")) == [run_dir]
     assert read_run_file(run_dir)["flow_run_id"]
     # a new flow run is a new run
     [trial] = tuneflows.run_experiments(
-        {"retried": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+        {"retried_pipeline": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
     assert os.path.dirname(trial.logdir) != run_dir
