@@ -1,8 +1,11 @@
-"""A deployable tuning flow: runs the experiments of a YAML spec, then (optionally)
-trains a final model with the best config as a Ray task of the same flow run.
+"""A deployable tuning flow: runs the experiments of a YAML spec and returns the best
+config (the deployments of ``prefect.yaml``; ``deployments/README.md``).
 
-Deploy it with ``prefect deploy`` (see ``prefect.yaml``); a retried flow run resumes the
-experiment (``resume="AUTO"``) instead of starting over.
+Every flow run is a new run of each experiment (its own run directory), so a nightly
+deployment tunes again every night, warm-started from the previous night's run with
+``warm_start="previous"``; a retry of the flow run continues the run it started instead
+of starting over. A run triggered by a ``tuneflows.dataset.updated`` event gets the
+dataset as parameters: it is logged and tagged on each experiment's MLflow parent run.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import tuneflows
 from tuneflows.best_trial import best_trial
 from tuneflows.cli import load_spec
 
+#: The MLflow parent-run tags naming the dataset a run tuned on.
+DATASET_TAG, DATASET_PATH_TAG = "tuneflows.dataset", "tuneflows.dataset.path"
+
 
 @task(name="best-config")
 def best_config(trials: list, metric: str, mode: str) -> dict[str, Any]:
@@ -28,9 +34,34 @@ def best_config(trials: list, metric: str, mode: str) -> dict[str, Any]:
     return best.config
 
 
+def override_spec(spec: dict[str, Any], num_samples: Optional[int] = None,
+                  stop: Optional[dict[str, Any]] = None,
+                  dataset_path: Optional[str] = None) -> dict[str, Any]:
+    """``spec`` with every experiment's ``num_samples`` and ``stop`` replaced when
+    given, and ``dataset_path`` in every config (as ``config["dataset_path"]``).
+
+    Example:
+        >>> override_spec({"e": {"run": "f", "repeat": 3, "config": {"lr": 0.1}}},
+        ...               num_samples=2, stop={"training_iteration": 1}, dataset_path="d.csv")
+        {'e': {'run': 'f', 'config': {'lr': 0.1, 'dataset_path': 'd.csv'}, 'num_samples': 2, 'stop': {'training_iteration': 1}}}
+    """
+    for settings in spec.values():
+        if num_samples is not None:
+            settings.pop("repeat", None)
+            settings["num_samples"] = num_samples
+        if stop is not None:
+            settings["stop"] = dict(stop)
+        if dataset_path is not None:
+            settings["config"] = {**(settings.get("config") or {}), "dataset_path": dataset_path}
+    return spec
+
+
 @flow(name="tune-spec", task_runner=RayTaskRunner(), log_prints=True)
 def tune_spec(spec_file: str, metric: str, mode: str = "max",
-              scheduler: Optional[str] = None) -> dict[str, Any]:
+              scheduler: Optional[str] = None, search: Optional[str] = None,
+              num_samples: Optional[int] = None, stop: Optional[dict[str, Any]] = None,
+              warm_start: Optional[str] = None, dataset: Optional[str] = None,
+              dataset_path: Optional[str] = None) -> dict[str, Any]:
     """Tunes the experiments in ``spec_file`` and returns the best config.
 
     Args:
@@ -38,9 +69,23 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
         metric: Result key that ranks trials.
         mode: ``"max"`` or ``"min"``.
         scheduler: A scheduler name (``"asha"``, ``"hyperband"``, ...); default FIFO.
+        search: A searcher name (``"hyperopt"``); default grid × samples.
+        num_samples: Replaces every experiment's ``num_samples`` (``repeat``).
+        stop: Replaces every experiment's stopping criteria.
+        warm_start: ``"previous"``: the searcher starts from the best trials of the
+            experiment's previous run, read back from MLflow.
+        dataset: The dataset the run tunes on (a triggering event's resource id):
+            logged and tagged ``tuneflows.dataset`` on the MLflow parent runs.
+        dataset_path: Where it is (the event's ``payload.path``): tagged
+            ``tuneflows.dataset.path`` and given to every trial as ``config["dataset_path"]``.
     """
-    trials = tuneflows.run_experiments(load_spec(spec_file), scheduler=scheduler, metric=metric,
-                                       mode=mode, resume="AUTO", raise_on_failed_trial=False)
+    tags = {k: v for k, v in ((DATASET_TAG, dataset), (DATASET_PATH_TAG, dataset_path)) if v}
+    if tags:
+        print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
+    spec = override_spec(load_spec(spec_file), num_samples, stop, dataset_path)
+    trials = tuneflows.run_experiments(spec, scheduler=scheduler, search_alg=search,
+                                       metric=metric, mode=mode, warm_start=warm_start,
+                                       mlflow_tags=tags, raise_on_failed_trial=False)
     config = best_config(trials, metric, mode)
     print(f"Best config by {metric} ({mode}): {config}")
     return config

@@ -27,6 +27,7 @@ _LAZY = {
     "Analysis": ("tuneflows.analysis", "Analysis"),
     "ExperimentAnalysis": ("tuneflows.analysis", "ExperimentAnalysis"),
     "run_experiments": ("tuneflows.api", "run_experiments"),
+    "latest_run_dir": ("tuneflows.run_dirs", "latest_run_dir"),
     "schedulers": ("tuneflows.schedulers", None),
     "search": ("tuneflows.search", None),
     "util": ("tuneflows.util", None),
@@ -45,6 +46,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Analysis", "Experiment", "ExperimentAnalysis", "Trainable", "Trial", "TuneError", "choice",
-    "grid_search", "loguniform", "qloguniform", "quniform", "randint", "randn",
+    "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform", "randint", "randn",
     "register_trainable", "report", "run_experiments", "sample_from", "uniform",
 ]

@@ -76,16 +76,32 @@ def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optio
 
 
 def resolve_search_alg(search_alg: Union[Searcher, str, None], metric: Optional[str] = None,
-                       mode: Optional[str] = None) -> Optional[Searcher]:
-    """The searcher object: as given, or built by name with ``metric`` and ``mode``
-    (its search space then comes from the experiment's config)."""
+                       mode: Optional[str] = None,
+                       points_to_evaluate: Optional[list] = None) -> Optional[Searcher]:
+    """The searcher object: as given, or built by name with ``metric``, ``mode`` and
+    ``points_to_evaluate`` (its search space then comes from the experiment's config).
+
+    Raises:
+        ValueError: A bad name, no metric for a searcher that needs one, or
+            ``points_to_evaluate`` for a searcher object (give them to its constructor)
+            or one that takes none.
+    """
     if isinstance(search_alg, str):
         key = search_alg.strip().lower().replace("-", "_")
         cls = SEARCHERS.get(key)
         if cls is BasicVariantGenerator:
             return None  # the default generator, built per experiment
         kwargs = _with_metric("search algorithm", search_alg, cls, metric, mode) if cls else {}
+        if points_to_evaluate:
+            if cls is not None and "points_to_evaluate" not in inspect.signature(cls).parameters:
+                raise ValueError(f"points_to_evaluate: search algorithm {search_alg!r} takes "
+                                 f"no points to evaluate.")
+            kwargs["points_to_evaluate"] = points_to_evaluate
         return create_searcher(search_alg, **kwargs)
+    if search_alg is not None and points_to_evaluate:
+        raise ValueError(f"points_to_evaluate in the spec goes to the default generator or a "
+                         f"searcher named by string; pass points_to_evaluate= to "
+                         f"{type(search_alg).__name__}(...) instead.")
     if search_alg is not None and not isinstance(search_alg, Searcher):
         raise ValueError(f"search_alg must be a Searcher or a searcher name, got {search_alg!r}.")
     return search_alg
@@ -106,6 +122,10 @@ def make_searcher(exp: Experiment, scheduler: TrialScheduler, search_alg: Option
         return search_alg
     searcher = scheduler.make_searcher(exp.config, exp.num_samples)
     if searcher is not None:
+        if exp.points_to_evaluate:
+            raise ValueError(f"Experiment {exp.name!r}: points_to_evaluate is not taken by "
+                             f"{type(scheduler).__name__}'s own searcher.")
         return searcher
     validate_config(exp.config)
-    return BasicVariantGenerator(exp.config, num_samples=exp.num_samples)
+    return BasicVariantGenerator(exp.config, num_samples=exp.num_samples,
+                                 points_to_evaluate=exp.points_to_evaluate)

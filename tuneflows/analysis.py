@@ -27,6 +27,7 @@ from tuneflows.mlflow_runs import (
     trial_runs, trial_status,
 )
 from tuneflows.recording.trial_files import flatten
+from tuneflows.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
 from tuneflows.trial_dirs import read_results, read_trial_dirs, saved_metric
 
@@ -56,8 +57,9 @@ class Analysis:
     """An experiment's trials, ranked by a metric.
 
     Args:
-        experiment_dir: An experiment or run directory (every subdirectory holding a
-            ``params.json`` is a trial), e.g. ``~/ray_results/my_exp``.
+        experiment_dir: A run directory (every subdirectory holding a ``params.json``
+            is a trial), e.g. ``~/ray_results/my_exp/2026-12-02_00-31-05_ab12``, or an
+            experiment directory (``~/ray_results/my_exp``: its newest run).
         metric: The result key "best" is judged by. Default: what the source names (the
             saved state's or the MLflow parent run's metric), else the first stop
             criterion that is not a budget key.
@@ -270,7 +272,8 @@ class Analysis:
 ExperimentAnalysis = Analysis
 
 
-def _directory_source(directory: str) -> AnalysisSource:
+def _directory_source(path: str) -> AnalysisSource:
+    directory = resolve_run_dir(path)  # an experiment directory: its newest run
     found = read_trial_dirs(directory)
     metric, mode = saved_metric(directory)
     return AnalysisSource([t.trial for t in found], {t.trial.trial_id: t.name for t in found},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from typing import Optional, Union
+import sys
+from typing import Mapping, Optional, Union
 
 from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
 from tuneflows.best_trial import experiment_metric
@@ -13,6 +14,7 @@ from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.mlflow_runs import tracking_client
 from tuneflows.experiment_request import ExperimentRequest
+from tuneflows.experiment_state import load_state
 from tuneflows.prefect_api import PrefectApiStart
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
@@ -49,6 +51,7 @@ def run_experiments(
     warm_start_trials: int = DEFAULT_LIMIT,
     server_host: str = "127.0.0.1",
     server_token: Optional[str] = None,
+    mlflow_tags: Optional[Mapping[str, str]] = None,
 ) -> list[Trial]:
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
@@ -75,13 +78,17 @@ def run_experiments(
             is the seed's "no per-trial results", not silence.)
         queue_trials: Accept trials needing more resources than the cluster has now
             (an autoscaling cluster will grow).
-        resume: ``True`` continues a killed experiment from its saved state (finished
-            trials are not re-run); ``"AUTO"`` resumes when there is state, else starts
-            fresh; ``"ERRORED_ONLY"`` re-runs only the failed trials; ``False`` refuses
-            to run into an existing experiment directory. ``True`` and
-            ``"ERRORED_ONLY"`` with nothing saved are an error, and so is resuming
-            with a spec (trainable, config, stop, samples, resources, checkpointing,
-            max_failures) other than the saved one: the error lists the differences.
+        resume: Each run of an experiment has its own directory
+            ``<local_dir>/<name>/<run id>/``. ``False`` (the default) starts a new run, as
+            re-running a seed-era script did. ``True`` continues the newest unfinished run
+            of the experiment from its saved state (finished trials are not re-run), and
+            is an error when there is none; ``"AUTO"`` does the same but starts a new run
+            when there is none; ``"ERRORED_ONLY"`` re-runs the failed trials of the newest
+            run; a run id (``"2026-12-02_00-31-05_ab12"``) continues that run. Inside a
+            Prefect flow run on a retry, the run that flow run started is continued
+            whatever ``resume`` says. Resuming with a spec (trainable, config, stop,
+            samples, resources, checkpointing, max_failures) other than the saved one is
+            an error listing the differences.
         search_alg: Where configurations come from: a Searcher or a name such as
             ``"hyperopt"`` (default: grid × samples).
         metric: The result key a scheduler or searcher named by string optimises (and
@@ -96,7 +103,9 @@ def run_experiments(
         warm_start: ``"previous"``: before the first trial, the best
             ``warm_start_trials`` trials of the experiment's previous run (its newest
             MLflow parent run) are told to the searcher with their results, so TPE
-            conditions on them; they are not run again (a searcher that does not learn
+            conditions on them (the new parent run's tags
+            ``tuneflows.warm_start.parent_run_id`` and ``tuneflows.warm_start.trials``
+            say from where and how many); they are not run again (a searcher that does not learn
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
         warm_start_trials: How many of the previous run's best trials a warm start reads.
@@ -104,6 +113,8 @@ def run_experiments(
             than a loopback address needs a token.
         server_token: Bearer token the TuneServer requires of every request (default
             ``TUNEFLOWS_SERVER_TOKEN``; ``TuneClient(..., token=...)`` sends it).
+        mlflow_tags: More tags of each experiment's MLflow parent run (e.g. the dataset
+            a triggered run tunes on).
 
     Returns:
         The trials of every experiment.
@@ -120,16 +131,19 @@ def run_experiments(
     if len(set(names)) != len(names):
         raise ValueError(f"Experiment names must be unique, got {names}.")
     sched = resolve_scheduler(scheduler, metric, mode)
-    search = resolve_search_alg(search_alg, metric, mode)
-    searchers = [make_searcher(exp, sched, search, metric, mode) for exp in exps]
-    states = [saved_state_to_resume(exp, resume) for exp in exps]
+    searchers = [make_searcher(exp, sched, resolve_search_alg(search_alg, metric, mode,
+                                                              exp.points_to_evaluate),
+                               metric, mode) for exp in exps]
+    flow_run_id, retrying = _calling_flow_run()
+    states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
+    parent_tags = [{str(k): str(v) for k, v in (mlflow_tags or {}).items()} for _ in exps]
     if check_warm_start(warm_start, warm_start_trials):
-        for exp, searcher, state in zip(exps, searchers, states):
+        for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             if state is None:  # before the writers open the store: reading never creates it
                 judged = experiment_metric(sched, searcher, exp.stop)
-                start_from_previous_run(searcher, tracking_client(local_dir=exp.local_dir),
-                                        exp.name, metric or judged[0],
-                                        mode or judged[1], warm_start_trials)
+                tags.update(start_from_previous_run(
+                    searcher, tracking_client(local_dir=exp.local_dir), exp.name,
+                    metric or judged[0], mode or judged[1], warm_start_trials).tags())
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
@@ -149,11 +163,11 @@ def run_experiments(
 
         server = TuneServer(port=server_port, host=server_host, token=server_token)
     try:
-        for exp, searcher, state in zip(exps, searchers, states):
+        for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             request = ExperimentRequest(
                 exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
                 max_concurrent=max_concurrent_trials, verbose=level, resume_state=state,
-                metric=metric, mode=mode,
+                metric=metric, mode=mode, flow_run_id=flow_run_id, parent_tags=tags,
                 errored_only=resume == "ERRORED_ONLY",
                 on_loop=server.attach if server is not None else None,  # the Client API follows
             )
@@ -165,6 +179,17 @@ def run_experiments(
     if failed and raise_on_failed_trial:
         raise TuneError(format_failures(all_trials))
     return all_trials
+
+
+def _calling_flow_run() -> tuple[Optional[str], bool]:
+    """The id of the Prefect flow run calling ``run_experiments`` (None outside one)
+    and whether it is on a retry (its run directory is then continued)."""
+    if "prefect" not in sys.modules:
+        return None, False  # nothing imported Prefect: no flow run can be running
+    from prefect.runtime import flow_run
+
+    run_id = flow_run.id
+    return (str(run_id), flow_run.run_count > 1) if run_id else (None, False)
 
 
 def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) -> None:
@@ -195,6 +220,9 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
             pool.submit(lambda: asyncio.run(coro_factory())).result()
     else:
         asyncio.run(coro_factory())
+    if parameter.trials is None:  # a retried parent flow run reused this completed subflow
+        state = load_state(request.experiment.dir)
+        return [Trial(**fields) for fields in state.trials] if state else []
     return parameter.trials
 
 

@@ -20,8 +20,12 @@ def _import_path(path: str) -> Any:
 
 
 def load_spec(path: str) -> dict[str, Any]:
-    """Reads a YAML experiment spec; ``run: module:function`` values are imported."""
+    """Reads a YAML experiment spec; ``run: module:function`` values are imported, and
+    search spaces written as ``{uniform: [0.1, 0.6]}`` become domains
+    (:mod:`tuneflows.yaml_domains`)."""
     import yaml
+
+    from tuneflows.yaml_domains import yaml_config
 
     with open(path) as f:
         spec = yaml.safe_load(f)
@@ -31,6 +35,8 @@ def load_spec(path: str) -> dict[str, Any]:
         run = settings.get("run") if isinstance(settings, dict) else None
         if isinstance(run, str) and ":" in run:
             settings["run"] = _import_path(run)
+        if isinstance(settings, dict) and isinstance(settings.get("config"), dict):
+            settings["config"] = yaml_config(settings["config"], f"{name}: config")
     return spec
 
 
@@ -55,28 +61,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    """``tuneflows resume <experiment dir>``: continues a killed experiment with the
-    trainable, scheduler and searcher it was started with (``experiment.pkl``: the
-    one pickle tuneflows loads, and only here, at the user's request)."""
+    """``tuneflows resume NAME|DIR``: continues a killed run with the trainable,
+    scheduler and searcher it was started with (``experiment.pkl``: the one pickle
+    tuneflows loads, and only here, at the user's request). ``DIR`` is a run directory,
+    or an experiment directory (its newest unfinished run); ``NAME`` an experiment under
+    the results directory (``$TUNE_RESULT_DIR`` or ``~/ray_results``)."""
     import tuneflows
     from tuneflows.error import TuneError
     from tuneflows.experiment_state import CONFIGURATION_FILE, load_state
+    from tuneflows.run_dirs import resolve_run_dir
+    from tuneflows.spec import default_local_dir
 
-    directory = os.path.abspath(args.experiment_dir)
+    target = args.experiment
+    if not os.path.isdir(target) and os.sep not in target:
+        target = os.path.join(default_local_dir(), target)
+    directory = resolve_run_dir(os.path.abspath(target), unfinished=not args.errored_only)
     state = load_state(directory)
     configuration = os.path.join(directory, CONFIGURATION_FILE)
     if state is None or not os.path.exists(configuration):
         raise TuneError(f"{directory!r} holds no tuneflows experiment state to resume.")
     with open(configuration, "rb") as f:
         experiment, scheduler, searcher = cloudpickle.load(f)
-    experiment.local_dir = os.path.dirname(directory)
+    experiment.local_dir = os.path.dirname(os.path.dirname(directory))
+    experiment.name = os.path.basename(os.path.dirname(directory))
+    run_id = os.path.basename(directory)
     trials = tuneflows.run_experiments(
         experiment, scheduler=scheduler, search_alg=searcher,
-        resume="ERRORED_ONLY" if args.errored_only else True,
+        resume=_errored_only_of(experiment.experiment_dir, run_id) if args.errored_only
+        else run_id,
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
     )
     return 1 if any(t.status == "ERROR" for t in trials) else 0
+
+
+def _errored_only_of(experiment_dir: str, run_id: str) -> str:
+    """``"ERRORED_ONLY"``, which re-runs the failed trials of the newest run: refused
+    for an older run."""
+    from tuneflows.run_dirs import run_dirs
+
+    newest = os.path.basename(run_dirs(experiment_dir)[-1])
+    if newest != run_id:
+        raise ValueError(f"--errored-only re-runs the failed trials of the newest run "
+                         f"({newest}), not of {run_id}.")
+    return "ERRORED_ONLY"
 
 
 def _resume_mode(value: str) -> Any:
@@ -104,19 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", default=None, choices=["max", "min"])
     run.add_argument("--num-samples", type=int, default=None, help="samples of each spec")
     run.add_argument("--resume", nargs="?", const=True, default=False, type=_resume_mode,
-                     help="continue the experiment (AUTO: if there is one; ERRORED_ONLY)")
+                     help="continue the newest unfinished run (AUTO: or start a new one; "
+                          "ERRORED_ONLY: re-run the failed trials of the newest run)")
     run.add_argument("--ray-address", default=None)
     run.set_defaults(handler=cmd_run)
-    resume = sub.add_parser("resume", help="continue a killed experiment")
-    resume.add_argument("experiment_dir")
+    resume = sub.add_parser("resume", help="continue a killed run of an experiment")
+    resume.add_argument("experiment", metavar="NAME|DIR",
+                        help="a run directory, an experiment directory (its newest unfinished "
+                             "run) or an experiment name under the results directory")
     resume.add_argument("--errored-only", action="store_true", help="re-run only failed trials")
     resume.add_argument("--ray-address", default=None)
     resume.set_defaults(handler=cmd_resume)
-    ls = sub.add_parser("ls", help="list experiments with status, trials and best metric")
+    ls = sub.add_parser("ls", help="list experiments and their runs with status, trials and "
+                                   "best metric")
     ls.add_argument("local_dir", nargs="?", default=None)
     ls.set_defaults(handler=cmd_ls)
-    best = sub.add_parser("best", help="print an experiment's best config as JSON")
-    best.add_argument("experiment_dir")
+    best = sub.add_parser("best", help="print a run's best config as JSON")
+    best.add_argument("run_dir", metavar="RUN",
+                      help="a run directory, or an experiment directory (its newest run)")
     best.add_argument("--metric", default=None)
     best.add_argument("--mode", default=None, choices=["max", "min"])
     best.set_defaults(handler=cmd_best)

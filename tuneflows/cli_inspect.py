@@ -1,5 +1,5 @@
 """``tuneflows ls`` and ``tuneflows best``: what the experiments under a results
-directory hold, read from their saved state (JSON: no code runs; no Ray, Prefect or
+directory and their runs hold, read from their saved state (JSON: no code runs; no Ray, Prefect or
 MLflow)."""
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ from typing import Optional
 
 from tuneflows.best_trial import best_trial, metric_value
 from tuneflows.error import TuneError
-from tuneflows.experiment_state import ExperimentState, load_state, state_path
+from tuneflows.experiment_lock import is_locked
+from tuneflows.experiment_state import ExperimentState, load_state
+from tuneflows.run_dirs import is_finished, resolve_run_dir, run_dirs
 from tuneflows.spec import default_local_dir
 from tuneflows.trial import Trial
 
 
 @dataclass
-class ExperimentSummary:
-    """One experiment directory as ``tuneflows ls`` shows it."""
+class RunSummary:
+    """One run directory as ``tuneflows ls`` shows it."""
 
     name: str
+    run_id: str
     directory: str
     status: str
     counts: dict[str, int]
@@ -30,18 +33,18 @@ class ExperimentSummary:
     best: Optional[Trial]
 
     def line(self) -> str:
-        """A row of ``tuneflows ls``."""
+        """A row of ``tuneflows ls``, under its experiment's name."""
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
         total = sum(self.counts.values())
         best = "-"
         if self.best is not None:
             best = f"{self.metric}={metric_value(self.best, self.metric):.6g} ({self.mode})"
-        return f"{self.name:<28} {self.status:<10} {total:>5} trials ({counts})  best {best}"
+        return f"  {self.run_id:<26} {self.status:<10} {total:>5} trials ({counts})  best {best}"
 
 
 def summarize(directory: str, metric: Optional[str] = None,
-              mode: Optional[str] = None) -> Optional[ExperimentSummary]:
-    """The summary of an experiment directory, or None when it holds no state.
+              mode: Optional[str] = None) -> Optional[RunSummary]:
+    """The summary of a run directory, or None when it holds no state.
 
     Raises:
         TuneError: The state is unreadable.
@@ -56,23 +59,26 @@ def summarize(directory: str, metric: Optional[str] = None,
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.status] = counts.get(trial.status, 0) + 1
-    finished = state.searcher_done and all(t.is_finished() for t in trials)
-    return ExperimentSummary(os.path.basename(directory), directory,
-                             "finished" if finished else "unfinished", counts, metric, mode,
-                             best_trial(trials, metric, mode))
+    status = "finished" if is_finished(state) else (
+        "running" if is_locked(directory) else "unfinished")
+    return RunSummary(os.path.basename(os.path.dirname(directory)), os.path.basename(directory),
+                      directory, status, counts, metric, mode, best_trial(trials, metric, mode))
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    """``tuneflows ls [LOCAL_DIR]``: every experiment under the results directory."""
+    """``tuneflows ls [LOCAL_DIR]``: every experiment under the results directory and
+    its runs, oldest first (status, trials by status, best metric)."""
     local_dir = os.path.abspath(args.local_dir or default_local_dir())
     if not os.path.isdir(local_dir):
         raise ValueError(f"{local_dir!r} is not a directory.")
     shown = 0
     for name in sorted(os.listdir(local_dir)):
-        directory = os.path.join(local_dir, name)
-        if os.path.exists(state_path(directory)):
-            summary = summarize(directory)
-            print(summary.line())
+        summaries = [s for s in (summarize(d) for d in run_dirs(os.path.join(local_dir, name)))
+                     if s is not None]
+        if summaries:
+            print(f"{name}  ({len(summaries)} run{'s' if len(summaries) > 1 else ''})")
+            for summary in summaries:
+                print(summary.line())
             shown += 1
     if not shown:
         print(f"No tuneflows experiments under {local_dir}.")
@@ -80,13 +86,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    """``tuneflows best EXPERIMENT_DIR``: the best trial's config as JSON on stdout."""
-    directory = os.path.abspath(args.experiment_dir)
+    """``tuneflows best RUN``: the best trial's config as JSON on stdout (``RUN`` is a
+    run directory, or an experiment directory: its newest run)."""
+    directory = resolve_run_dir(os.path.abspath(args.run_dir))
     summary = summarize(directory, args.metric, args.mode)
     if summary is None:
-        raise TuneError(f"{directory!r} holds no tuneflows experiment.")
+        raise TuneError(f"{directory!r} holds no tuneflows experiment run.")
     if summary.best is None:
-        raise TuneError(f"No trial of {summary.name!r} reported "
+        raise TuneError(f"No trial of {summary.name!r} run {summary.run_id} reported "
                         f"{summary.metric or 'a metric'}; pass --metric.")
     print(json.dumps(summary.best.config, sort_keys=True, default=str))
     return 0

@@ -1,4 +1,4 @@
-"""One driver per experiment directory: a lock taken before anything is written, held
+"""One driver per run directory: a lock taken before anything is written, held
 until the experiment ends; the operating system drops it when its driver dies."""
 
 from __future__ import annotations
@@ -16,11 +16,36 @@ LOCK_FILE = ".tuneflows.lock"
 HOLDER_FILE = ".tuneflows.driver.json"
 
 
+def is_locked(directory: str) -> bool:
+    """Whether a live driver holds the lock of ``directory`` (probed without waiting).
+
+    Example:
+        >>> import tempfile
+        >>> lock = ExperimentLock(tempfile.mkdtemp())
+        >>> lock.acquire()
+        >>> is_locked(lock.directory)
+        True
+        >>> lock.release()
+        >>> is_locked(lock.directory)
+        False
+    """
+    path = os.path.join(directory, LOCK_FILE)
+    if not os.path.exists(path):
+        return False
+    probe = FileLock(path, timeout=0)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release()
+    return False
+
+
 class ExperimentLock:
-    """The lock of one experiment directory.
+    """The lock of one run directory.
 
     Args:
-        directory: The experiment directory (created if missing).
+        directory: The run directory (created if missing).
 
     Example:
         >>> import tempfile

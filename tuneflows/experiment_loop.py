@@ -26,6 +26,7 @@ from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.resume import adopt_recorded_results, restore_experiment
+from tuneflows.run_dirs import write_run_file
 from tuneflows.startup_timeline import mark
 from tuneflows.state_writer import StateWriter
 from tuneflows.trainable import TrialIdentity
@@ -35,6 +36,9 @@ from tuneflows.trial_outcome import CLIENT_REQUEST
 # How a round ends, as the round task returns it.
 CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
 ENDED = (PAUSE, STOP, TERMINATED, ERROR)
+
+#: The MLflow parent run's tag holding the run id (its directory's name).
+RUN_ID_TAG = "tuneflows.run_id"
 
 RoundTask = Callable[..., Awaitable[str]]
 
@@ -79,7 +83,7 @@ class ExperimentLoop:
         """Runs the experiment to the end; every round is a call of ``round_task``.
 
         Raises:
-            TuneError: Another driver runs this experiment (its lock is held).
+            TuneError: Another driver runs this run of the experiment (its lock is held).
         """
         lock = ExperimentLock(self.experiment.dir)
         lock.acquire()  # before anything is written
@@ -92,6 +96,7 @@ class ExperimentLoop:
         exp, ctl = self.experiment, self.controller
         self._round_task = round_task
         os.makedirs(exp.dir, exist_ok=True)
+        write_run_file(exp.dir, exp.run_id, self.request.flow_run_id)
         ship_by_value_if_local(exp.trainable)
         finished = {} if self._resume_state is None else {
             t["trial_id"]: t["status"] for t in self._resume_state.trials
@@ -100,10 +105,10 @@ class ExperimentLoop:
                                          appended=finished, metric=self.views.metric,
                                          mode=self.views.mode)
         mlflow = MlflowWriterPool.shared().open_experiment(
-            exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{self.experiment_id}",
+            exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{exp.run_id}",
             {"tuneflows.scheduler": type(ctl.scheduler).__name__,
              "tuneflows.searcher": type(ctl.searcher).__name__,
-             "tuneflows.logdir": exp.dir})
+             "tuneflows.logdir": exp.dir, RUN_ID_TAG: exp.run_id, **self.request.parent_tags})
         mark("MLflow experiment open")
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)

@@ -31,6 +31,9 @@ class ExperimentRequest:
         metric: The metric ``run_experiments`` was given (None: the scheduler's or
             searcher's, else a stop key; :func:`tuneflows.best_trial.experiment_metric`).
         mode: Its mode (None: ``"max"``).
+        flow_run_id: The Prefect flow run that called ``run_experiments`` (kept in the
+            run directory's ``run.json``, so a retry of that flow run finds its run).
+        parent_tags: More tags of the MLflow parent run (e.g. where a warm start began).
     """
 
     experiment: Experiment
@@ -45,6 +48,8 @@ class ExperimentRequest:
     on_loop: Optional[Callable[[Any], None]] = None
     metric: Optional[str] = None
     mode: Optional[str] = None
+    flow_run_id: Optional[str] = None
+    parent_tags: dict[str, str] = field(default_factory=dict)
 
     def slots(self) -> int:
         """How many trials can hold an actor at once."""

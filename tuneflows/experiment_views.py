@@ -83,7 +83,7 @@ class ExperimentViews:
 
     def flow_result(self, experiment_id: str) -> dict[str, Any]:
         """The flow run's result: the best trial's id, name, config and metric, the
-        trial counts by outcome and the logdir (JSON data)."""
+        trial counts by outcome, the logdir and the run id (JSON data)."""
         trials = list(self._controller.trials.values())
         best = best_trial(trials, self.metric, self.mode)
         result: dict[str, Any] = {
@@ -99,6 +99,7 @@ class ExperimentViews:
             "trials": len(trials),
             "outcomes": outcome_counts(trials, self.rule),
             "logdir": self._request.experiment.dir,
+            "run_id": self._request.experiment.run_id,
         }
         return result
 

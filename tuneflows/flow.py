@@ -11,7 +11,7 @@ a retry resumes from the state the failed attempt saved.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Optional
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -101,7 +101,9 @@ class ExperimentParameter:
 
     def __init__(self, request: ExperimentRequest) -> None:
         self.request = request
-        self.trials: list[Trial] = []  # the flow run's trials, once it has run
+        # The flow run's trials once it has run; None when Prefect did not run it (a
+        # retried parent flow run returns a completed subflow's result instead).
+        self.trials: Optional[list[Trial]] = None
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         exp = self.request.experiment

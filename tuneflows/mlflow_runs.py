@@ -86,7 +86,8 @@ def parent_run(client: Any, experiment_name: str, experiment_id: Optional[str] =
 
 
 def trial_runs(client: Any, parent: Any) -> list[Any]:
-    """The trial runs nested under ``parent``, in the order the trials were created."""
+    """The trial runs nested under ``parent``, in the order the trials were created (by
+    trial id: several writer processes create the runs, so their start times may not be)."""
     found, token = [], None
     while True:
         page = client.search_runs(
@@ -96,7 +97,7 @@ def trial_runs(client: Any, parent: Any) -> list[Any]:
         found.extend(run for run in page if TRIAL_ID_TAG in run.data.tags)
         token = page.token
         if not token:
-            return found
+            return sorted(found, key=lambda run: run.data.tags[TRIAL_ID_TAG])
 
 
 def parse_value(text: str) -> Any:

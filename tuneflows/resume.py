@@ -1,54 +1,75 @@
-"""Resume: which saved state an experiment continues from, and how its trials, their
-checkpoints and the scheduler's and searcher's state are taken over from it."""
+"""Resume: which run an experiment goes to and the saved state it continues from, and
+how its trials, their checkpoints and the scheduler's and searcher's state are taken
+over from it."""
 
 from __future__ import annotations
 
+import logging
+import os
 from typing import Any, Optional
 
 from tuneflows import result as R
 from tuneflows.checkpoints import CheckpointStore
 from tuneflows.control.controller import TrialController
-from tuneflows.experiment_state import ExperimentState, load_state
+from tuneflows.experiment_state import ExperimentState, load_state, state_path
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
+from tuneflows.run_dirs import choose_run, is_run_id, new_run_id, read_run, run_dirs
 from tuneflows.spec import Experiment
 from tuneflows.spec_changes import check_spec_unchanged
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial
 
+logger = logging.getLogger(__name__)
+
 RESUME_MODES = (False, True, "AUTO", "ERRORED_ONLY")
 
 
-def saved_state_to_resume(exp: Experiment, resume: Any) -> Optional[ExperimentState]:
-    """The saved state to continue, per ``resume``; refuses to overwrite silently.
+def saved_state_to_resume(exp: Experiment, resume: Any, flow_run_id: Optional[str] = None,
+                          retrying: bool = False) -> Optional[ExperimentState]:
+    """Chooses the run of ``exp`` to go to (sets ``exp.run_id``: a new run, or the one
+    to continue, :func:`~tuneflows.run_dirs.choose_run`) and returns its saved state.
 
     Args:
         exp: The experiment.
-        resume: One of :data:`RESUME_MODES`.
+        resume: One of :data:`RESUME_MODES`, or a run id (continue that run).
+        flow_run_id: The Prefect flow run calling ``run_experiments``, if any.
+        retrying: That flow run is on a retry (its run is continued).
+
+    Returns:
+        The state to continue, or None to start afresh in a new run directory.
 
     ``True`` and ``"ERRORED_ONLY"`` need saved state; ``"AUTO"`` starts fresh without.
     Whatever the mode, saved state resumes only with the spec it was saved with.
 
     Raises:
-        ValueError: A bad ``resume``, nothing to resume for ``True`` or
-            ``"ERRORED_ONLY"``, existing state with ``resume=False``, or a spec changed
-            since the state was saved (listing the differences).
+        ValueError: A bad ``resume``, nothing to resume for ``True``, ``"ERRORED_ONLY"``
+            or a run id, or a spec changed since the state was saved (listing the
+            differences).
     """
-    if resume not in RESUME_MODES:
-        raise ValueError(f"resume must be one of {RESUME_MODES}, got {resume!r}.")
-    state = load_state(exp.dir)
-    if state is None:
-        if resume in (True, "ERRORED_ONLY"):
-            raise ValueError(f"resume={resume!r}: {exp.dir!r} holds no experiment to resume "
-                             f"(pass resume='AUTO' to resume when there is one, else start "
-                             f"fresh).")
+    by_id = isinstance(resume, str) and is_run_id(resume)
+    if resume not in RESUME_MODES and not by_id:
+        raise ValueError(f"resume must be one of {RESUME_MODES} or a run id, got {resume!r}.")
+    runs = [read_run(d) for d in run_dirs(exp.experiment_dir)]
+    if by_id:
+        chosen = next((r for r in runs if r.run_id == resume and r.has_state), None)
+        if chosen is None:
+            raise ValueError(f"Experiment {exp.name!r} has no run {resume!r} to resume under "
+                             f"{exp.experiment_dir!r}.")
+    else:
+        chosen = choose_run(runs, resume, flow_run_id, retrying)
+    if chosen is None:
+        if resume is True and not retrying:
+            raise ValueError(f"resume=True: experiment {exp.name!r} has no unfinished run to "
+                             f"continue under {exp.experiment_dir!r} (pass resume='AUTO' to "
+                             f"continue one when there is one, else start a new run).")
+        if resume and os.path.exists(state_path(exp.experiment_dir)):
+            logger.warning("%s holds an experiment of a tuneflows before run directories; it "
+                           "is not resumed (a new run starts beside it).", exp.experiment_dir)
+        exp.run_id = new_run_id(existing=[r.run_id for r in runs])
         return None
-    if resume is False:
-        raise ValueError(
-            f"Experiment directory {exp.dir!r} already holds experiment {exp.name!r} "
-            f"({len(state.trials)} trials). Pass resume=True to continue it (or "
-            f"resume='ERRORED_ONLY' to re-run its failed trials), or start fresh with "
-            f"another experiment name or local_dir, or after removing that directory."
-        )
-    check_spec_unchanged(state.spec, [t["trainable_name"] for t in state.trials], exp)
+    exp.run_id = chosen.run_id
+    state = load_state(exp.dir)
+    if state is not None:
+        check_spec_unchanged(state.spec, [t["trainable_name"] for t in state.trials], exp)
     return state
 
 

@@ -11,12 +11,13 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
 from tuneflows.search.config_validation import validate_config
+from tuneflows.run_dirs import new_run_id
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
     "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
     "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-    "upload_dir", "max_seconds_without_result",
+    "upload_dir", "max_seconds_without_result", "points_to_evaluate",
 )
 RESOURCE_KEYS = ("cpu", "gpu")
 
@@ -60,6 +61,9 @@ class Experiment:
             (results stay under ``local_dir``; MLflow is where they are shared). The
             key is accepted so that seed-era specs get this message rather than
             "unknown key".
+        points_to_evaluate: Configs evaluated first (partial configs; YAML:
+            ``points_to_evaluate: [{lr: 0.3}]``), given to the default grid × samples
+            generator or to a searcher named by string (``search_alg="hyperopt"``).
 
     Raises:
         ValueError: A setting is invalid, naming the key and the value given.
@@ -82,8 +86,12 @@ class Experiment:
     restore: Optional[str] = None
     upload_dir: Optional[str] = None
     max_seconds_without_result: Optional[float] = None
+    points_to_evaluate: Optional[Sequence[Mapping[str, Any]]] = None
     trainable: Any = field(init=False, repr=False)
     trainable_name: str = field(init=False)
+    #: This run's id: its results go to ``<local_dir>/<name>/<run_id>/``. A new id per
+    #: ``Experiment``; ``run_experiments`` gives each run a new one, or a resumed run's.
+    run_id: str = field(init=False)
 
     def __post_init__(self) -> None:
         where = f"experiment {self.name!r}"
@@ -92,6 +100,7 @@ class Experiment:
             raise ValueError(f"Experiment name must be a non-empty directory name (not '.' "
                              f"or '..', no '/', '\\' or NUL), got {self.name!r}.")
         _check_upload_dir(self.upload_dir, where)
+        self.points_to_evaluate = _check_points(self.points_to_evaluate, where)
         self.trainable, self.trainable_name = _resolve_run(self.run, where)
         self.stop = _check_stop(self.stop, where)
         if self.config is not None and not isinstance(self.config, Mapping):
@@ -105,6 +114,7 @@ class Experiment:
         self.num_samples = _check_samples(self.repeat, self.num_samples, where)
         self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
         self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
+        self.run_id = new_run_id()
         for key in ("checkpoint_freq", "max_failures"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -132,9 +142,15 @@ class Experiment:
                                  f"checkpoint directory (it has no .tune_metadata).")
 
     @property
-    def dir(self) -> str:
-        """The experiment's results directory, ``<local_dir>/<name>``."""
+    def experiment_dir(self) -> str:
+        """The directory of every run of the experiment, ``<local_dir>/<name>``."""
         return os.path.join(self.local_dir, self.name)
+
+    @property
+    def dir(self) -> str:
+        """This run's results directory, ``<local_dir>/<name>/<run_id>``: its state,
+        lock and trial directories."""
+        return os.path.join(self.local_dir, self.name, self.run_id)
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":
@@ -161,6 +177,15 @@ def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
             f"Trainable class; got {run!r} (not callable)."
         )
     return run, getattr(run, "__name__", type(run).__name__)
+
+
+def _check_points(points: Any, where: str) -> Optional[list[dict[str, Any]]]:
+    if points is None:
+        return None
+    if not isinstance(points, (list, tuple)) or not all(isinstance(p, Mapping) for p in points):
+        raise ValueError(f"{where}: 'points_to_evaluate' must be a list of configs (mappings "
+                         f"of config keys to values), got {points!r}.")
+    return [dict(p) for p in points]
 
 
 def _check_upload_dir(upload_dir: Any, where: str) -> None:

@@ -26,6 +26,7 @@ from typing import Any, Optional, Union
 
 from tuneflows.best_trial import metric_value, ranked_trials
 from tuneflows.mlflow_runs import parent_run, trial_config, trial_runs, trial_status
+from tuneflows.recording.mlflow_store import store_creation_lock
 from tuneflows.search.searcher import EARLY_STOPPED, Searcher
 from tuneflows.trial import TERMINATED, Trial
 from tuneflows.trial_outcome import STOPPED_EARLY, Outcome
@@ -34,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 #: ``run_experiments(warm_start=...)``: start from the experiment's previous run.
 PREVIOUS = "previous"
+#: The new run's parent-run tags: the previous parent run and how many trials were learned.
+WARM_START_RUN_TAG = "tuneflows.warm_start.parent_run_id"
+WARM_START_TRIALS_TAG = "tuneflows.warm_start.trials"
 #: How many of the previous run's best trials a warm start tells the searcher by default.
 DEFAULT_LIMIT = 10
 
@@ -66,10 +70,24 @@ class PreviousRun:
     Attributes:
         parent_run_id: Its MLflow parent run (None: the experiment has no previous run).
         observations: The trials to tell the searcher.
+        learned: How many of them the searcher learned from (once told).
     """
 
     parent_run_id: Optional[str]
     observations: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    learned: int = 0
+
+    def tags(self) -> dict[str, str]:
+        """The new run's MLflow parent-run tags naming where it started from (none when
+        there was no previous run).
+
+        Example:
+            >>> PreviousRun("abc", [({"x": 1}, {"loss": 0.1})], learned=1).tags()
+            {'tuneflows.warm_start.parent_run_id': 'abc', 'tuneflows.warm_start.trials': '1'}
+        """
+        if self.parent_run_id is None:
+            return {}
+        return {WARM_START_RUN_TAG: self.parent_run_id, WARM_START_TRIALS_TAG: str(self.learned)}
 
     def warm(self, searcher: Searcher) -> int:
         """Tells ``searcher`` every observation; returns how many it learned from."""
@@ -84,7 +102,9 @@ def previous_run(client: Any, experiment_name: str, metric: str, mode: str,
     uri = str(client.tracking_uri)
     if uri.startswith("sqlite:///") and not os.path.exists(uri[len("sqlite:///"):].split("?")[0]):
         return PreviousRun(None)  # no store yet: reading must not create (migrate) it
-    if client.get_experiment_by_name(experiment_name) is None:
+    with store_creation_lock(uri):  # another process may be creating (migrating) the store
+        experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
         return PreviousRun(None)
     try:
         parent = parent_run(client, experiment_name)
@@ -122,8 +142,8 @@ def start_from_previous_run(searcher: Searcher, client: Any, experiment_name: st
         logger.info("Experiment %r has no previous run in MLflow: it starts cold.",
                     experiment_name)
         return previous
-    learned = previous.warm(searcher)
+    previous.learned = previous.warm(searcher)
     logger.info("Warm start of %r from MLflow run %s: the searcher (%s) learned from %d of "
                 "its best %d trials.", experiment_name, previous.parent_run_id,
-                type(searcher).__name__, learned, len(previous.observations))
+                type(searcher).__name__, previous.learned, len(previous.observations))
     return previous

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import tuneflows
 from tuneflows.cli import main
 
 SPEC = """
@@ -27,7 +28,7 @@ def _write_spec(tmp_path, name: str) -> str:
 
 def test_cli_runs_a_yaml_spec(tune_env, tmp_path):
     assert main(["run", _write_spec(tmp_path, "cli_spec")]) == 0
-    exp_dir = os.path.join(tune_env, "cli_spec")
+    exp_dir = tuneflows.latest_run_dir(tune_env, "cli_spec")
     params = sorted(
         json.load(open(os.path.join(exp_dir, d, "params.json")))["lr"]
         for d in os.listdir(exp_dir) if os.path.isdir(os.path.join(exp_dir, d))
@@ -38,11 +39,14 @@ def test_cli_runs_a_yaml_spec(tune_env, tmp_path):
 def test_cli_resume_of_a_finished_experiment_reruns_nothing(tune_env, tmp_path):
     spec = _write_spec(tmp_path, "cli_resume")
     assert main(["run", spec]) == 0
-    exp_dir = os.path.join(tune_env, "cli_resume")
+    exp_dir = tuneflows.latest_run_dir(tune_env, "cli_resume")
     sizes = {d: os.path.getsize(os.path.join(exp_dir, d, "result.json"))
              for d in os.listdir(exp_dir) if os.path.isdir(os.path.join(exp_dir, d))}
     assert main(["resume", exp_dir]) == 0
     assert {d: os.path.getsize(os.path.join(exp_dir, d, "result.json")) for d in sizes} == sizes
+    # re-running the spec is a new run beside it, as re-running a seed-era script was
+    assert main(["run", spec]) == 0
+    assert tuneflows.latest_run_dir(tune_env, "cli_resume") != exp_dir
 
 
 def test_cli_rejects_a_spec_that_is_not_a_mapping(tmp_path, capsys):
@@ -61,9 +65,12 @@ def test_cli_lists_experiments_and_prints_the_best_config(tune_env, tmp_path, ca
                  "--mode", "max", "--num-samples", "1"]) == 0
     capsys.readouterr()
     assert main(["ls", tune_env]) == 0
-    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("cli_best")]
-    assert "finished" in line and "2 trials (2 TERMINATED)" in line
-    assert "best mean_accuracy=" in line
+    lines = capsys.readouterr().out.splitlines()
+    heading = lines.index("cli_best  (1 run)")
+    run_line = lines[heading + 1]
+    assert run_line.split()[0] == os.path.basename(tuneflows.latest_run_dir(tune_env, "cli_best"))
+    assert "finished" in run_line and "2 trials (2 TERMINATED)" in run_line
+    assert "best mean_accuracy=" in run_line
     assert main(["best", os.path.join(tune_env, "cli_best")]) == 0
     best = json.loads(capsys.readouterr().out)
     assert best["momentum"] == 0.1 and best["lr"] in (0.4, 0.6)
@@ -81,3 +88,34 @@ def test_tune_spec_flow_returns_the_best_config_as_a_pipeline_step(tune_env, tmp
         [child] = client.read_flow_runs(
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["pipeline_spec"])))
     assert child.state.is_completed() and child.parent_task_run_id is not None
+
+
+def _two_steps(config, reporter):
+    for step in range(1, 3):
+        reporter(mean_accuracy=step * config["lr"])
+
+
+def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
+    from prefect import flow
+
+    from tuneflows.run_dirs import read_run_file, run_dirs
+
+    attempts = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def pipeline() -> str:
+        trials = tuneflows.run_experiments(
+            {"retried_pipeline": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+        attempts.append(os.path.dirname(trials[0].logdir))
+        if len(attempts) == 1:
+            raise RuntimeError("a later step of the pipeline failed")
+        return attempts[-1]
+
+    run_dir = pipeline()
+    assert attempts == [run_dir, run_dir]  # the retry went back to its run, not a new one
+    assert run_dirs(os.path.join(tune_env, "retried_pipeline")) == [run_dir]
+    assert read_run_file(run_dir)["flow_run_id"]
+    # a new flow run is a new run
+    [trial] = tuneflows.run_experiments(
+        {"retried_pipeline": {"run": _two_steps, "config": {"lr": 0.5}}}, verbose=0)
+    assert os.path.dirname(trial.logdir) != run_dir

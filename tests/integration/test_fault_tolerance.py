@@ -114,13 +114,24 @@ def test_restore_starts_trials_from_a_checkpoint(tune_env):
     assert _iterations(second.logdir) == [4, 5]
 
 
-def test_running_into_an_existing_experiment_says_how_to_resume(tune_env):
+def test_a_rerun_is_a_new_run_and_resume_picks_one(tune_env):
     spec = {"twice": {"run": Steady, "stop": {"training_iteration": 2}}}
-    tuneflows.run_experiments(spec, verbose=False)
-    with pytest.raises(ValueError, match="resume=True"):
-        tuneflows.run_experiments(spec, verbose=False)
-    [again] = tuneflows.run_experiments(spec, verbose=False, resume=True)
-    assert again.status == TERMINATED and _iterations(again.logdir) == [1, 2]
+    [first] = tuneflows.run_experiments(spec, verbose=False)
+    [second] = tuneflows.run_experiments(spec, verbose=False)  # as the seed re-ran: afresh
+    first_run = os.path.dirname(first.logdir)
+    assert os.path.dirname(second.logdir) == tuneflows.latest_run_dir(tune_env, "twice")
+    assert os.path.dirname(second.logdir) > first_run
+    assert _iterations(first.logdir) == _iterations(second.logdir) == [1, 2]
+    # nothing unfinished to resume: resume=True says so, "AUTO" starts a new run
+    with pytest.raises(ValueError, match="resume=True: experiment 'twice' has no unfinished run"):
+        tuneflows.run_experiments(spec, verbose=False, resume=True)
+    [third] = tuneflows.run_experiments(spec, verbose=False, resume="AUTO")
+    assert os.path.dirname(third.logdir) == tuneflows.latest_run_dir(tune_env, "twice")
+    assert len({os.path.dirname(t.logdir) for t in (first, second, third)}) == 3
+    # a run id continues that run: it had finished, so nothing runs again
+    [again] = tuneflows.run_experiments(spec, verbose=False, resume=os.path.basename(first_run))
+    assert again.status == TERMINATED and again.logdir == first.logdir
+    assert _iterations(again.logdir) == [1, 2]
 
 
 DRIVER = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "slow_checkpointed.py")
@@ -134,7 +145,7 @@ def _env(local_dir: str) -> dict:
 
 def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
     script = os.path.abspath(DRIVER)
-    exp_dir = os.path.join(tune_env, "killed")
+    exp_dir = os.path.join(tune_env, "killed")  # its one run is resumed by experiment directory
     proc = subprocess.Popen([sys.executable, str(script), "killed"], env=_env(tune_env),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -159,7 +170,7 @@ def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
 
     def finals(name):
         out = {}
-        base = os.path.join(tune_env, name)
+        base = tuneflows.latest_run_dir(tune_env, name)
         for entry in os.listdir(base):
             path = os.path.join(base, entry, "result.json")
             if os.path.exists(path):

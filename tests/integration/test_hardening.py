@@ -19,8 +19,10 @@ def steps(config, reporter):
         reporter(mean_accuracy=i, timesteps_total=i)
 
 
-def test_a_second_driver_on_one_experiment_is_refused_naming_the_first(tune_env):
-    directory = os.path.join(tune_env, "locked")
+def test_a_second_driver_on_one_run_is_refused_naming_the_first(tune_env):
+    [first] = tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
+    directory = tuneflows.latest_run_dir(tune_env, "locked")
+    run_id = os.path.basename(directory)
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
@@ -33,20 +35,23 @@ def test_a_second_driver_on_one_experiment_is_refused_naming_the_first(tune_env)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(TuneError, match=f"in use by another tuneflows driver \\(pid {holder.pid} on"):
-            tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
-        assert not os.path.exists(os.path.join(directory, "experiment_state.json"))
+            tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False, resume=run_id)
+        # a re-run meanwhile is a run of its own: two drivers never share a run directory
+        [rerun] = tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
+        assert rerun.status == "TERMINATED" and not rerun.logdir.startswith(directory)
     finally:
         holder.kill()
         holder.wait(10)
-    # The holder died: its lock is gone with it, and the experiment runs.
+    # The holder died: its lock is gone with it, and the run can be resumed.
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
-            [trial] = tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False)
+            [trial] = tuneflows.run_experiments({"locked": {"run": steps}}, verbose=False,
+                                                resume=run_id)
             break
         except TuneError:
             time.sleep(0.2)
-    assert trial.status == "TERMINATED"
+    assert trial.status == "TERMINATED" and trial.logdir == first.logdir
 
 
 def test_config_values_with_slashes_make_safe_trial_directories(tune_env):
@@ -55,7 +60,7 @@ def test_config_values_with_slashes_make_safe_trial_directories(tune_env):
         "config": {"data": tuneflows.grid_search(["train/a.csv", "../../b.csv", "c\0d"])},
     }}, verbose=False)
     assert [t.status for t in trials] == ["TERMINATED"] * 3
-    root = os.path.realpath(os.path.join(tune_env, "paths"))
+    root = os.path.realpath(tuneflows.latest_run_dir(tune_env, "paths"))
     for trial in trials:
         assert os.path.dirname(os.path.realpath(trial.logdir)) == root
         assert "/" not in os.path.basename(trial.logdir)

@@ -11,6 +11,7 @@ import pytest
 
 from tuneflows.error import TuneError
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.trial_dirs import find_trial_dirs
 
 
 def results(first: int, last: int) -> list[dict]:
@@ -217,6 +218,4 @@ def test_run_experiments_with_a_bad_tracking_uri_fails_before_any_trial(tune_env
                                   verbose=False)
     assert uri in str(info.value)
     experiment_dir = os.path.join(tune_env, "bad_store")
-    trial_dirs = [d for d in os.listdir(experiment_dir)
-                  if os.path.isdir(os.path.join(experiment_dir, d))] if os.path.isdir(experiment_dir) else []
-    assert trial_dirs == []
+    assert not os.path.isdir(experiment_dir) or find_trial_dirs(experiment_dir) == []

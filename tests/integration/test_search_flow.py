@@ -224,7 +224,7 @@ def test_metric_never_reported_names_the_metric_and_the_reported_keys(tune_env):
     assert "'accuracy'" in message
     assert "acc" in message.replace("'accuracy'", "") and "other" in message
     # The first result, which revealed the problem, is kept on disk.
-    exp_dir = os.path.join(tune_env, "tpe_no_metric")
+    exp_dir = tuneflows.latest_run_dir(tune_env, "tpe_no_metric")
     rows = []
     for name in os.listdir(exp_dir):
         path = os.path.join(exp_dir, name, "result.json")

@@ -16,7 +16,7 @@ def make_trial(experiment: Experiment, trial_id: str, index: int, config: Mappin
 
     Args:
         experiment: Gives the trainable, resources, stop criteria, checkpoint settings,
-            failure budget and the directory the trial's logdir goes in.
+            failure budget and the run directory the trial's logdir goes in.
         trial_id: The trial's id.
         index: Its position in the experiment (the start of its tag).
         config: The resolved configuration.
@@ -24,9 +24,10 @@ def make_trial(experiment: Experiment, trial_id: str, index: int, config: Mappin
 
     Example:
         >>> exp = Experiment("demo", run=lambda config, reporter: None, local_dir="/r")
+        >>> exp.run_id = "2026-12-02_00-31-05_ab12"
         >>> trial = make_trial(exp, "t_00003", 3, {"lr": 0.1}, "lr=0.1")
         >>> trial.name, trial.logdir, trial.status
-        ('<lambda>_3_lr=0.1', '/r/demo/_lambda__3_lr=0.1', 'PENDING')
+        ('<lambda>_3_lr=0.1', '/r/demo/2026-12-02_00-31-05_ab12/_lambda__3_lr=0.1', 'PENDING')
     """
     trial = Trial(
         trial_id=trial_id, experiment_tag=f"{index}_{tag}" if tag else str(index),

@@ -39,7 +39,7 @@ def _sqlite_path(tracking_uri: str) -> str:
     return tracking_uri[len("sqlite:///"):].split("?", 1)[0]
 
 
-def _store_creation_lock(tracking_uri: str) -> ContextManager[Any]:
+def store_creation_lock(tracking_uri: str) -> ContextManager[Any]:
     """Serialises opening a SQLite store across processes: MLflow's schema migration of a
     new database fails (and can leave it half-migrated) when two processes run it at once."""
     if not tracking_uri.startswith("sqlite:///"):
@@ -80,7 +80,7 @@ class MlflowStore:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri or tracking_uri_for(local_dir)
-        with _store_creation_lock(self.tracking_uri):
+        with store_creation_lock(self.tracking_uri):
             self.client = MlflowClient(tracking_uri=self.tracking_uri)
             existing = self.client.get_experiment_by_name(experiment_name)
             if existing is not None:

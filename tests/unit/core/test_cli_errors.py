@@ -1,6 +1,8 @@
 """The CLI's errors: one line on stderr in its own words, exit code 2, before any
 trial starts (no Ray, Prefect or MLflow is reached)."""
 
+import os
+
 import pytest
 
 from tuneflows.cli import main
@@ -25,11 +27,14 @@ def spec(tmp_path):
     (["run", "{spec}", "--search", "hyperopt"], "search algorithm 'hyperopt' needs"),
     (["run", "{spec}", "--num-samples", "0"], "--num-samples must be at least 1"),
     (["run", "/nonexistent/spec.yaml"], "No such file"),
-    (["best", "/nonexistent/dir"], "holds no tuneflows experiment"),
+    (["best", "/nonexistent/dir"], "'/nonexistent/dir' is not a directory"),
+    (["best", "{dir}"], "holds no tuneflows experiment run"),
+    (["resume", "{dir}"], "holds no tuneflows experiment state to resume"),
+    (["resume", "no_such_experiment"], "no_such_experiment' is not a directory"),
     (["ls", "/nonexistent/dir"], "is not a directory"),
 ])
 def test_errors_are_one_line_with_exit_code_2(spec, capsys, argv, message):
-    argv = [a.format(spec=spec) for a in argv]
+    argv = [a.format(spec=spec, dir=os.path.dirname(spec)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

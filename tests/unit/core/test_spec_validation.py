@@ -87,7 +87,9 @@ def test_normalize_accepts_dict_experiment_and_list():
 
 
 def test_local_dir_defaults_to_tune_result_dir(results_dir):
-    assert Experiment("a", run=_train).dir == os.path.join(str(results_dir), "a")
+    experiment = Experiment("a", run=_train)
+    assert experiment.experiment_dir == os.path.join(str(results_dir), "a")
+    assert experiment.dir == os.path.join(str(results_dir), "a", experiment.run_id)
 
 
 def test_restore_must_be_a_checkpoint_directory(tmp_path):
@@ -106,11 +108,12 @@ def test_keep_checkpoints_num_below_one():
 def test_incompatible_state_file_is_refused(results_dir):
     from tuneflows.experiment_state import STATE_FILE
 
-    os.makedirs(results_dir / "exp")
-    (results_dir / "exp" / STATE_FILE).write_text('{"version": 99}')
+    run_dir = results_dir / "exp" / "2026-12-02_00-31-05_ab12"
+    os.makedirs(run_dir)
+    (run_dir / STATE_FILE).write_text('{"version": 99}')
     with pytest.raises(tuneflows.TuneError, match="version"):
         tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
-    (results_dir / "exp" / STATE_FILE).write_bytes(b"garbage")
+    (run_dir / STATE_FILE).write_bytes(b"garbage")
     with pytest.raises(tuneflows.TuneError, match="Cannot read"):
         tuneflows.run_experiments({"exp": {"run": _train}}, verbose=False, resume=True)
 

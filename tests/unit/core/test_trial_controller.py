@@ -44,6 +44,7 @@ def controller(n: int = 3, slots: int = 2, max_failures: int = 0, scheduler=None
     exp = Experiment("exp", run=lambda config, reporter: None, local_dir="/results",
                      config={"lr": grid_search([0.1 * (i + 1) for i in range(n)])},
                      max_failures=max_failures)
+    exp.run_id = "2026-12-02_00-31-05_ab12"
     searcher = BasicVariantGenerator(exp.config)
     return TrialController(exp, "abcdef1234", scheduler or Scripted(), searcher, slots)
 
@@ -70,7 +71,7 @@ def test_fill_slots_adds_suggestions_and_starts_no_more_than_the_slots():
     trials = [a.trial for a in actions if isinstance(a, StartTrial)]
     assert [t.status for t in trials] == [RUNNING, RUNNING]
     assert [t.trial_id for t in trials] == ["abcde_00000", "abcde_00001"]
-    assert trials[0].logdir == "/results/exp/" + trial_dir_name(trials[0].name, "abcde_00000")
+    assert trials[0].logdir == "/results/exp/2026-12-02_00-31-05_ab12/" + trial_dir_name(trials[0].name, "abcde_00000")
     assert ctl.fill_slots() == []  # both slots busy
     assert ctl.running() == 2
 

@@ -1,0 +1,39 @@
+"""YAML specs: search spaces written as ``{uniform: [a, b]}`` become domains, and a bad
+one is an error naming the experiment and the key (no Ray, Prefect or MLflow)."""
+
+import pytest
+
+from tuneflows.cli import load_spec
+from tuneflows.search.domains import Choice, LogUniform, Uniform
+
+SPEC = """
+nightly:
+  run: flows.quickstart:train_func
+  config:
+    lr: {uniform: [0.1, 0.6]}
+    wd: {loguniform: [0.0001, 0.1]}
+    momentum: {grid_search: [0.1, 0.2]}
+    net: {act: {choice: [[relu, tanh]]}, width: 8}
+"""
+
+
+def test_domains_in_yaml_become_search_spaces(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(SPEC)
+    config = load_spec(str(path))["nightly"]["config"]
+    assert isinstance(config["lr"], Uniform) and (config["lr"].low, config["lr"].high) == (0.1, 0.6)
+    assert isinstance(config["wd"], LogUniform)
+    assert config["momentum"] == {"grid_search": [0.1, 0.2]}  # the seed's grid form stays
+    assert isinstance(config["net"]["act"], Choice) and config["net"]["width"] == 8
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{uniform: 0.1}", r"nightly: config\['lr'\]: \{uniform: ...\} takes a list"),
+    ("{uniform: [0.6, 0.1]}", r"nightly: config\['lr'\]: \{uniform: \[0.6, 0.1\]\} is not a valid"),
+    ("{randint: [1, 2, 3, 4]}", r"nightly: config\['lr'\]: \{randint: .*is not a valid"),
+])
+def test_a_bad_domain_names_the_experiment_and_key(tmp_path, value, message):
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"nightly:\n  run: flows.quickstart:train_func\n  config:\n    lr: {value}\n")
+    with pytest.raises(ValueError, match=message):
+        load_spec(str(path))

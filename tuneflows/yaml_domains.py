@@ -1,0 +1,52 @@
+"""Search spaces written in YAML: a single-key mapping naming a domain, with its
+arguments as a list, becomes that domain (``{uniform: [0.1, 0.6]}`` is
+``tuneflows.uniform(0.1, 0.6)``); the seed's ``{grid_search: [...]}`` stays as it is.
+
+Example:
+    >>> space = yaml_config({"lr": {"uniform": [0.1, 0.6]}, "act": {"choice": [["relu", "tanh"]]},
+    ...                      "net": {"layers": {"randint": [1, 4]}}, "bs": 32})
+    >>> type(space["lr"]).__name__, space["lr"].low, space["net"]["layers"].high, space["bs"]
+    ('Uniform', 0.1, 4, 32)
+    >>> yaml_config({"lr": {"uniform": 0.1}})
+    Traceback (most recent call last):
+    ...
+    ValueError: config['lr']: {uniform: ...} takes a list of arguments, e.g. {uniform: [0.1, 0.6]}; got 0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from tuneflows.search import domains
+
+#: The domains a YAML spec can name, by name.
+YAML_DOMAINS: dict[str, Callable[..., Any]] = {
+    name: getattr(domains, name)
+    for name in ("uniform", "quniform", "loguniform", "qloguniform", "randint", "randn", "choice")
+}
+
+
+def yaml_config(config: Mapping[str, Any], path: str = "config") -> dict[str, Any]:
+    """``config`` with every YAML domain mapping replaced by its domain.
+
+    Raises:
+        ValueError: A domain's arguments are not a list or do not fit it (names the key).
+    """
+    converted: dict[str, Any] = {}
+    for key, value in config.items():
+        where = f"{path}[{key!r}]"
+        if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in YAML_DOMAINS:
+            [(name, args)] = value.items()
+            if not isinstance(args, list):
+                raise ValueError(f"{where}: {{{name}: ...}} takes a list of arguments, e.g. "
+                                 f"{{uniform: [0.1, 0.6]}}; got {args!r}.")
+            try:
+                converted[key] = YAML_DOMAINS[name](*args)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{where}: {{{name}: {args!r}}} is not a valid domain: "
+                                 f"{exc}") from exc
+        elif isinstance(value, Mapping) and "grid_search" not in value:
+            converted[key] = yaml_config(value, where)
+        else:
+            converted[key] = value
+    return converted
