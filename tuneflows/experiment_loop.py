@@ -165,10 +165,11 @@ class ExperimentLoop:
                         self._recorder.on_trial_left_running(trial, status)
                 self._persist(force=True)
                 self._actors.shutdown()
-                await self.views.reports.finish(self.views.summary_facts(status))
             finally:
-                await asyncio.to_thread(self._recorder.on_experiment_end, status,
-                                        list(self.trials.values()))
+                gaps = await asyncio.to_thread(self._recorder.on_experiment_end, status,
+                                               list(self.trials.values()))
+                self.views.note_mlflow_gaps(gaps)
+                await self.views.reports.finish(self.views.summary_facts(status))
         self._recorder.show_where_to_look(self.views.where_to_look())
 
     def _persist(self, force: bool = False) -> None:
