@@ -211,6 +211,7 @@ def main(argv: Sequence[str]) -> None:
     os.environ.update(writer_http_settings(os.environ))  # before MLflow is imported
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which closes the pipe
     logging.basicConfig(level=logging.WARNING, format="tuneflows MLflow writer: %(message)s")
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # each retry of a dead server
     commands = Connection(int(argv[0]), writable=False)
     replies = Connection(int(argv[1]), readable=False)
     inbox = CommandInbox(commands)
