@@ -142,15 +142,18 @@ class MlflowBatcher:
         self._call(None, self._store.end_experiment, status, summary)
         self._owns_parent = False
 
-    def kill_open_runs(self, reason: str) -> None:
+    def kill_open_runs(self, reason: str) -> int:
         """The driver is gone: writes what is queued, then marks every run still open
         (the trials' and, if this batcher owns it, the parent's) KILLED, tagged with
-        ``reason``."""
+        ``reason``; returns how many runs that was."""
         self.flush_all()
-        for trial_id in sorted(self._open):
+        runs = sorted(self._open)
+        for trial_id in runs:
             self.end_trial(trial_id, "KILLED", {"tuneflows.killed_because": reason})
-        if self._owns_parent:
+        owned_parent = self._owns_parent
+        if owned_parent:
             self.end_experiment("KILLED", {"tuneflows.killed_because": reason})
+        return len(runs) + int(owned_parent)
 
     def flush(self, trial_id: str) -> None:
         """Writes what is queued for one trial in one batch (or as few as limits allow)."""

@@ -67,7 +67,7 @@ class CommandInbox:
         """The driver died: what is queued is still handled, then :meth:`get` returns None."""
         if not self.gone.is_set():
             self.gone.set()
-            logger.warning("The driver is gone (%s): writing what is held, then exiting.", why)
+            logger.info("The driver is gone (%s): writing what is held, then exiting.", why)
             self._queue.put(None)
 
     def _read(self) -> None:
@@ -195,8 +195,11 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
             except OSError:  # the driver is gone
                 pass
     _exit_within(EXIT_GRACE_S)
-    for writer in writers.values():
-        writer.kill_open_runs("the tuneflows driver exited before ending its experiment")
+    for key, writer in writers.items():
+        killed = writer.kill_open_runs("the tuneflows driver exited before ending its experiment")
+        if killed:
+            logger.warning("The driver exited before ending experiment %s: %d MLflow run(s) "
+                           "marked KILLED.", key, killed)
 
 
 def _exit_within(seconds: float) -> None:
