@@ -21,6 +21,10 @@ MODULES = [
     "tuneflows.recording.where_to_look",
     "tuneflows.recording.status_block",
     "tuneflows.recording.prefect_reports",
+    "tuneflows.recording.mlflow_limits",
+    "tuneflows.recording.mlflow_gaps",
+    "tuneflows.mlflow_sync",
+    "tuneflows.stop_signals",
 ]
 
 
