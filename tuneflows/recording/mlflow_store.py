@@ -1,6 +1,6 @@
 """The MLflow store of an experiment: one parent run per experiment, one nested run
 per trial, written through ``MlflowClient`` in an MLflow writer process
-(:mod:`tuneflows.recording.mlflow_writer_process`)."""
+(:mod:`tuneflows.recording.mlflow_writer_child`)."""
 
 from __future__ import annotations
 
