@@ -1,4 +1,5 @@
-"""The ``tuneflows`` command: run experiments from a YAML spec, resume killed ones."""
+"""The ``tuneflows`` command: run experiments from a YAML spec, resume killed ones,
+replay trial files into MLflow."""
 
 from __future__ import annotations
 
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``tuneflows`` command line."""
     from tuneflows.cli_inspect import cmd_best, cmd_ls
     from tuneflows.cli_server import add_server_parser
+    from tuneflows.mlflow_sync import cmd_sync_mlflow
     from tuneflows.state_migration import cmd_migrate_state
 
     parser = argparse.ArgumentParser(prog="tuneflows", description=__doc__)
@@ -158,6 +160,16 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("experiment_dir")
     migrate.set_defaults(handler=cmd_migrate_state)
     add_server_parser(sub)
+    sync = sub.add_parser("sync-mlflow",
+                          help="replay an experiment's trial files into MLflow (idempotent)")
+    sync.add_argument("run_dir", help="the directory holding experiment_state.json")
+    sync.add_argument("--tracking-uri", default=None,
+                      help="default: MLFLOW_TRACKING_URI, else <local_dir>/mlflow.db")
+    sync.add_argument("--experiment-name", default=None,
+                      help="the MLflow experiment (default: from the directory's name)")
+    sync.add_argument("--checkpoints", action="store_true",
+                      help="also copy the checkpoint directories the runs lack")
+    sync.set_defaults(handler=cmd_sync_mlflow)
     return parser
 
 

@@ -24,11 +24,13 @@ from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import ExperimentState
 from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
+from tuneflows.recording.mlflow_limits import mlflow_deadline_s
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
 from tuneflows.resume import adopt_recorded_results, restore_experiment
 from tuneflows.run_dirs import write_run_file
 from tuneflows.startup_timeline import mark
 from tuneflows.state_writer import StateWriter
+from tuneflows.stop_signals import StopSignals
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.trial_outcome import CLIENT_REQUEST
@@ -64,6 +66,7 @@ class ExperimentLoop:
                                            self.experiment.checkpoint_score_attr)
         self._driving: dict[str, asyncio.Task] = {}
         self._fatal: Optional[BaseException] = None
+        self._stopped_by: Optional[str] = None  # the signal that stopped the experiment
         self._wakeup: Optional[asyncio.Event] = None
         self._event_loop: Optional[asyncio.AbstractEventLoop] = None
         self._round_task: Optional[RoundTask] = None
@@ -123,24 +126,40 @@ class ExperimentLoop:
         if self.request.on_loop is not None:
             self.request.on_loop(self)
         status = "FAILED"
-        try:
-            await self._loop()
-            status = "FINISHED" if self._fatal is None else "FAILED"
-        except BaseException as exc:  # Ctrl-C or a cancelled flow run: KILLED
-            status = "FAILED" if isinstance(exc, Exception) else "KILLED"
-            raise
-        finally:
-            mark("last trial ended")
-            await self._close(status)
-            mark("experiment closed")
+        # SIGINT/SIGTERM stop the loop; the trials, state and runs then end as below.
+        with StopSignals(self._stop_on_signal, grace_s=mlflow_deadline_s() + 30) as signals:
+            try:
+                await self._loop()
+                status = ("KILLED" if self._stopped_by else
+                          "FINISHED" if self._fatal is None else "FAILED")
+            except BaseException as exc:  # a cancelled flow run: KILLED
+                status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+                raise
+            finally:
+                mark("last trial ended")
+                await self._close(status)
+                mark("experiment closed")
+        signals.raise_if_received()
         if self._fatal is not None:
             raise self._fatal
         return list(self.trials.values())
 
+    def _stop_on_signal(self, signal_name: str) -> None:
+        """From the signal handler: the loop stops at once (its trials end as KILLED)."""
+        def stop() -> None:
+            self._stopped_by = signal_name
+            if self._wakeup is not None:
+                self._wakeup.set()
+
+        if self._event_loop is not None:
+            self._event_loop.call_soon_threadsafe(stop)
+        else:
+            stop()
+
     async def _loop(self) -> None:
         self._event_loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
-        while self._fatal is None:
+        while self._fatal is None and self._stopped_by is None:
             await self._carry_out_all(self.controller.fill_slots())
             if not self._driving:
                 await self._carry_out_all(self.controller.never_resumed())
@@ -170,10 +189,11 @@ class ExperimentLoop:
                         self._recorder.on_trial_left_running(trial, status)
                 self._persist(force=True)
                 self._actors.shutdown()
-                await self.views.reports.finish(self.views.summary_facts(status))
             finally:
-                await asyncio.to_thread(self._recorder.on_experiment_end, status,
-                                        list(self.trials.values()))
+                gaps = await asyncio.to_thread(self._recorder.on_experiment_end, status,
+                                               list(self.trials.values()))
+                self.views.note_mlflow_gaps(gaps)
+                await self.views.reports.finish(self.views.summary_facts(status))
         self._recorder.show_where_to_look(self.views.where_to_look())
 
     def _persist(self, force: bool = False) -> None:

@@ -13,6 +13,7 @@ from tuneflows.best_trial import best_trial, experiment_metric, metric_value
 from tuneflows.control.controller import TrialController
 from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.recording.experiment_report import SummaryFacts, outcome_counts
+from tuneflows.recording.mlflow_gaps import MlflowGaps
 from tuneflows.recording.mlflow_store import tracking_uri_for
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
 from tuneflows.recording.status_block import StatusDisplay, status_text
@@ -35,6 +36,7 @@ class ExperimentViews:
     Attributes:
         metric: The metric trials are ranked by (None: none known).
         mode: ``"max"`` or ``"min"``.
+        mlflow_gaps: What MLflow lacks of the ended experiment (None: nothing).
         display: The status block.
         reports: The flow run's Prefect artifacts and decision log.
     """
@@ -43,6 +45,7 @@ class ExperimentViews:
                  holding: Callable[[], int]) -> None:
         self._request = request
         self._stop_keys_checked = False
+        self.mlflow_gaps: Optional[str] = None
         self._controller = controller
         self._holding = holding
         exp = request.experiment
@@ -69,10 +72,25 @@ class ExperimentViews:
                            mode=self.mode, elapsed_s=time.monotonic() - self._started)
 
     def where_to_look(self) -> list[str]:
-        """The logdir, the MLflow UI (URL or command) and the Prefect flow run's page."""
+        """The logdir, the MLflow UI (URL or command) and the Prefect flow run's page;
+        what MLflow lacks, if anything (:meth:`note_mlflow_gaps`)."""
         exp = self._request.experiment
-        return [f"Logdir: {exp.dir}", mlflow_hint(tracking_uri_for(exp.local_dir), exp.name),
-                prefect_hint(self.reports.flow_run_id, configured_prefect_ui())]
+        lines = [f"Logdir: {exp.dir}", mlflow_hint(tracking_uri_for(exp.local_dir), exp.name),
+                 prefect_hint(self.reports.flow_run_id, configured_prefect_ui())]
+        if self.mlflow_gaps is not None:
+            lines.append(self.mlflow_gaps)
+        return lines
+
+    def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:
+        """Warns in the run's log when MLflow lacks records of the experiment (named
+        trials, why, how to replay them); the where-to-look lines and the summary say it
+        too."""
+        if gaps.complete:
+            return
+        exp = self._request.experiment
+        names = {t.trial_id: t.name for t in self._controller.trials.values()}
+        self.mlflow_gaps = gaps.describe(names, exp.dir)
+        _run_logger().warning("Experiment %r: %s", exp.name, self.mlflow_gaps)
 
     def summary_facts(self, status: str) -> SummaryFacts:
         """What the summary artifact says besides the trials."""

@@ -137,8 +137,9 @@ def test_queued_records_are_written_when_the_driver_goes_away(store):
     process = open_with_results(local_dir, name, 50)
     process.close()  # the pipe closes, as when the driver is killed: no end_experiment
     [parent], children = runs_of(client, name)
-    assert parent.info.status == "RUNNING"
-    assert children["t1"].info.status == "RUNNING"
+    assert parent.info.status == "KILLED"  # the writer ends the runs it held open
+    assert children["t1"].info.status == "KILLED"
+    assert "driver exited" in children["t1"].data.tags["tuneflows.killed_because"]
     history = client.get_metric_history(children["t1"].info.run_id, "loss")
     assert sorted(m.step for m in history) == list(range(1, 51))
 

@@ -28,6 +28,11 @@ class ActorPool:
         self._idle: list[Any] = []
         self._all: list[Any] = []
 
+    @property
+    def has_idle(self) -> bool:
+        """An idle actor is waiting for a trial."""
+        return bool(self._idle)
+
     def acquire(self) -> Any:
         """An idle actor, or a new one."""
         if self._idle:

@@ -17,6 +17,8 @@ from tuneflows.trainable import TrialIdentity
 
 #: Longest wait for a busy actor to say when its trainable last gave a result.
 PROGRESS_QUESTION_TIMEOUT_S = 10.0
+#: How often a trial waiting for a new actor checks whether an idle one could take it.
+PENDING_ACTOR_CHECK_S = 5.0
 
 
 class TrialActorDied(Exception):
@@ -53,18 +55,34 @@ class TrialActors:
 
     async def start(self, trial_id: str, config: Mapping[str, Any], identity: TrialIdentity,
                     checkpoint: Optional[bytes] = None) -> tuple[Optional[str], Optional[int]]:
-        """Starts (or restarts) the trial on its actor, or on a pooled one.
+        """Starts (or restarts) the trial on its actor, or on a pooled one. A new actor
+        that is not running after :data:`PENDING_ACTOR_CHECK_S` while an idle one is in
+        the pool (a node died and the idle actor holds the CPUs left) is killed, and
+        the trial starts on the idle one.
 
         Returns:
             ``(error, pid)``: the trainable's traceback when it failed to start (else
             None) and the actor's process id.
         """
         actor = self._actors.get(trial_id)
+        new_actor = actor is None and not self._pool.has_idle
         if actor is None:
             actor = self._actors[trial_id] = self._pool.acquire()
+        args = (self._trainable_ref, dict(config), identity, checkpoint)
         try:
-            error = await actor.start_trial.remote(self._trainable_ref, dict(config), identity,
-                                                   checkpoint)
+            started = asyncio.ensure_future(actor.start_trial.remote(*args))
+            while new_actor and not started.done():
+                await asyncio.wait([started], timeout=PENDING_ACTOR_CHECK_S)
+                if started.done() or not self._pool.has_idle:
+                    continue
+                # The new actor waits for resources that an idle one holds (a node died
+                # and the cluster is full): the trial takes the idle one instead.
+                started.cancel()
+                self._pool.discard(actor)
+                actor = self._actors[trial_id] = self._pool.acquire()
+                started = asyncio.ensure_future(actor.start_trial.remote(*args))
+                new_actor = False
+            error = await started
             pid = (await actor.node_info.remote())["pid"]
         except ray.exceptions.RayActorError as exc:
             self.discard(trial_id)

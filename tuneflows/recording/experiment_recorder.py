@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow_gaps import MlflowGaps
 from tuneflows.recording.mlflow_writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
@@ -134,14 +135,20 @@ class ExperimentRecorder:
         if self._display.verbose:  # rendering walks every trial: only when it shows
             self._display.update(self._status_text(), force=force)
 
-    def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> None:
+    def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
         """Writes everything queued, ends the MLflow parent run (``status``: FINISHED,
         FAILED or KILLED) with the best trial, the counts by outcome and the leaderboard,
-        and shows the final status block."""
+        and shows the final status block; waits for MLflow at most
+        ``TUNEFLOWS_MLFLOW_DEADLINE_S`` (the files are written whatever MLflow does).
+
+        Returns:
+            What MLflow lacks of the experiment.
+        """
         self._thread.submit(self._tensorboard.close)
         self._thread.close()
-        self._mlflow.end_experiment_run(status, trials)
+        gaps = self._mlflow.end_experiment_run(status, trials)
         self._display.close(self._status_text())
+        return gaps
 
     def show_where_to_look(self, lines: Sequence[str]) -> None:
         """After the final status block: where the records are (unless quiet)."""

@@ -1,6 +1,6 @@
 """The MLflow store of an experiment: one parent run per experiment, one nested run
 per trial, written through ``MlflowClient`` in an MLflow writer process
-(:mod:`tuneflows.recording.mlflow_writer_process`)."""
+(:mod:`tuneflows.recording.mlflow_writer_child`)."""
 
 from __future__ import annotations
 
@@ -104,9 +104,10 @@ class MlflowStore:
         self.trial_runs: dict[str, str] = {}
 
     def open_experiment(self, experiment_id: str, run_name: str, tags: Mapping[str, str],
-                        parent_run_id: Optional[str] = None) -> str:
+                        parent_run_id: Optional[str] = None, reopen: bool = True) -> str:
         """Creates the parent run of tuneflows experiment ``experiment_id``, or, when it
-        exists (a resumed experiment), marks it RUNNING and finds its trial runs.
+        exists (a resumed experiment), marks it RUNNING (unless not ``reopen``) and
+        finds its trial runs.
 
         Args:
             experiment_id: The tuneflows experiment id (the parent run's
@@ -115,6 +116,8 @@ class MlflowStore:
             tags: The parent run's tags, if it is created.
             parent_run_id: The parent run another writer process opened: this
                 recorder then only finds its trial runs.
+            reopen: Mark an existing parent run RUNNING (a replay of the trial files
+                keeps its status).
 
         Returns:
             The parent run's id.
@@ -135,7 +138,8 @@ class MlflowStore:
             self.parent_run_id = run.info.run_id
             return self.parent_run_id
         self.parent_run_id = found[0].info.run_id
-        self.client.update_run(self.parent_run_id, status="RUNNING")
+        if reopen:
+            self.client.update_run(self.parent_run_id, status="RUNNING")
         self._find_trial_runs()
         return self.parent_run_id
 
@@ -229,13 +233,15 @@ class MlflowStore:
         for artifact_file, text in texts.items():
             self.client.log_text(self.parent_run_id, text, artifact_file)
 
-    def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
-        """Logs the rows whose steps the run lacks (lost when a driver was killed)."""
+    def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> int:
+        """Logs the rows whose steps the run lacks (lost when a driver was killed, or
+        while MLflow was down) and returns how many."""
         history = self.client.get_metric_history(self.trial_runs[trial_id], "time_total_s")
         logged = max((m.step for m in history), default=0)
         missing = [row for row in rows if row[0] > logged]
         if missing:
             self.write(trial_id, missing)
+        return len(missing)
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING again."""

@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.best_trial import experiment_metric
 from tuneflows.recording.experiment_report import SummaryFacts
+from tuneflows.recording.mlflow_gaps import MlflowGaps
+from tuneflows.recording.mlflow_limits import mlflow_deadline_s
 from tuneflows.recording.mlflow_names import MlflowNames
 from tuneflows.recording.mlflow_records import (
     SPEC_ARTIFACT, ParentRunRecord, experiment_end_record, experiment_spec_json, settings,
@@ -95,8 +98,10 @@ class MlflowWriterPool:
             process.prepare(experiment_name, local_dir)
 
     def sync(self) -> bool:
-        """Waits until every writer has handled every earlier command."""
-        return all([p.sync() for p in self.processes])
+        """Waits until every writer has handled every earlier command (at most
+        ``TUNEFLOWS_MLFLOW_DEADLINE_S`` in all)."""
+        deadline = time.monotonic() + mlflow_deadline_s()
+        return all([p.sync(deadline) for p in self.processes])
 
     def open_experiment(self, experiment_name: str, local_dir: str, experiment_id: str,
                         run_name: str, tags: Mapping[str, str]) -> "MlflowExperimentLog":
@@ -119,8 +124,9 @@ class MlflowWriterPool:
                                "other writers take its trials.", experiment_name, exc)
         return MlflowExperimentLog(primary, helpers, experiment_id)
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Lets every writer finish what it holds and waits for them to exit."""
+    def close(self, timeout: float = 15.0) -> None:
+        """Lets every writer finish what it holds and waits (at most ``timeout`` s
+        each) for them to exit."""
         for process in self.processes:
             process.close(timeout)
 
@@ -214,28 +220,45 @@ class MlflowExperimentLog:
         self.end_trial(trial.trial_id, ending.pop("status", trial.status),
                        {**ending, **tags}, files)
 
-    def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> None:
+    def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
         """Logs the best trial's config and metric, the counts by outcome and the
         leaderboard on the parent run, then ends it with ``status`` (FINISHED, FAILED
-        or KILLED) once every trial's records are written."""
+        or KILLED) once every trial's records are written, or the deadline passed.
+
+        Returns:
+            What MLflow lacks (:class:`~tuneflows.recording.mlflow_gaps.MlflowGaps`).
+        """
         exp = self._experiment
         facts = SummaryFacts(exp.name if exp else self._key, self._metric, self._mode, self._rule,
                              dict(exp.stop or {}) if exp else {},
                              [f"Logdir: `{exp.dir}`"] if exp else [], status)
         record = experiment_end_record(trials, facts)
         self._log_parent(ParentRunRecord(record.params, record.metrics, {}, record.artifacts))
-        self.end_experiment(status, self._tags(record.tags))
+        return self.end_experiment(status, self._tags(record.tags))
 
-    def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
-        """Waits until every trial's records are written, then ends the parent run."""
-        for helper in self._writers[1:]:
+    def end_experiment(self, status: str, summary: Mapping[str, Any],
+                       deadline_s: Optional[float] = None) -> MlflowGaps:
+        """Waits until every trial's records are written, then ends the parent run;
+        waits at most ``deadline_s`` (default ``TUNEFLOWS_MLFLOW_DEADLINE_S``) in all.
+
+        Returns:
+            What MLflow lacks (dropped records, writers that stopped or were too slow).
+        """
+        deadline = time.monotonic() + (deadline_s or mlflow_deadline_s())
+        helpers = self._writers[1:]
+        for helper in helpers:
             helper.send("close_experiment", self._key, ())
-        replies = [helper.request("sync", "", ()) for helper in self._writers[1:]]
-        replies.append(self._primary.request("end_experiment", self._key, (status, dict(summary))))
-        for ok, error in replies:
-            if not ok:
-                logger.warning("MLflow records of experiment %s may be incomplete: %s",
-                               self._key, error)
+        gaps = MlflowGaps()
+        for helper in helpers:
+            ok, value = helper.request("lost_records", self._key, (), deadline=deadline)
+            gaps.add_reply(ok, value, self._trials_of(helper))
+        ok, value = self._primary.request("end_experiment", self._key,
+                                          (status, dict(summary)), deadline=deadline)
+        gaps.add_reply(ok, value, self._trials_of(self._primary), holds_parent=True)
+        return gaps
+
+    def _trials_of(self, writer: MlflowWriterProcess) -> list[str]:
+        return [t for t, w in self._writer_of.items() if w is writer]
 
     def writer_of(self, trial_id: str) -> MlflowWriterProcess:
         """The writer of a trial's records, chosen round-robin when first asked."""

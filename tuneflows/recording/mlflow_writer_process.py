@@ -1,36 +1,33 @@
-"""An MLflow writer: a child process that makes MLflow calls for the driver, so the
-driver never spends its CPU (and the GIL) in MLflow's SQLAlchemy store
-(:mod:`tuneflows.recording.mlflow_writer_pool` runs several and shares trials among them).
+"""An MLflow writer, as the driver sees it: a child process that makes MLflow calls for
+the driver, so the driver never spends its CPU (and the GIL) in MLflow's SQLAlchemy
+store (:mod:`tuneflows.recording.mlflow_writer_pool` runs several and shares trials
+among them; :mod:`tuneflows.recording.mlflow_writer_child` is the child).
 
 The driver sends plain data (metric rows, param strings) over a pipe and never waits,
-except for two requests: opening an experiment (so a bad tracking URI fails before any
+except for requests: opening an experiment (so a bad tracking URI fails before any
 trial starts) and ending it (so ``run_experiments`` returns with every record written).
-The child merges each run's writes (:class:`~tuneflows.recording.mlflow_batcher.MlflowBatcher`)
-whenever it has a backlog. If the driver dies, the child sees the pipe close, writes
-what it holds and exits; a resumed experiment finds its runs by tag.
+Every request has a deadline (``TUNEFLOWS_MLFLOW_DEADLINE_S``); a writer that misses it
+is killed, and the next experiment starts a new one. If the driver dies, the child
+writes what it holds, marks its open runs KILLED and exits; a resumed experiment finds
+its runs by tag.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional
 
 from tuneflows.error import TuneError
+from tuneflows.recording.mlflow_limits import EXIT_GRACE_S, mlflow_deadline_s
 from tuneflows.recording.mlflow_store import tracking_uri_for
 
 logger = logging.getLogger(__name__)
-
-# Commands the child accepts for an open experiment (MlflowBatcher methods).
-_WRITER_COMMANDS = frozenset({
-    "start_trial", "log_results", "set_tags", "log_artifacts", "backfill",
-    "reopen_trial", "end_trial", "log_parent",
-})
 
 
 class MlflowWriterProcess:
@@ -42,8 +39,8 @@ class MlflowWriterProcess:
         command_read, command_write = os.pipe()
         reply_read, reply_write = os.pipe()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "tuneflows.recording.mlflow_writer_process",
-             str(command_read), str(reply_write)],
+            [sys.executable, "-m", "tuneflows.recording.mlflow_writer_child",
+             str(command_read), str(reply_write), str(os.getpid())],
             pass_fds=(command_read, reply_write),
         )
         os.close(command_read)
@@ -84,17 +81,21 @@ class MlflowWriterProcess:
                                  (experiment_name, local_dir, uri, run_name, dict(tags), parent_run_id))
         if not ok:
             raise TuneError(f"Cannot record experiment {experiment_name!r} in MLflow at "
-                            f"{uri!r} (MLFLOW_TRACKING_URI): {value}")
+                            f"{uri!r} (MLFLOW_TRACKING_URI): {value}. Start the tracking "
+                            f"server, or unset MLFLOW_TRACKING_URI to record in "
+                            f"<local_dir>/mlflow.db.")
         return value
 
-    def sync(self) -> bool:
-        """Waits until the writer has handled every earlier command; False if it stopped."""
-        return self.request("sync", "", ())[0]
+    def sync(self, deadline: Optional[float] = None) -> bool:
+        """Waits until the writer has handled every earlier command; False if it
+        stopped or missed ``deadline`` (a ``time.monotonic()`` time; default
+        ``TUNEFLOWS_MLFLOW_DEADLINE_S`` from now)."""
+        return self.request("sync", "", (), deadline=deadline)[0]
 
     def send(self, method: str, key: str, args: tuple) -> None:
-        """Queues a command without waiting for it to be done; never raises. Blocks
-        only while the pipe is full (the writer is behind), so the runner sends from
-        its recorder thread, never from the experiment loop."""
+        """Queues a command without waiting for it to be done; never raises. The
+        writer reads commands as they come, whatever MLflow makes it wait for, so this
+        blocks only for the write to the pipe."""
         with self._lock:
             if self._broken:
                 return
@@ -103,23 +104,42 @@ class MlflowWriterProcess:
             except (OSError, ValueError) as exc:
                 self._mark_broken(exc)
 
-    def request(self, method: str, key: str, args: tuple) -> tuple[bool, Any]:
-        """Sends a command and waits for its reply: ``(ok, value or error text)``."""
+    def request(self, method: str, key: str, args: tuple,
+                deadline: Optional[float] = None) -> tuple[bool, Any]:
+        """Sends a command and waits for its reply: ``(ok, value or error text)``.
+
+        Args:
+            method: The command.
+            key: The experiment it is for.
+            args: Its arguments.
+            deadline: When to give up (a ``time.monotonic()`` time; default
+                ``TUNEFLOWS_MLFLOW_DEADLINE_S`` from now). A writer that misses it is
+                killed: its reply could no longer be told from a later one's.
+        """
+        if deadline is None:
+            deadline = time.monotonic() + mlflow_deadline_s()
         with self._lock:
             if self._broken:
                 return False, "the MLflow writer process is not running"
             try:
                 self._commands.send((method, key, args, True))
-                while not self._replies.poll(1.0):
+                while not self._replies.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
                     if self._process.poll() is not None:
                         raise EOFError(f"exit code {self._process.returncode}")
+                    if time.monotonic() >= deadline:
+                        self._broken = True
+                        self._process.kill()
+                        return False, (f"the MLflow writer process did not answer within the "
+                                       f"deadline ({mlflow_deadline_s():g} s, "
+                                       f"TUNEFLOWS_MLFLOW_DEADLINE_S) and was stopped")
                 return self._replies.recv()
             except (OSError, EOFError, ValueError) as exc:
                 self._mark_broken(exc)
                 return False, f"the MLflow writer process stopped ({exc})"
 
-    def close(self, timeout: Optional[float] = None) -> None:
-        """Lets the writer finish what it holds and waits for it to exit."""
+    def close(self, timeout: float = EXIT_GRACE_S + 5) -> None:
+        """Lets the writer finish what it holds (it marks runs still open KILLED) and
+        waits at most ``timeout`` s for it to exit, then kills it."""
         with self._lock:
             self._broken = True
             self._commands.close()
@@ -134,86 +154,3 @@ class MlflowWriterProcess:
         self._broken = True
         logger.warning("An MLflow writer process stopped (%s); later records go to the "
                        "trial files only.", exc)
-
-
-# --------------------------------------------------------------------- the child process
-def serve(commands: Connection, replies: Connection) -> None:
-    """The writer's loop: applies commands in order and flushes merged writes whenever
-    no command is waiting. Ends when the driver closes the pipe."""
-    from tuneflows.recording.mlflow_batcher import MlflowBatcher
-    from tuneflows.recording.mlflow_store import MlflowStore
-
-    stores: dict[tuple[str, str], Any] = {}  # (name, uri) -> MlflowStore or its error
-    writers: dict[str, MlflowBatcher] = {}
-
-    def prepare_store(name: str, local_dir: str, uri: str) -> None:
-        if (name, uri) not in stores:
-            try:
-                stores[name, uri] = MlflowStore(name, local_dir, uri)
-            except Exception as exc:  # noqa: BLE001 - reported when the experiment opens
-                stores[name, uri] = exc
-
-    def store_for(name: str, local_dir: str, uri: str) -> MlflowStore:
-        prepare_store(name, local_dir, uri)
-        store = stores[name, uri]
-        if isinstance(store, Exception):
-            del stores[name, uri]  # the next attempt tries again
-            raise store
-        return store
-
-    def handle(method: str, key: str, args: tuple) -> Any:
-        if method == "prepare":
-            prepare_store(*args)
-            return None
-        if method == "sync":
-            return None
-        if method == "open":
-            name, local_dir, uri, run_name, tags, parent_run_id = args
-            store = store_for(name, local_dir, uri)
-            parent = store.open_experiment(key, run_name, tags, parent_run_id)
-            writers[key] = MlflowBatcher(store)
-            return parent
-        if method in ("end_experiment", "close_experiment"):
-            writer = writers.pop(key, None)
-            if writer is None:
-                return None
-            if method == "end_experiment":
-                writer.end_experiment(*args)
-            else:
-                writer.flush_all()
-            return None
-        if method in _WRITER_COMMANDS and key in writers:
-            return getattr(writers[key], method)(*args)
-        return None
-
-    while True:
-        if not commands.poll(0):
-            for writer in writers.values():
-                writer.flush_all()
-        try:
-            method, key, args, wants_reply = commands.recv()
-        except EOFError:
-            break
-        try:
-            value, ok = handle(method, key, args), True
-        except Exception as exc:  # noqa: BLE001 - reported to the driver or logged
-            value, ok = f"{type(exc).__name__}: {exc}", False
-            if not wants_reply:
-                logger.warning("MLflow command %s failed: %s", method, value)
-        if wants_reply:
-            replies.send((ok, value))
-    for writer in writers.values():
-        writer.flush_all()
-
-
-def main(argv: Sequence[str]) -> None:
-    """Entry point of the writer process: ``<command fd> <reply fd>``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which closes the pipe
-    logging.basicConfig(level=logging.WARNING, format="tuneflows MLflow writer: %(message)s")
-    commands = Connection(int(argv[0]), writable=False)
-    replies = Connection(int(argv[1]), readable=False)
-    serve(commands, replies)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

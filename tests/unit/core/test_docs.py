@@ -25,6 +25,10 @@ MODULES = [
     "tuneflows.recording.status_block",
     "tuneflows.recording.prefect_reports",
     "tuneflows.execution.result_deadline",
+    "tuneflows.recording.mlflow_limits",
+    "tuneflows.recording.mlflow_gaps",
+    "tuneflows.mlflow_sync",
+    "tuneflows.stop_signals",
 ]
 
 

@@ -11,21 +11,28 @@ from tuneflows.recording.mlflow_writer_pool import WRITERS_ENV, MlflowExperiment
 class RecordingWriter:
     """Stands in for an ``MlflowWriterProcess``: records the commands it is given."""
 
-    def __init__(self, name: str, journal: list) -> None:
+    def __init__(self, name: str, journal: list, silent: frozenset = frozenset(),
+                 lost: dict = None) -> None:
         self.name = name
         self.journal = journal
+        self.silent = silent
+        self.lost = lost or {}
 
     def send(self, method: str, key: str, args: tuple) -> None:
         self.journal.append((self.name, method, key, args))
 
-    def request(self, method: str, key: str, args: tuple) -> tuple[bool, object]:
+    def request(self, method: str, key: str, args: tuple,
+                deadline: float = None) -> tuple[bool, object]:
         self.journal.append((self.name, "request:" + method, key, args))
-        return True, None
+        if self.name in self.silent:
+            return False, f"{self.name} did not answer"
+        return True, self.lost.get(self.name)
 
 
-def make_log(count: int) -> tuple[MlflowExperimentLog, list]:
+def make_log(count: int, silent: frozenset = frozenset(),
+             lost: dict = None) -> tuple[MlflowExperimentLog, list]:
     journal: list = []
-    primary, *helpers = [RecordingWriter(f"w{i}", journal) for i in range(count)]
+    primary, *helpers = [RecordingWriter(f"w{i}", journal, silent, lost) for i in range(count)]
     return MlflowExperimentLog(primary, helpers, "exp1"), journal
 
 
@@ -55,13 +62,30 @@ def test_commands_carry_plain_data():
 
 def test_the_parent_run_ends_after_every_helper_has_written_its_trials():
     log, journal = make_log(3)
-    log.end_experiment("FINISHED", {"trials.TERMINATED": 2})
+    gaps = log.end_experiment("FINISHED", {"trials.TERMINATED": 2})
     assert [(name, method) for name, method, _, _ in journal] == [
         ("w1", "close_experiment"), ("w2", "close_experiment"),
-        ("w1", "request:sync"), ("w2", "request:sync"),
+        ("w1", "request:lost_records"), ("w2", "request:lost_records"),
         ("w0", "request:end_experiment"),
     ]
     assert journal[-1][3] == ("FINISHED", {"trials.TERMINATED": 2})
+    assert gaps.complete
+
+
+def test_the_experiment_s_end_says_which_trials_mlflow_lacks():
+    """A writer that dropped records names their trials; one that did not answer (it
+    stopped, or missed the deadline) leaves all its trials unconfirmed."""
+    log, _ = make_log(3, silent=frozenset({"w2"}),
+                      lost={"w0": {"trials": ["a"], "parent": True}})
+    for trial in ("a", "b", "c", "d", "e"):  # w0: a, d; w1: b, e; w2: c
+        log.start_trial(trial, f"trial_{trial}", {}, {})
+    gaps = log.end_experiment("FINISHED", {})
+    assert gaps.trial_ids == {"a", "c"}
+    assert gaps.parent
+    assert gaps.reasons == ["w2 did not answer"]
+    text = gaps.describe({"a": "trial_a", "c": "trial_c"}, "/r/exp")
+    assert "2 trial(s) (trial_a, trial_c)" in text and "the parent run" in text
+    assert "w2 did not answer" in text and "tuneflows sync-mlflow /r/exp" in text
 
 
 @pytest.mark.parametrize("value, expected", [("1", 1), ("4", 4)])
