@@ -68,7 +68,8 @@ def test_a_retried_flow_run_continues_its_own_run_even_when_it_finished():
 def _run_dir(root, name, run_id, finished, flow_run_id=None):
     directory = os.path.join(root, name, run_id)
     os.makedirs(directory)
-    trials = [{"trial_id": "t1", "status": "TERMINATED" if finished else "RUNNING"}]
+    trials = [{"trial_id": "t1", "status": "TERMINATED" if finished else "RUNNING",
+               "trainable_name": "<lambda>"}]  # the trainable of the experiments below
     save_state(directory, ExperimentState("e-" + run_id, trials=trials, trial_order=["t1"],
                                           searcher_done=finished))
     write_run_file(directory, run_id, flow_run_id)

@@ -82,10 +82,12 @@ def _saved(local_dir, experiment):
         experiment_id="abc", trials=[], trial_order=[], spec=spec_record(experiment)))
 
 
-@pytest.mark.parametrize("mode", [True, "ERRORED_ONLY"])
-def test_strict_resume_with_nothing_saved_is_an_error(tmp_path, mode):
-    with pytest.raises(ValueError, match=rf"resume={mode!r}: .* holds no experiment to resume "
-                                         r"\(pass resume='AUTO'"):
+@pytest.mark.parametrize("mode, message", [
+    (True, r"resume=True: experiment 'e' has no unfinished run .* \(pass resume='AUTO'"),
+    ("ERRORED_ONLY", r"resume='ERRORED_ONLY': the experiment has no run to re-run"),
+])
+def test_strict_resume_with_nothing_saved_is_an_error(tmp_path, mode, message):
+    with pytest.raises(ValueError, match=message):
         saved_state_to_resume(exp(str(tmp_path)), mode)
     assert saved_state_to_resume(exp(str(tmp_path)), "AUTO") is None
     assert saved_state_to_resume(exp(str(tmp_path)), False) is None
