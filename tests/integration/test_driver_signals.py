@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 
+from tuneflows import latest_run_dir
 from tuneflows.experiment_state import load_state
 from tuneflows.recording.trial_files import count_results
 
@@ -92,7 +93,7 @@ def test_sigint_and_sigterm_stop_the_experiment_cleanly(signum, code, prefect_se
     if code is not None:
         assert driver.returncode == code, out[-3000:]
     assert _wait_gone(pids["writers"], 5) == []
-    state = load_state(os.path.join(local_dir, name))
+    state = load_state(latest_run_dir(local_dir, name))
     assert [t["status"] for t in state.trials] == ["RUNNING", "RUNNING"]  # resumable
     assert set(_mlflow_statuses(uri, name).values()) == {"KILLED"}
     assert _flow_run_state(name) == "CRASHED"

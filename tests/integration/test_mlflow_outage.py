@@ -13,6 +13,7 @@ import time
 import pytest
 
 from mlflow_server_process import MlflowServer, free_port
+from tuneflows import latest_run_dir
 from tuneflows.error import TuneError
 from tuneflows.recording.trial_files import count_results
 
@@ -46,7 +47,7 @@ def test_a_tracking_server_killed_mid_run_costs_a_bounded_wait_and_no_result(
 
     server = MlflowServer(str(tmp_path / "server"))
     name = "outage"
-    experiment_dir = os.path.join(local_dir, name)
+    experiment_dir = os.path.join(local_dir, name)  # its run's directory once it is made
     env = dict(os.environ, TUNE_RESULT_DIR=local_dir, MLFLOW_TRACKING_URI=server.uri,
                PREFECT_API_URL=PREFECT_API_URL.value(), TUNEFLOWS_MLFLOW_DEADLINE_S=str(DEADLINE_S))
     driver = subprocess.Popen(
@@ -69,6 +70,7 @@ def test_a_tracking_server_killed_mid_run_costs_a_bounded_wait_and_no_result(
             driver.kill()
         server.kill()
     assert driver.returncode == 0, out[-3000:]
+    experiment_dir = latest_run_dir(local_dir, name)
     [returned] = [float(line.split()[1]) for line in out.splitlines() if line.startswith("RETURNED")]
     # The writers' deadline, plus the flow run's own end (Prefect, Ray): measured ≈ 11 s.
     assert returned - last_result < DEADLINE_S + 20, out[-3000:]

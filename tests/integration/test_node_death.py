@@ -18,6 +18,7 @@ import time
 
 
 from mlflow_server_process import free_port
+from tuneflows import latest_run_dir
 from tuneflows.recording.trial_files import count_results
 
 ITERATIONS = 40
@@ -104,6 +105,7 @@ def test_a_dead_node_s_trial_restarts_on_the_other_from_its_checkpoint(prefect_s
         if second is not None:
             _kill_group(second)
         _kill_group(head)
+    experiment_dir = latest_run_dir(local_dir, "node_death")
     [line] = [line for line in out.splitlines() if line.startswith("RESULT ")] or [out[-3000:]]
     outcomes = json.loads(line[len("RESULT "):])
     assert sorted(outcomes) == [["TERMINATED", 0], ["TERMINATED", 1]], out[-3000:]

@@ -132,7 +132,7 @@ def test_a_client_given_name_with_dots_and_slashes_stays_in_the_experiment(serve
         assert time.monotonic() < deadline, "the added trial did not finish"
         time.sleep(0.2)
     logdir = http.get(f"/api/trials/{added['trial_id']}").json()["logdir"]
-    root = os.path.realpath(os.path.join(os.environ["TUNE_RESULT_DIR"], "probed"))
+    root = os.path.realpath(tuneflows.latest_run_dir(os.environ["TUNE_RESULT_DIR"], "probed"))
     assert os.path.dirname(os.path.realpath(logdir)) == root
     assert os.path.exists(os.path.join(logdir, "result.json"))
 
