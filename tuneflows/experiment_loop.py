@@ -113,6 +113,7 @@ class ExperimentLoop:
              "tuneflows.searcher": type(ctl.searcher).__name__,
              "tuneflows.logdir": exp.dir, RUN_ID_TAG: exp.run_id, **self.request.parent_tags})
         mark("MLflow experiment open")
+        self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)
         self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,

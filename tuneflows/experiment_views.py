@@ -56,6 +56,8 @@ class ExperimentViews:
                                                        controller.searcher, exp.stop)
         self.rule = rule_name(controller.scheduler)
         self._started = time.monotonic()
+        #: The MLflow experiment's id once its parent run is open (for the UI's URL).
+        self.mlflow_experiment_id: Optional[str] = None
         self.display = StatusDisplay(request.verbose)
         self.reports = PrefectReports(
             exp.name, lambda: list(controller.trials.values()),
@@ -75,7 +77,8 @@ class ExperimentViews:
         """The logdir, the MLflow UI (URL or command) and the Prefect flow run's page;
         what MLflow lacks, if anything (:meth:`note_mlflow_gaps`)."""
         exp = self._request.experiment
-        lines = [f"Logdir: {exp.dir}", mlflow_hint(tracking_uri_for(exp.local_dir), exp.name),
+        lines = [f"Logdir: {exp.dir}",
+                 mlflow_hint(tracking_uri_for(exp.local_dir), exp.name, self.mlflow_experiment_id),
                  prefect_hint(self.reports.flow_run_id, configured_prefect_ui())]
         if self.mlflow_gaps is not None:
             lines.append(self.mlflow_gaps)

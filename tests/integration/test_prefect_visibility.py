@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 import ray.cloudpickle
+from mlflow import MlflowClient
 
 import tuneflows
 from tuneflows.best_trial import ranked_trials
@@ -132,6 +133,10 @@ def test_asha_max_run_tells_its_story_in_prefect(tune_env):
         assert row["outcome"] == expected
     assert f"- stopped early: {len(stopped)} (ASHA: {len(stopped)})" in summary
     assert f"- completed: {len(completed)}" in summary
+    # the MLflow line links the experiment's runs page in the model-training view
+    experiment = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_experiment_by_name(name)
+    assert (f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs"
+            f"?workflowType=machine_learning (experiment '{name}')") in summary
 
     last = _last_rounds(task_runs)
     assert set(last) == {t.trial_id for t in trials}

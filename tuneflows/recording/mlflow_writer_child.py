@@ -158,7 +158,7 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
             store = store_for(name, local_dir, uri)
             parent = store.open_experiment(key, run_name, tags, parent_run_id)
             writers[key] = MlflowBatcher(store, owns_parent=parent_run_id is None, outage=outage)
-            return parent
+            return parent, store.experiment_id
         if method in ("end_experiment", "close_experiment"):
             writer = writers.pop(key, None)
             if writer is None:

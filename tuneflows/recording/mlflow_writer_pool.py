@@ -112,7 +112,8 @@ class MlflowWriterPool:
             TuneError: MLflow cannot be written (e.g. a bad ``MLFLOW_TRACKING_URI``).
         """
         primary, *others = self.processes
-        parent = primary.open_experiment(experiment_name, local_dir, experiment_id, run_name, tags)
+        parent, mlflow_experiment_id = primary.open_experiment(experiment_name, local_dir,
+                                                               experiment_id, run_name, tags)
         helpers = []
         for process in others:
             try:
@@ -122,7 +123,7 @@ class MlflowWriterPool:
             except Exception as exc:  # noqa: BLE001 - the others take its trials
                 logger.warning("An MLflow writer could not open experiment %r (%s); the "
                                "other writers take its trials.", experiment_name, exc)
-        return MlflowExperimentLog(primary, helpers, experiment_id)
+        return MlflowExperimentLog(primary, helpers, experiment_id, mlflow_experiment_id)
 
     def close(self, timeout: float = 15.0) -> None:
         """Lets every writer finish what it holds and waits (at most ``timeout`` s
@@ -141,10 +142,13 @@ class MlflowExperimentLog:
         primary: The writer holding the parent run (and its share of trials).
         helpers: Writers that share the trials.
         experiment_id: The tuneflows experiment id.
+        mlflow_experiment_id: The MLflow experiment's id, if known.
     """
 
     def __init__(self, primary: MlflowWriterProcess, helpers: Sequence[MlflowWriterProcess],
-                 experiment_id: str) -> None:
+                 experiment_id: str, mlflow_experiment_id: Optional[str] = None) -> None:
+        #: The MLflow experiment's id (its UI pages are ``#/experiments/<id>``).
+        self.mlflow_experiment_id = mlflow_experiment_id
         self._primary = primary
         self._writers = [primary, *helpers]
         self._key = experiment_id

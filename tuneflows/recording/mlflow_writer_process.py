@@ -66,12 +66,12 @@ class MlflowWriterProcess:
 
     def open_experiment(self, experiment_name: str, local_dir: str, experiment_id: str,
                         run_name: str, tags: Mapping[str, str],
-                        parent_run_id: Optional[str] = None) -> str:
+                        parent_run_id: Optional[str] = None) -> tuple[str, str]:
         """Creates (or, on resume, reopens) the experiment's parent run, or, given
         ``parent_run_id``, attaches to the one another writer opened.
 
         Returns:
-            The parent run's id.
+            The parent run's id and the MLflow experiment's id.
 
         Raises:
             TuneError: MLflow cannot be written (e.g. a bad ``MLFLOW_TRACKING_URI``).
@@ -84,7 +84,8 @@ class MlflowWriterProcess:
                             f"{uri!r} (MLFLOW_TRACKING_URI): {value}. Start the tracking "
                             f"server, or unset MLFLOW_TRACKING_URI to record in "
                             f"<local_dir>/mlflow.db.")
-        return value
+        parent, mlflow_experiment_id = value
+        return parent, mlflow_experiment_id
 
     def sync(self, deadline: Optional[float] = None) -> bool:
         """Waits until the writer has handled every earlier command; False if it

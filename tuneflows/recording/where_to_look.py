@@ -5,8 +5,8 @@ Prefect flow run (the UI's URL when a Prefect server is set, else how to start o
 Example:
     >>> mlflow_hint("sqlite:////r/mlflow.db", "demo")
     "MLflow: `mlflow ui --backend-store-uri sqlite:////r/mlflow.db`, experiment 'demo'"
-    >>> mlflow_hint("http://mlflow:5000", "demo")
-    "MLflow: http://mlflow:5000, experiment 'demo'"
+    >>> mlflow_hint("http://mlflow:5000", "demo", "7")
+    "MLflow: http://mlflow:5000/#/experiments/7/runs?workflowType=machine_learning (experiment 'demo')"
     >>> prefect_hint("0193", ui_url="http://127.0.0.1:4200")
     'Prefect: http://127.0.0.1:4200/runs/flow-run/0193'
 """
@@ -17,16 +17,34 @@ from typing import Optional
 
 #: The Prefect UI a local ``prefect server start`` serves.
 LOCAL_PREFECT_UI = "http://127.0.0.1:4200"
+#: The MLflow UI ``mlflow ui`` serves by default.
+LOCAL_MLFLOW_UI = "http://127.0.0.1:5000"
+#: The query that opens an MLflow 3 experiment page in its model-training view.
+MODEL_TRAINING_VIEW = "workflowType=machine_learning"
 
 
-def mlflow_hint(tracking_uri: str, experiment_name: str) -> str:
+def mlflow_hint(tracking_uri: str, experiment_name: str,
+                experiment_id: Optional[str] = None) -> str:
     """The MLflow UI's address for an http(s) tracking URI, else the command that
-    serves the store."""
+    serves the store; with the MLflow experiment's id, its runs page in the
+    model-training view (MLflow 3.17 otherwise opens the view a user last picked, the
+    GenAI one by default, whatever the experiment's ``mlflow.experimentKind`` tag says).
+
+    Example:
+        >>> mlflow_hint("sqlite:////r/mlflow.db", "demo", "3")  # doctest: +NORMALIZE_WHITESPACE
+        "MLflow: `mlflow ui --backend-store-uri sqlite:////r/mlflow.db`, then
+        http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning
+        (experiment 'demo')"
+    """
+    page = f"/#/experiments/{experiment_id}/runs?{MODEL_TRAINING_VIEW}" if experiment_id else ""
     if tracking_uri.startswith(("http://", "https://")):
-        place = tracking_uri.rstrip("/")
-    else:
-        place = f"`mlflow ui --backend-store-uri {tracking_uri}`"
-    return f"MLflow: {place}, experiment {experiment_name!r}"
+        if page:
+            return f"MLflow: {tracking_uri.rstrip('/')}{page} (experiment {experiment_name!r})"
+        return f"MLflow: {tracking_uri.rstrip('/')}, experiment {experiment_name!r}"
+    command = f"`mlflow ui --backend-store-uri {tracking_uri}`"
+    if page:
+        return f"MLflow: {command}, then {LOCAL_MLFLOW_UI}{page} (experiment {experiment_name!r})"
+    return f"MLflow: {command}, experiment {experiment_name!r}"
 
 
 def prefect_hint(flow_run_id: Optional[str], ui_url: Optional[str]) -> str:

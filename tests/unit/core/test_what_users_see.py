@@ -191,6 +191,9 @@ def test_verbose_levels():
 
 def test_where_to_look():
     assert mlflow_hint("https://ml.example/", "e") == "MLflow: https://ml.example, experiment 'e'"
+    assert mlflow_hint("https://ml.example/", "e", "12") == (
+        "MLflow: https://ml.example/#/experiments/12/runs?workflowType=machine_learning "
+        "(experiment 'e')")
     assert prefect_hint("abc", "http://h:4200/") == "Prefect: http://h:4200/runs/flow-run/abc"
     assert "`prefect server start`" in prefect_hint("abc", None)
     assert prefect_hint("abc", None).endswith("http://127.0.0.1:4200/runs/flow-run/abc")
