@@ -16,7 +16,7 @@ import tuneflows
 from tuneflows.best_trial import best_trial
 from tuneflows.recording.mlflow_store import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, MlflowStore
 from tuneflows.schedulers import AsyncHyperBandScheduler, FIFOScheduler
-from tuneflows.trial import ERROR, TERMINATED
+from tuneflows.trial import ERROR
 from tuneflows.trial_outcome import trial_outcome
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import doctest
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
