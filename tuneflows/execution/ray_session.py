@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 logger = logging.getLogger(__name__)
+
+#: How often a new local Ray is started before its start-up error is raised: Ray gives its
+#: raylet a fixed 30 s to register, which an overloaded machine can miss once.
+LOCAL_START_ATTEMPTS = 2
+SLOW_START_MESSAGE = "timed out during startup"
 
 
 def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
@@ -38,7 +43,34 @@ def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
         # "local": a new local instance, never a cluster that `ray start` left behind on
         # this machine (ray.init() would join it; pass ray_address="auto" for that).
         with _quiet_token_notice():
-            ray.init(address="local", **kwargs)
+            start_with_retry(lambda: ray.init(address="local", **kwargs), ray.shutdown)
+
+
+def start_with_retry(start: Callable[[], Any], clean_up: Callable[[], Any],
+                     attempts: int = LOCAL_START_ATTEMPTS) -> None:
+    """Runs ``start``; when it fails because the node timed out during start-up, runs
+    ``clean_up`` (ending what was started) and tries again, ``attempts`` times in all.
+
+    Example:
+        >>> tries = []
+        >>> def start():
+        ...     tries.append(1)
+        ...     if len(tries) == 1:
+        ...         raise Exception("The current node timed out during startup.")
+        >>> start_with_retry(start, clean_up=lambda: None)
+        >>> len(tries)
+        2
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            start()
+            return
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception here
+            if SLOW_START_MESSAGE not in str(exc) or attempt == attempts:
+                raise
+            logger.warning("The local Ray did not start within Ray's 30 s (a busy machine?); "
+                           "starting it again (attempt %d of %d).", attempt + 1, attempts)
+            clean_up()
 
 
 class _TokenNoticeFilter(logging.Filter):

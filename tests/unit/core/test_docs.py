@@ -29,6 +29,7 @@ MODULES = [
     "tuneflows.recording.mlflow_gaps",
     "tuneflows.mlflow_sync",
     "tuneflows.stop_signals",
+    "tuneflows.execution.ray_session",
 ]
 
 
