@@ -1,10 +1,11 @@
 """The seed's quick start: a 2 × 3 grid over ``lr`` and ``momentum``, stopping on
 ``mean_accuracy``, run as a Prefect flow on a local Ray with MLflow records.
 
-Run it with ``python flows/quickstart.py``; at the end it prints where to look: the
-logdir, the ``mlflow ui`` command for its MLflow store and the flow run's page on the
-Prefect UI (with no ``PREFECT_API_URL`` set, ``prefect server start`` serves the
-local database the run went to).
+Run it with ``python flows/quickstart.py``: it first prints the Prefect UI's address
+(with no ``PREFECT_API_URL`` set, the local Prefect server the first run starts), and at
+the end where to look: the logdir, the ``mlflow ui`` command with the experiment's page
+and the flow run's page on the Prefect UI. Every run is a new run of ``my_experiment``
+(``~/ray_results/my_experiment/<run id>/``), as re-running the seed's script was.
 """
 
 from __future__ import annotations
@@ -28,9 +29,8 @@ def train_func(config: dict, reporter) -> None:
 def main() -> list:
     """Runs the quick start and prints the best trial."""
     tuneflows.register_trainable("train_func", train_func)
-    name = time.strftime("my_experiment_%Y%m%d_%H%M%S")  # a fresh experiment each run
     trials = tuneflows.run_experiments({
-        name: {
+        "my_experiment": {
             "run": "train_func",
             "stop": {"mean_accuracy": 99},
             "config": {
