@@ -10,7 +10,8 @@ Which API a run uses:
   it, and the run prints the UI's URL. If it cannot start, the run warns and uses the
   ephemeral API.
 - ``TUNEFLOWS_PREFECT_SERVER=ephemeral``: Prefect's ephemeral API server, a subprocess
-  without a UI that ends with the driver.
+  without a UI that ends with the driver (even a SIGKILLed one:
+  :mod:`tuneflows.orphan_guard` watches it).
 
 This all runs beside the driver's start of Ray, on two threads in copies of the caller's
 context (so a Prefect settings context is seen there too): one reads Prefect's settings
@@ -29,6 +30,7 @@ from typing import Callable, Optional
 
 from tuneflows.error import TuneError
 from tuneflows.local_prefect_server import LocalServer, ServerStartError, ensure_server, preferred_port
+from tuneflows.orphan_guard import guard_child
 from tuneflows.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ MODES = ("local", "ephemeral")
 JOIN_MARGIN_S = 60.0  # beyond the server start-up deadline: the imports
 
 _provided_api_url: Optional[str] = None  # the local server's URL this process set
+_guarded: set[int] = set()  # ephemeral servers an orphan guard watches
 
 
 def server_mode() -> str:
@@ -141,7 +144,18 @@ class PrefectApiStart:
         _point_prefect_at(None)
         from prefect.server.api.server import SubprocessASGIServer
 
-        SubprocessASGIServer().start(timeout=timeout)
+        server = SubprocessASGIServer()  # Prefect's singleton: the one its client uses
+        server.start(timeout=timeout)
+        _guard_once(server.server_process.pid if server.server_process else None)
+
+
+def _guard_once(server_pid: Optional[int]) -> None:
+    """Makes the ephemeral server end with this process even after a SIGKILL (Prefect
+    stops it only from an exit handler) — once per server."""
+    if server_pid is None or server_pid in _guarded:
+        return
+    _guarded.add(server_pid)
+    guard_child(server_pid)
 
 
 def _point_prefect_at(api_url: Optional[str]) -> None:

@@ -30,13 +30,37 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _start_driver(local_dir: str, tmp_path, name: str) -> tuple[subprocess.Popen, dict, str]:
-    """A driver running 2 long trials, once they have recorded 10 results; its pids."""
+def _children(pid: int) -> list[tuple[int, str]]:
+    """The pids and command lines of ``pid``'s child processes (from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append((int(entry), cmdline))
+    return found
+
+
+def _start_driver(local_dir: str, tmp_path, name: str,
+                  ephemeral_api: bool = False) -> tuple[subprocess.Popen, dict, str]:
+    """A driver running 2 long trials, once they have recorded 10 results; its pids.
+    With ``ephemeral_api`` it runs on Prefect's ephemeral API server instead of the
+    suite's."""
     from prefect.settings import PREFECT_API_URL
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = dict(os.environ, TUNE_RESULT_DIR=local_dir, MLFLOW_TRACKING_URI=uri,
                PREFECT_API_URL=PREFECT_API_URL.value())
+    if ephemeral_api:
+        del env["PREFECT_API_URL"]
+        env.update(TUNEFLOWS_PREFECT_SERVER="ephemeral", PREFECT_HOME=str(tmp_path / "prefect"))
     pids_file = tmp_path / "pids.json"
     driver = subprocess.Popen([sys.executable, DRIVER, name, str(pids_file), "--iterations", "500"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -99,12 +123,13 @@ def test_sigint_and_sigterm_stop_the_experiment_cleanly(signum, code, prefect_se
     assert _flow_run_state(name) == "CRASHED"
 
 
-def test_a_sigkilled_driver_leaves_no_writer_and_no_running_run(prefect_server, local_dir,
-                                                                 tmp_path):
+def test_a_sigkilled_driver_leaves_no_writer_no_server_and_no_running_run(local_dir, tmp_path):
     name = f"sigkilled_{uuid.uuid4().hex[:6]}"
-    driver, pids, uri = _start_driver(local_dir, tmp_path, name)
+    driver, pids, uri = _start_driver(local_dir, tmp_path, name, ephemeral_api=True)
+    [server] = [pid for pid, cmdline in _children(driver.pid) if "prefect.server" in cmdline]
     os.kill(driver.pid, signal.SIGKILL)  # the driver only, not its process group
     driver.communicate(timeout=30)
     assert _wait_gone(pids["writers"], 15) == []  # they mark their runs KILLED first
+    assert _wait_gone([server], 15) == []  # Prefect's ephemeral API server, by its guard
     statuses = _mlflow_statuses(uri, name)
     assert len(statuses) == 3 and set(statuses.values()) == {"KILLED"}

@@ -30,6 +30,7 @@ MODULES = [
     "tuneflows.mlflow_sync",
     "tuneflows.stop_signals",
     "tuneflows.execution.ray_session",
+    "tuneflows.orphan_guard",
 ]
 
 
