@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from typing import Any, Mapping, Optional
 
-from tuneflows.recording.mlflow_store import EXPERIMENT_ID_TAG, tracking_uri_for
+from tuneflows.recording.mlflow_store import EXPERIMENT_ID_TAG, store_creation_lock, tracking_uri_for
 from tuneflows.trial import ERROR, RUNNING, TERMINATED
 
 #: A trial run's tag holding its trial id (set by the writers).
@@ -32,13 +32,19 @@ TRIAL_STATUS = {"FINISHED": TERMINATED, "FAILED": ERROR}
 def tracking_client(tracking_uri: Optional[str] = None, local_dir: Optional[str] = None) -> Any:
     """An ``MlflowClient`` of ``tracking_uri``, else of the store run_experiments
     writes to for ``local_dir`` (``MLFLOW_TRACKING_URI``, else the embedded
-    ``<local_dir>/mlflow.db``; ``local_dir`` defaults as the experiments' does)."""
+    ``<local_dir>/mlflow.db``; ``local_dir`` defaults as the experiments' does).
+
+    MLflow opens (and, if new, creates and migrates) the store when the client is made,
+    so a SQLite store is opened under the lock every writer takes: a warm start's read
+    and another driver's writers creating the same new store at once left it
+    half-migrated (``table dimension_attributes already exists``, seen in CI)."""
     from mlflow.tracking import MlflowClient
 
     from tuneflows.spec import default_local_dir
 
     uri = tracking_uri or tracking_uri_for(local_dir or default_local_dir())
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with store_creation_lock(uri):
+        return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def mlflow_experiment_id(client: Any, experiment_name: str) -> str:

@@ -138,6 +138,11 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
 
     def store_for(name: str, local_dir: str, uri: str) -> MlflowStore:
         prepare_store(name, local_dir, uri)
+        if isinstance(stores[name, uri], Exception):
+            # failed while the driver started (e.g. another process was creating the
+            # same new store): opened once more now, then the error is the experiment's
+            del stores[name, uri]
+            prepare_store(name, local_dir, uri)
         store = stores[name, uri]
         if isinstance(store, Exception):
             del stores[name, uri]  # the next attempt tries again
