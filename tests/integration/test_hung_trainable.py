@@ -38,7 +38,6 @@ def _alive(pid: int) -> bool:
 def test_a_hung_trainable_is_killed_retried_then_errored_and_the_experiment_goes_on(
         tune_env, tmp_path):
     pid_files = {hang: str(tmp_path / f"pids_{hang}") for hang in (True, False)}
-    started = time.monotonic()
     trials = tuneflows.run_experiments({"hung": {
         "run": HangsInItsSecondRound,
         "stop": {"training_iteration": 4},
@@ -47,7 +46,6 @@ def test_a_hung_trainable_is_killed_retried_then_errored_and_the_experiment_goes
         "config": {"hang": tuneflows.grid_search([True, False]),
                    "pid_file": tuneflows.sample_from(lambda spec: pid_files[spec.config.hang])},
     }}, verbose=0, round_seconds=0.5, raise_on_failed_trial=False)
-    elapsed = time.monotonic() - started
 
     hung, steady = sorted(trials, key=lambda t: not t.config["hang"])
     assert steady.status == TERMINATED and steady.last_result["training_iteration"] == 4
@@ -69,4 +67,3 @@ def test_a_hung_trainable_is_killed_retried_then_errored_and_the_experiment_goes
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
-    assert elapsed < 90  # two 3 s deadlines, an actor start, the steady trial
