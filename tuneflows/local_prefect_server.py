@@ -37,6 +37,7 @@ from typing import Optional
 from filelock import FileLock, Timeout
 
 from tuneflows.error import TuneError
+from tuneflows.orphan_guard import process_alive
 from tuneflows.startup_timeline import mark
 
 PORT_ENV = "TUNEFLOWS_PREFECT_PORT"
@@ -98,21 +99,6 @@ def api_healthy(api_url: str, timeout: float = 2.0) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError, ValueError):
         return False
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` is a running (not zombie) process."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True  # no /proc: the signal test is all there is
 
 
 def running_server(home: str) -> Optional[LocalServer]:

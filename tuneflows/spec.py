@@ -32,9 +32,12 @@ class Experiment:
     """One experiment: a trainable, its search space, stopping criteria and resources.
 
     Example:
-        >>> Experiment("my_experiment", run="train_func",
-        ...            stop={"mean_accuracy": 99},
-        ...            config={"lr": grid_search([0.2, 0.4, 0.6])})
+        >>> from tuneflows import grid_search
+        >>> def train_func(config, reporter): ...
+        >>> exp = Experiment("my_experiment", run=train_func, stop={"mean_accuracy": 99},
+        ...                  config={"lr": grid_search([0.2, 0.4, 0.6])}, local_dir="/r")
+        >>> exp.trainable_name, exp.experiment_dir
+        ('train_func', '/r/my_experiment')
 
     Args:
         name: Experiment name (the Prefect flow run, the MLflow parent run and the
@@ -151,6 +154,29 @@ class Experiment:
         """This run's results directory, ``<local_dir>/<name>/<run_id>``: its state,
         lock and trial directories."""
         return os.path.join(self.local_dir, self.name, self.run_id)
+
+    def trial_settings(self) -> dict[str, Any]:
+        """The settings, under their spec keys, that shape every trial: what a resume
+        compares with the saved run (``tuneflows/spec_changes.py``) and the MLflow
+        parent run's ``experiment.json`` records.
+
+        Example:
+            >>> exp = Experiment("e", run=lambda config, reporter: None, local_dir="/r")
+            >>> sorted(exp.trial_settings())[:3]
+            ['checkpoint_at_end', 'checkpoint_freq', 'checkpoint_score_attr']
+        """
+        return {
+            "config": self.config,
+            "stop": self.stop,
+            "num_samples": self.num_samples,
+            "resources_per_trial": self.resources,
+            "checkpoint_freq": self.checkpoint_freq,
+            "checkpoint_at_end": self.checkpoint_at_end,
+            "keep_checkpoints_num": self.keep_checkpoints_num,
+            "checkpoint_score_attr": self.checkpoint_score_attr,
+            "max_failures": self.max_failures,
+            "restore": self.restore,
+        }
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":

@@ -78,19 +78,7 @@ def spec_record(experiment: Experiment) -> dict[str, Any]:
     """The settings of ``experiment`` that shape its trials, as JSON data (what the
     experiment's state saves, and what a resumed call is compared with)."""
     run = experiment.run if isinstance(experiment.run, str) else callable_name(experiment.run)
-    record = {
-        "run": run,
-        "config": experiment.config,
-        "stop": experiment.stop,
-        "num_samples": experiment.num_samples,
-        "resources_per_trial": experiment.resources,
-        "checkpoint_freq": experiment.checkpoint_freq,
-        "checkpoint_at_end": experiment.checkpoint_at_end,
-        "keep_checkpoints_num": experiment.keep_checkpoints_num,
-        "checkpoint_score_attr": experiment.checkpoint_score_attr,
-        "max_failures": experiment.max_failures,
-        "restore": experiment.restore,
-    }
+    record = {"run": run, **experiment.trial_settings()}
     return json.loads(json.dumps(describe(record)))
 
 

@@ -140,22 +140,10 @@ def is_plain(value: Any) -> bool:
 def experiment_spec_json(experiment: Experiment) -> str:
     """The experiment as specified (the search space as given, stop criteria, samples,
     resources, checkpointing), as the parent run's ``experiment.json``."""
-    spec = {
-        "name": experiment.name,
-        "run": experiment.trainable_name,
-        "stop": experiment.stop,
-        "config": experiment.config,
-        "num_samples": experiment.num_samples,
-        "resources_per_trial": experiment.resources,
-        "checkpoint_freq": experiment.checkpoint_freq,
-        "checkpoint_at_end": experiment.checkpoint_at_end,
-        "keep_checkpoints_num": experiment.keep_checkpoints_num,
-        "checkpoint_score_attr": experiment.checkpoint_score_attr,
-        "max_failures": experiment.max_failures,
-        "max_seconds_without_result": experiment.max_seconds_without_result,
-        "restore": experiment.restore,
-        "local_dir": experiment.local_dir,
-    }
+    spec = {"name": experiment.name, "run": experiment.trainable_name,
+            **experiment.trial_settings(),
+            "max_seconds_without_result": experiment.max_seconds_without_result,
+            "local_dir": experiment.local_dir}
     return json.dumps(spec, indent=2, default=repr) + "\n"
 
 

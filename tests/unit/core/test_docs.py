@@ -31,6 +31,7 @@ MODULES = [
     "tuneflows.stop_signals",
     "tuneflows.execution.ray_session",
     "tuneflows.orphan_guard",
+    "tuneflows.spec",
 ]
 
 
