@@ -25,6 +25,10 @@ from typing import Any, Mapping, Optional
 
 from tuneflows.error import TuneError
 from tuneflows.recording.mlflow_limits import EXIT_GRACE_S, mlflow_deadline_s
+
+#: Longest wait for an experiment to open in a writer (a new store's creation queues behind
+#: other drivers' under its lock).
+OPEN_DEADLINE_S = 180.0
 from tuneflows.recording.mlflow_store import tracking_uri_for
 
 logger = logging.getLogger(__name__)
@@ -77,8 +81,13 @@ class MlflowWriterProcess:
             TuneError: MLflow cannot be written (e.g. a bad ``MLFLOW_TRACKING_URI``).
         """
         uri = tracking_uri_for(local_dir)
-        ok, value = self.request("open", experiment_id,
-                                 (experiment_name, local_dir, uri, run_name, dict(tags), parent_run_id))
+        # A new SQLite store is created (migrated, 10-25 s) by one process at a time, under
+        # its lock: drivers starting together queue there, so opening may take longer
+        # than the deadline of a record.
+        deadline = time.monotonic() + max(mlflow_deadline_s(), OPEN_DEADLINE_S)
+        ok, value = self.request("open", experiment_id, (experiment_name, local_dir, uri, run_name,
+                                                          dict(tags), parent_run_id),
+                                 deadline=deadline)
         if not ok:
             raise TuneError(f"Cannot record experiment {experiment_name!r} in MLflow at "
                             f"{uri!r} (MLFLOW_TRACKING_URI): {value}. Start the tracking "
