@@ -42,8 +42,8 @@ def climb(config, reporter):
 
 
 def _flow_run_records(name, trials):
-    """The flow run named ``name``: its artifacts, task runs (once every round's final
-    state has arrived), log messages and result."""
+    """The flow run named ``name``: its artifacts, task runs (once every trial's rounds
+    have reached the server with their final states), log messages and result."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterName, LogFilter,
@@ -55,8 +55,10 @@ def _flow_run_records(name, trials):
         async with get_client() as client:
             [run] = await client.read_flow_runs(
                 flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
-            deadline = time.monotonic() + 20
-            while True:  # task-run states and logs reach the server in batches
+            # Task-run states and logs reach the server as events, recorded in batches
+            # behind whatever earlier tests sent to the same server.
+            deadline = time.monotonic() + 90
+            while True:
                 task_runs = await client.read_task_runs(
                     flow_run_filter=FlowRunFilter(id={"any_": [run.id]}))
                 logs = await client.read_logs(
@@ -64,9 +66,11 @@ def _flow_run_records(name, trials):
                     sort=LogSort.TIMESTAMP_ASC)
                 ended = sum(1 for t in trials if t.status in (TERMINATED, ERROR))
                 decisions = [log for log in logs if log.message.startswith("Trial ")]
-                settled = all(tr.state.is_final() for tr in task_runs)
-                if (settled and len(decisions) >= ended) or time.monotonic() > deadline:
+                if _rounds_complete(task_runs, trials) and len(decisions) >= ended:
                     break
+                assert time.monotonic() < deadline, (
+                    f"the server's task runs after 90 s: "
+                    f"{sorted((tr.name, tr.state.name, tuple(tr.tags)) for tr in task_runs)}")
                 await asyncio.sleep(0.5)
             artifacts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])),
@@ -75,6 +79,23 @@ def _flow_run_records(name, trials):
         return run, artifacts, task_runs, [log.message for log in logs], result
 
     return asyncio.run(read())
+
+
+def _rounds_complete(task_runs, trials):
+    """Whether every round of every trial is on the server in its final state: each
+    task run final and tagged with its trial (the tags arrive with the final state),
+    each trial's rounds numbered 1..n without a gap, its last tagged with an outcome."""
+    if not all(tr.state.is_final() and any(t.startswith("trial:") for t in tr.tags)
+               for tr in task_runs):
+        return False
+    for trial in trials:
+        rounds = {int(tr.name.rpartition("/round-")[2]): tr for tr in task_runs
+                  if f"trial:{trial.trial_id}" in tr.tags}
+        if not rounds or sorted(rounds) != list(range(1, max(rounds) + 1)):
+            return False
+        if not any(t.startswith("outcome:") for t in rounds[max(rounds)].tags):
+            return False
+    return True
 
 
 def _latest(artifacts, key):

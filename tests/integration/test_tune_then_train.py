@@ -60,8 +60,15 @@ def test_the_alias_moves_only_to_a_better_model(tune_env):
             flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=["ttt_first"])))
         assert tuning.state.is_completed() and tuning.parent_task_run_id is not None
         parent_task = prefect.read_task_run(tuning.parent_task_run_id)
-        pipeline_tasks = prefect.read_task_runs(task_run_filter=TaskRunFilter(
-            flow_run_id=TaskRunFilterFlowRunId(any_=[parent_task.flow_run_id])))
-        names = {t.name.rsplit("-", 1)[0]: t for t in pipeline_tasks}
-    assert {"train-final-model", "evaluate-held-out", "register-model"} <= set(names)
+        deadline = time.monotonic() + 90  # task-run states arrive as events, in batches
+        while True:
+            pipeline_tasks = prefect.read_task_runs(task_run_filter=TaskRunFilter(
+                flow_run_id=TaskRunFilterFlowRunId(any_=[parent_task.flow_run_id])))
+            names = {t.name.rsplit("-", 1)[0]: t for t in pipeline_tasks}
+            expected = {"train-final-model", "evaluate-held-out", "register-model"}
+            settled = expected <= set(names) and all(t.state.is_final() for t in pipeline_tasks)
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    assert expected <= set(names)
     assert all(names[n].state.is_completed() for n in ("train-final-model", "evaluate-held-out"))
