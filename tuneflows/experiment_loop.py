@@ -1,19 +1,17 @@
-"""The experiment loop of one flow run: fills slots, plays each trial's rounds as
-Prefect task runs, and carries out the trial controller's actions with the execution
-handle (Ray actors), the checkpoint store and the experiment recorder."""
+"""The experiment loop of one flow run: opens the run's records, fills slots, plays
+each trial's rounds as Prefect task runs (the trial controller's actions carried out by
+an :class:`~tuneflows.action_executor.ActionExecutor`) and closes everything at the end,
+whatever ended it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import uuid
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
+from tuneflows.action_executor import ENDED, RETRY, ActionExecutor
 from tuneflows.checkpoints import CheckpointStore
-from tuneflows.control.actions import (
-    DISCARD, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
-    RestartTrial, StartTrial, StoreCheckpoint,
-)
 from tuneflows.control.controller import TrialController
 from tuneflows.control.round_report import RoundReport, round_report
 from tuneflows.error import TuneError
@@ -26,18 +24,13 @@ from tuneflows.experiment_views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow_limits import mlflow_deadline_s
 from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
-from tuneflows.resume import adopt_recorded_results, restore_experiment
+from tuneflows.resume import restore_experiment
 from tuneflows.run_dirs import write_run_file
 from tuneflows.startup_timeline import mark
 from tuneflows.state_writer import StateWriter
 from tuneflows.stop_signals import StopSignals
-from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.trial_outcome import CLIENT_REQUEST
-
-# How a round ends, as the round task returns it.
-CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
-ENDED = (PAUSE, STOP, TERMINATED, ERROR)
 
 #: The MLflow parent run's tag holding the run id (its directory's name).
 RUN_ID_TAG = "tuneflows.run_id"
@@ -72,6 +65,7 @@ class ExperimentLoop:
         self._round_task: Optional[RoundTask] = None
         self._actors: Optional[TrialActors] = None
         self._recorder: Optional[ExperimentRecorder] = None
+        self._executor: Optional[ActionExecutor] = None
         self._state_writer: Optional[StateWriter] = None
         self.views = ExperimentViews(request, self.controller,
                                      lambda: self._actors.count if self._actors else 0)
@@ -124,6 +118,9 @@ class ExperimentLoop:
                                self.request.errored_only)
         self._persist(force=True)
         self._actors = TrialActors(exp.resources, exp.trainable, exp.max_seconds_without_result)
+        self._executor = ActionExecutor(exp, self.experiment_id, ctl, self._actors,
+                                        self.checkpoints, self._recorder, self._start_driving,
+                                        self._resume_state)
         if self.request.on_loop is not None:
             self.request.on_loop(self)
         status = "FAILED"
@@ -161,9 +158,9 @@ class ExperimentLoop:
         self._event_loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         while self._fatal is None and self._stopped_by is None:
-            await self._carry_out_all(self.controller.fill_slots())
+            await self._executor.carry_out_all(self.controller.fill_slots())
             if not self._driving:
-                await self._carry_out_all(self.controller.never_resumed())
+                await self._executor.carry_out_all(self.controller.never_resumed())
                 break
             woken = asyncio.ensure_future(self._wakeup.wait())
             done, _ = await asyncio.wait([woken, *self._driving.values()],
@@ -204,10 +201,13 @@ class ExperimentLoop:
                                  ctl.searcher_done, ctl.rounds, force=force)
 
     # ------------------------------------------------------------------ one trial
+    def _start_driving(self, trial: Trial, parked: bool) -> None:
+        self._driving[trial.trial_id] = asyncio.ensure_future(self._drive(trial, parked))
+
     async def _drive(self, trial: Trial, parked: bool) -> None:
         """Starts (unless parked on its actor) and plays rounds until the trial ends,
         pauses or fails for good."""
-        if not parked and await self._start(trial) != RETRY:
+        if not parked and await self._executor.start(trial) != RETRY:
             return
         while True:
             outcome = await self._round_task(
@@ -215,23 +215,6 @@ class ExperimentLoop:
                 loop=self, trial_id=trial.trial_id)
             if outcome in ENDED:
                 return
-
-    async def _start(self, trial: Trial, checkpoint: Optional[bytes] = None) -> str:
-        """Starts the trial on an actor; a failure is handled as the controller says."""
-        if checkpoint is None and self.checkpoints.latest(trial.trial_id) is not None:
-            try:
-                checkpoint = await asyncio.to_thread(self.checkpoints.load, trial.trial_id)
-            except ValueError as exc:
-                return await self._carry_out_all(self.controller.on_failure(
-                    trial.trial_id, f"Cannot restore {trial.name}: {exc}", actor_dead=False))
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
-        error, pid = await self._actors.start(trial.trial_id, trial.config, identity, checkpoint)
-        if error is not None:
-            return await self._carry_out_all(
-                self.controller.on_failure(trial.trial_id, error, actor_dead=False))
-        trial.pid = pid
-        mark("first trial started")
-        return RETRY
 
     async def play_round(self, trial_id: str) -> RoundReport:
         """Plays one round of ``trial_id`` on its actor and carries out what the
@@ -249,97 +232,10 @@ class ExperimentLoop:
                 self._recorder.on_results(self.trials[trial_id], results)
                 self.views.check_stop_keys(results[0])
             actions = self.controller.on_round(trial_id, outcome, results)
-        ended = await self._carry_out_all(actions)
+        ended = await self._executor.carry_out_all(actions)
         self._persist()
         return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
                             self.views.metric)
-
-    # ------------------------------------------------------------------ actions
-    async def _carry_out_all(self, actions: Sequence[Action]) -> str:
-        """Carries out ``actions`` in order; returns how the last one leaves its trial."""
-        ended = CONTINUE
-        for action in actions:
-            ended = await self._carry_out(action)
-        return ended
-
-    async def _carry_out(self, action: Action) -> str:
-        if isinstance(action, AddTrial):
-            self._add(action.trial)
-        elif isinstance(action, StartTrial):
-            self._driving[action.trial.trial_id] = asyncio.ensure_future(
-                self._drive(action.trial, action.parked))
-        elif isinstance(action, StoreCheckpoint):
-            await self._store_checkpoint(action.trial, action.blob, action.iteration)
-        elif isinstance(action, ContinueTrial):
-            return CONTINUE
-        elif isinstance(action, PauseTrial):
-            return await self._pause(action)
-        elif isinstance(action, CloneTrial):
-            await self._clone(action)
-        elif isinstance(action, RestartTrial):
-            self._recorder.on_error(action.trial, action.error)
-            if action.drop_actor:
-                self._actors.discard(action.trial.trial_id)
-            self._recorder.on_event(action.trial, "restart", action.reason)
-            return await self._start(action.trial)
-        elif isinstance(action, EndTrial):
-            if action.actor == RELEASE:
-                await self._actors.release(action.trial.trial_id)
-                self.controller.release_slot(action.trial.trial_id)
-            self._end(action)
-            return STOP if action.early_stopped else action.trial.status
-        return CONTINUE
-
-    def _add(self, trial: Trial) -> None:
-        if self._resume_state is not None and os.path.isdir(trial.logdir):
-            # suggested again after a kill that the throttled state write missed
-            adopt_recorded_results(trial, self.controller, self._recorder)
-        self._recorder.on_trial_add(trial)
-        if self.experiment.restore:
-            self.checkpoints.adopt(trial.trial_id, self.experiment.restore, 0)
-
-    def _end(self, action: EndTrial) -> None:
-        if action.actor == DISCARD:
-            self._actors.discard(action.trial.trial_id)
-            self.controller.release_slot(action.trial.trial_id)
-        if action.error is not None:
-            self._recorder.on_error(action.trial, action.error)
-        self._recorder.on_trial_end(action.trial, action.reason, action.tags)
-
-    async def _store_checkpoint(self, trial: Trial, blob: Optional[bytes], iteration: int) -> None:
-        if blob is None:
-            if not await self._actors.can_checkpoint(trial.trial_id):
-                return
-            blob, iteration = await self._actors.save(trial.trial_id), trial.iteration
-        record = await asyncio.to_thread(self.checkpoints.save, trial.trial_id, trial.logdir,
-                                         blob, iteration, trial.last_result)
-        self.controller.on_checkpoint(trial.trial_id)
-        self._recorder.on_checkpoint(trial, record.path)
-
-    async def _pause(self, action: PauseTrial) -> str:
-        trial = action.trial
-        self._recorder.on_event(trial, "pause", action.reason)
-        # The trial holds its slot until its actor is back in the pool: freed earlier, a
-        # concurrent fill_slots would start a new actor that waits for CPUs idle actors hold.
-        parked = not await self._actors.can_checkpoint(trial.trial_id)
-        if not parked:
-            await self._store_checkpoint(trial, None, trial.iteration)
-            await self._actors.release(trial.trial_id)
-            self.controller.release_slot(trial.trial_id)
-        await self._carry_out_all(self.controller.on_paused(trial.trial_id, parked))
-        return PAUSE
-
-    async def _clone(self, action: CloneTrial) -> None:
-        trial, donor = action.trial, self.trials[action.donor_id]
-        blob = await asyncio.to_thread(self.checkpoints.load, donor.trial_id)
-        if blob is None:
-            raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
-                            f"which has no checkpoint.")
-        self._recorder.on_perturb(trial, donor, action.old_config, action.reason)
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
-        error, _ = await self._actors.start(trial.trial_id, trial.config, identity, blob)
-        if error is not None:
-            raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")
 
     # ------------------------------------------------------------------ client API
     def call_soon(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:
@@ -364,7 +260,7 @@ class ExperimentLoop:
         if not actions and self._actors is not None:
             self._actors.request_stop(trial_id)
         for action in actions:
-            self._end(action)
+            self._executor.end(action)
 
     def add_trial(self, config: dict[str, Any], tag: str = "",
                   settings: Optional[Mapping[str, Any]] = None) -> Trial:
@@ -374,7 +270,7 @@ class ExperimentLoop:
         trial = self.controller.add_trial(config, tag or "client")
         for name, value in (settings or {}).items():
             setattr(trial, name, value)
-        self._add(trial)
+        self._executor.add(trial)
         self._recorder.on_event(trial, CLIENT_REQUEST, "add trial")
         if self._wakeup is not None:
             self._wakeup.set()

@@ -70,7 +70,7 @@ def _flow_run_records(name, trials):
                     break
                 assert time.monotonic() < deadline, (
                     f"the server's task runs after 90 s: "
-                    f"{sorted((tr.name, tr.state.name, tuple(tr.tags)) for tr in task_runs)}")
+                    f"{sorted((tr.name, tr.state and tr.state.name, tuple(tr.tags)) for tr in task_runs)}")
                 await asyncio.sleep(0.5)
             artifacts = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])),
@@ -85,7 +85,8 @@ def _rounds_complete(task_runs, trials):
     """Whether every round of every trial is on the server in its final state: each
     task run final and tagged with its trial (the tags arrive with the final state),
     each trial's rounds numbered 1..n without a gap, its last tagged with an outcome."""
-    if not all(tr.state.is_final() and any(t.startswith("trial:") for t in tr.tags)
+    if not all(tr.state is not None and tr.state.is_final()
+               and any(t.startswith("trial:") for t in tr.tags)
                for tr in task_runs):
         return False
     for trial in trials:

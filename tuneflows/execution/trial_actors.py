@@ -77,7 +77,7 @@ class TrialActors:
                     continue
                 # The new actor waits for resources that an idle one holds (a node died
                 # and the cluster is full): the trial takes the idle one instead.
-                started.cancel()
+                _abandon(started)
                 self._pool.discard(actor)
                 actor = self._actors[trial_id] = self._pool.acquire()
                 started = asyncio.ensure_future(actor.start_trial.remote(*args))
@@ -115,7 +115,7 @@ class TrialActors:
             if done:
                 return outcome.result()
             wait = next_wait(limit, await self._seconds_since_result(actor))
-        outcome.cancel()
+        _abandon(outcome)
         self.discard(trial_id)
         raise TrialHung(hung_message(limit))
 
@@ -171,3 +171,11 @@ class TrialActors:
         """Kills every actor."""
         self._actors.clear()
         self._pool.shutdown()
+
+
+def _abandon(call: asyncio.Future) -> None:
+    """Cancels an actor call nobody waits for any more; the actor's death (it is about
+    to be killed) that may end the call first is then retrieved, not logged as "never
+    retrieved"."""
+    call.cancel()
+    call.add_done_callback(lambda done: done.cancelled() or done.exception())
