@@ -53,7 +53,8 @@ class AsyncHyperBandScheduler(TrialScheduler):
     Example:
         >>> from tuneflows.schedulers import AsyncHyperBandScheduler
         >>> from tuneflows.trial import TrialSnapshot
-        >>> s = AsyncHyperBandScheduler(metric="acc", max_t=27, grace_period=1, brackets=1)
+        >>> s = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=27, grace_period=1,
+        ...                             brackets=1)
         >>> trials = [TrialSnapshot.make(f"t{i}", {}) for i in range(4)]
         >>> for t in trials:
         ...     s.on_trial_add(t)
@@ -101,7 +102,8 @@ class AsyncHyperBandScheduler(TrialScheduler):
                 f"at most {usable} brackets have a rung."
             )
         self._time_attr = time_attr
-        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
+        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
+                                 type(self).__name__)
         self.metric, self.mode = self._spec.metric, self._spec.mode
         self._max_t = float(max_t)
         self._rf = float(reduction_factor)

@@ -81,7 +81,8 @@ class HyperBandScheduler(TrialScheduler):
         if not reduction_factor > 1:
             raise ValueError(f"reduction_factor must be > 1, got {reduction_factor=}.")
         self._time_attr = time_attr
-        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
+        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
+                                 type(self).__name__)
         self.metric, self.mode = self._spec.metric, self._spec.mode
         self._max_t = float(max_t)
         # An integer max_t (iterations) gives whole rungs, rounded up: 100 / 3**4 is rung 2,

@@ -66,7 +66,8 @@ class HyperOptScheduler(FIFOScheduler):
         self.max_concurrent = validate_max_concurrent(max_concurrent)
         if not isinstance(reward_attr, str) or not reward_attr:
             raise ValueError(f"reward_attr must be a result key, got {reward_attr!r}.")
-        spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
+        spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
+                                 type(self).__name__)
         self.metric, self.mode = spec.metric, spec.mode
         self._seed = seed
 

@@ -84,7 +84,8 @@ class MedianStoppingRule(TrialScheduler):
         if not eval_interval > 0:
             raise ValueError(f"eval_interval must be > 0, got {eval_interval=}.")
         self._time_attr = time_attr
-        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
+        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
+                                 type(self).__name__)
         self.metric, self.mode = self._spec.metric, self._spec.mode
         self._grace_period = float(grace_period)
         self._min_samples = min_samples_required

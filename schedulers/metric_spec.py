@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from tuneflows.search.argument_checks import warn_if_mode_missing
+
 
 def validate_mode(mode: str) -> str:
     """Returns ``mode`` if it is ``"min"`` or ``"max"``; else raises naming it."""
@@ -44,13 +46,15 @@ class MetricSpec:
 
     @classmethod
     def resolve(
-        cls, metric: Optional[str], mode: Optional[str], reward_attr: Optional[str], default: str
+        cls, metric: Optional[str], mode: Optional[str], reward_attr: Optional[str], default: str,
+        owner: str = "scheduler",
     ) -> "MetricSpec":
         """Picks ``metric``/``mode`` when given, else ``reward_attr`` (maximised).
 
         ``reward_attr`` equal to ``default`` counts as not given, so that
         ``Scheduler(metric="loss", mode="min")`` works with the seed's default
-        ``reward_attr="episode_reward_mean"``.
+        ``reward_attr="episode_reward_mean"``. ``metric`` without ``mode`` is maximised,
+        with a warning naming ``owner`` (the scheduler's class).
         """
         if metric is not None and reward_attr not in (None, default, metric):
             raise ValueError(
@@ -58,6 +62,7 @@ class MetricSpec:
             )
         if mode is not None:
             validate_mode(mode)
+        warn_if_mode_missing(metric, mode, owner, stacklevel=4)
         name = metric or reward_attr or default
         return cls(name, mode or "max")
 

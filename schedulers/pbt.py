@@ -60,7 +60,7 @@ class PopulationBasedTraining(TrialScheduler):
     Example:
         >>> from tuneflows.schedulers import PopulationBasedTraining
         >>> from tuneflows.trial import TrialSnapshot
-        >>> pbt = PopulationBasedTraining(time_attr="training_iteration", metric="acc",
+        >>> pbt = PopulationBasedTraining(time_attr="training_iteration", metric="acc", mode="max",
         ...                               perturbation_interval=5,
         ...                               hyperparam_mutations={"lr": [0.001, 0.01, 0.1]},
         ...                               seed=0)
@@ -112,7 +112,8 @@ class PopulationBasedTraining(TrialScheduler):
         if not 0 < quantile_fraction <= 0.5:
             raise ValueError(f"quantile_fraction must be in (0, 0.5], got {quantile_fraction=}.")
         self._time_attr = time_attr
-        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean")
+        self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
+                                 type(self).__name__)
         self.metric, self.mode = self._spec.metric, self._spec.mode
         self._interval = float(perturbation_interval)
         self._mutations = hyperparam_mutations

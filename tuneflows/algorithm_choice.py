@@ -10,6 +10,7 @@ from tuneflows.schedulers import SCHEDULERS, FIFOScheduler, TrialScheduler, crea
 from tuneflows.search import SEARCHERS, create_searcher
 from tuneflows.search.concurrency import TrialLimiter
 from tuneflows.search.config_validation import validate_config
+from tuneflows.search.argument_checks import warn_if_mode_missing
 from tuneflows.search.searcher import Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
@@ -46,6 +47,7 @@ def _with_metric(kind: str, name: str, cls: type, metric: Optional[str],
             f"{kind} {name!r} needs the result key to optimise: pass metric=... and "
             f"mode='max'|'min' to run_experiments (CLI: --metric/--mode; a deployment: "
             f"its metric and mode parameters).")
+    warn_if_mode_missing(metric, mode, f"{kind} {name!r} with run_experiments", stacklevel=5)
     return {"metric": metric, "mode": mode or "max"}
 
 

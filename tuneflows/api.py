@@ -25,6 +25,7 @@ from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
 from tuneflows.startup_timeline import mark
 from tuneflows.trial import ERROR, Trial
+from tuneflows.trial_outcome import failures_text
 from tuneflows.warm_start import DEFAULT_LIMIT, check_warm_start, start_from_previous_run
 
 logger = logging.getLogger(__name__)
@@ -168,7 +169,7 @@ def run_experiments(
                 exp, sched, searcher, total_resources=total, round_seconds=round_seconds,
                 max_concurrent=max_concurrent_trials, verbose=level, resume_state=state,
                 metric=metric, mode=mode, flow_run_id=flow_run_id, parent_tags=tags,
-                errored_only=resume == "ERRORED_ONLY",
+                errored_only=resume == "ERRORED_ONLY", fail_on_errored_trials=raise_on_failed_trial,
                 on_loop=server.attach if server is not None else None,  # the Client API follows
             )
             all_trials.extend(_run_flow(exp.name, request, flow_retries))
@@ -177,7 +178,7 @@ def run_experiments(
             server.shutdown()
     failed = [t for t in all_trials if t.status == ERROR]
     if failed and raise_on_failed_trial:
-        raise TuneError(format_failures(all_trials))
+        raise TuneError(failures_text(all_trials))
     return all_trials
 
 
@@ -215,21 +216,17 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
         in_running_loop = False
     # Not inside the ``except``: a log line with exc_info (Prefect's, for a failed task
     # run) would print the RuntimeError caught there as its traceback.
-    if in_running_loop:
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(lambda: asyncio.run(coro_factory())).result()
-    else:
-        asyncio.run(coro_factory())
+    try:
+        if in_running_loop:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pool.submit(lambda: asyncio.run(coro_factory())).result()
+        else:
+            asyncio.run(coro_factory())
+    except Exception:
+        if parameter.trials is None:
+            raise
+        # the experiment ran to its end; its flow run is Failed because trials errored
     if parameter.trials is None:  # a retried parent flow run reused this completed subflow
         state = load_state(request.experiment.dir)
         return [Trial(**fields) for fields in state.trials] if state else []
     return parameter.trials
-
-
-def format_failures(trials: list[Trial]) -> str:
-    """A TuneError message naming each failed trial, its exception and error file."""
-    failed = [t for t in trials if t.status == ERROR]
-    lines = [f"{len(failed)} trial(s) did not complete:"]
-    for trial in failed:
-        lines.append(f" - {trial.name}: {trial.error_msg} (see {trial.error_file})")
-    return "\n".join(lines)

@@ -27,6 +27,8 @@ class ExperimentRequest:
         verbose: Display level: 0 quiet, 1 status block, 2 block and results.
         resume_state: Saved state to continue (None: start afresh).
         errored_only: On resume, re-run only the failed trials.
+        fail_on_errored_trials: End the flow run Failed when a trial ends in ERROR
+            (``run_experiments(raise_on_failed_trial=True)``).
         on_loop: Called with each new loop (the Client API server attaches to it).
         metric: The metric ``run_experiments`` was given (None: the scheduler's or
             searcher's, else a stop key; :func:`tuneflows.best_trial.experiment_metric`).
@@ -45,6 +47,7 @@ class ExperimentRequest:
     verbose: int = 2
     resume_state: Optional[ExperimentState] = None
     errored_only: bool = False
+    fail_on_errored_trials: bool = False
     on_loop: Optional[Callable[[Any], None]] = None
     metric: Optional[str] = None
     mode: Optional[str] = None

@@ -11,7 +11,7 @@ a retry resumes from the state the failed attempt saved.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional, Union
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -24,6 +24,7 @@ from tuneflows.experiment_loop import ExperimentLoop
 from tuneflows.experiment_request import ExperimentRequest
 from tuneflows.experiment_state import load_state
 from tuneflows.trial import ERROR, Trial
+from tuneflows.trial_outcome import failures_text
 
 #: The state name of a round whose trial ended in ERROR (a Failed state).
 ERRORED = "Errored"
@@ -128,7 +129,8 @@ class ExperimentParameter:
     validate_parameters=False,
     log_prints=False,
 )
-async def experiment_flow(experiment_name: str, experiment: ExperimentParameter) -> dict[str, Any]:
+async def experiment_flow(experiment_name: str,
+                          experiment: ExperimentParameter) -> Union[dict[str, Any], State]:
     """Runs one tuning experiment to the end; its trials are left in
     ``experiment.trials``.
 
@@ -136,10 +138,16 @@ async def experiment_flow(experiment_name: str, experiment: ExperimentParameter)
         The flow run's result, kept by Prefect (JSON, in Prefect's result storage):
         the best trial's id, name, config, metric and iterations, the metric and mode,
         the trial counts by outcome and the logdir
-        (:meth:`~tuneflows.experiment_views.ExperimentViews.flow_result`).
+        (:meth:`~tuneflows.experiment_views.ExperimentViews.flow_result`); when
+        trials ended in ERROR and the request says to fail on them
+        (``raise_on_failed_trial``), a Failed state carrying that result, its message
+        naming each errored trial.
     """
     request = experiment.request
     retry_state = load_state(request.experiment.dir) if flow_run.run_count > 1 else None
     loop = ExperimentLoop(request, resume_state=retry_state)
     experiment.trials = await loop.run(play_round)
-    return loop.views.flow_result(loop.experiment_id)
+    result = loop.views.flow_result(loop.experiment_id)
+    if request.fail_on_errored_trials and any(t.status == ERROR for t in experiment.trials):
+        return Failed(message=failures_text(experiment.trials), data=result)
+    return result

@@ -33,7 +33,8 @@ def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwarg
 
     Example:
         >>> from tuneflows.schedulers import SCHEDULERS
-        >>> scheduler = build_by_name("scheduler", SCHEDULERS, "Async-HyperBand", metric="loss")
+        >>> scheduler = build_by_name("scheduler", SCHEDULERS, "Async-HyperBand", metric="loss",
+        ...                           mode="min")
         >>> type(scheduler).__name__, scheduler.metric
         ('AsyncHyperBandScheduler', 'loss')
         >>> build_by_name("scheduler", SCHEDULERS, "bohb")  # doctest: +ELLIPSIS

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from tuneflows.search.searcher import EARLY_STOPPED
 from tuneflows.trial import ERROR, TERMINATED, Trial
@@ -113,13 +113,14 @@ PAUSE, PERTURB, RESTART, CLIENT_REQUEST = "pause", "perturb", "restart", "client
 
 def decision_phrase(kind: str, rule: str, reason: str) -> str:
     """A decision that does not end the trial, in words: "paused by HyperBand: ...",
-    "perturbed by PBT: ...", "restarted after failure 1/3", "client request: stop".
+    "perturbed by PBT: ...", "restarted after failure 1/3: ValueError: ...",
+    "client request: stop".
 
     Example:
         >>> decision_phrase(PAUSE, "HyperBand", "waiting for bracket s=2 at 3")
         'paused by HyperBand: waiting for bracket s=2 at 3'
-        >>> decision_phrase(RESTART, "ASHA", "failure 1/3")
-        'restarted after failure 1/3'
+        >>> decision_phrase(RESTART, "ASHA", "failure 1/3: ValueError: bad batch")
+        'restarted after failure 1/3: ValueError: bad batch'
     """
     if kind == PAUSE:
         return f"paused by {rule}" + (f": {reason}" if reason else "")
@@ -128,3 +129,22 @@ def decision_phrase(kind: str, rule: str, reason: str) -> str:
     if kind == RESTART:
         return f"restarted after {reason}" if reason else "restarted"
     return f"{kind}: {reason}" if reason else kind
+
+
+def failures_text(trials: Sequence[Trial]) -> str:
+    """The trials that ended in ERROR, each with its exception and error file: the
+    message of ``run_experiments``' TuneError and of the failed flow run's state.
+
+    Example:
+        >>> t = Trial(trial_id="a_00000", experiment_tag="0", config={},
+        ...           trainable_name="f", logdir="/r/f_0", status=ERROR)
+        >>> t.error_msg, t.error_file = "ValueError: bad batch", "/r/f_0/error.txt"
+        >>> print(failures_text([t]))
+        1 trial(s) did not complete:
+         - f_0: ValueError: bad batch (see /r/f_0/error.txt)
+    """
+    failed = [t for t in trials if t.status == ERROR]
+    lines = [f"{len(failed)} trial(s) did not complete:"]
+    for trial in failed:
+        lines.append(f" - {trial.name}: {trial.error_msg} (see {trial.error_file})")
+    return "\n".join(lines)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 import time
@@ -43,7 +44,8 @@ def climb(config, reporter):
 
 def _flow_run_records(name, trials):
     """The flow run named ``name``: its artifacts, task runs (once every trial's rounds
-    have reached the server with their final states), log messages and result."""
+    have reached the server with their final states), log messages (with their levels)
+    and result."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import (
         ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterName, LogFilter,
@@ -76,7 +78,7 @@ def _flow_run_records(name, trials):
                 artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])),
                 sort=ArtifactSort.CREATED_DESC)
             result = await run.state.aresult()
-        return run, artifacts, task_runs, [log.message for log in logs], result
+        return run, artifacts, task_runs, {log.message: log.level for log in logs}, result
 
     return asyncio.run(read())
 
@@ -208,15 +210,19 @@ def test_min_mode_with_a_restart_and_an_error(tune_env, capsys):
 
     rounds = [tr for tr in task_runs if f"trial:{restarted.trial_id}" in tr.tags]
     [restart] = [tr for tr in rounds if tr.state.name == "Restarted"]
-    assert restart.state.message.startswith("restarted after failure 1/1")
+    assert restart.state.message.startswith(
+        "restarted after failure 1/1: RuntimeError: a one-off failure (iteration 1")
     assert "decision:restart" in restart.tags
-    assert any(restarted.trial_id in line and "restarted after failure 1/1" in line
-               for line in logs)
+    [restart_line] = [line for line in logs if restarted.trial_id in line
+                      and "restarted after failure 1/1: RuntimeError: a one-off failure" in line]
+    assert logs[restart_line] == logging.WARNING
     [failed] = [tr for tr in task_runs
                 if f"trial:{errored.trial_id}" in tr.tags and tr.state.is_failed()]
     assert failed.state.name == "Errored" and "outcome:errored" in failed.tags
     assert "ValueError: this trial always fails at iteration 2" in failed.state.message
-    assert any(errored.trial_id in line and "errored: ValueError" in line for line in logs)
+    [error_line] = [line for line in logs
+                    if errored.trial_id in line and "errored: ValueError" in line]
+    assert logs[error_line] == logging.ERROR
 
     assert result["best_trial_id"] == trials[2].trial_id
     assert result["best_metric"] == pytest.approx(trials[2].last_result["loss"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 
 import numpy as np
 import pytest
@@ -20,10 +21,22 @@ def maybe_fails(config, reporter):
         reporter(mean_accuracy=i)
 
 
+def _flow_run_state(name):
+    """The final state of the flow run named ``name`` (one per test: names are unique)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+    return run.state
+
+
 def test_erroring_trial_ends_in_error_and_others_go_on(tune_env):
+    name = f"errors_{uuid.uuid4().hex[:6]}"
     with pytest.raises(tuneflows.TuneError) as info:
         tuneflows.run_experiments({
-            "errors": {
+            name: {
                 "run": maybe_fails,
                 "config": {"fail": tuneflows.grid_search([False, True, False])},
                 "max_failures": 1,
@@ -36,11 +49,17 @@ def test_erroring_trial_ends_in_error_and_others_go_on(tune_env):
     assert os.path.exists(error_file)
     text = open(error_file).read()
     assert "Traceback" in text and "maybe_fails" in text and text.count("Failure ") == 2
+    # the Prefect flow run failed too, saying why, and still holds the best trial
+    state = _flow_run_state(name)
+    assert state.is_failed() and state.message == message
+    result = state.result(raise_on_failure=False)
+    assert result["outcomes"]["errored"] == 1 and result["trials"] == 3
 
 
 def test_raise_on_failed_trial_false_returns_trials(tune_env):
+    name = f"errors_no_raise_{uuid.uuid4().hex[:6]}"
     trials = tuneflows.run_experiments({
-        "errors_no_raise": {
+        name: {
             "run": maybe_fails,
             "config": {"fail": tuneflows.grid_search([True, False])},
             "max_failures": 0,
@@ -54,6 +73,7 @@ def test_raise_on_failed_trial_false_returns_trials(tune_env):
     rows = [json.loads(line) for line in open(os.path.join(failed.logdir, "result.json"))]
     assert [r["training_iteration"] for r in rows] == [1, 2]
     assert ok.last_result["training_iteration"] == 5
+    assert _flow_run_state(name).is_completed()  # errored trials were accepted
 
 
 def test_restarted_trial_records_no_duplicate_rows(tune_env):

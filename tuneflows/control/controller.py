@@ -296,8 +296,8 @@ class TrialController:
         trial.error_file = os.path.join(trial.logdir, "error.txt")
         if trial.num_failures <= trial.max_failures:
             self.replay_until[trial_id] = max(self.replay_until.get(trial_id, 0), trial.iteration)
-            return [RestartTrial(trial, f"failure {trial.num_failures}/{trial.max_failures}",
-                                 header + error, drop_actor=actor_dead)]
+            reason = f"failure {trial.num_failures}/{trial.max_failures}: {last_line(error)}"
+            return [RestartTrial(trial, reason, header + error, drop_actor=actor_dead)]
         trial.error_msg = last_line(error)
         end = self._end(trial, ERROR, trial.error_msg, DISCARD if actor_dead else RELEASE,
                         error=header + error)

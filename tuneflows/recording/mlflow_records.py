@@ -91,8 +91,8 @@ def settings(component: Any, prefix: str, depth: int = 2) -> dict[str, Any]:
 
     Example:
         >>> from tuneflows.schedulers import AsyncHyperBandScheduler
-        >>> s = settings(AsyncHyperBandScheduler(metric="acc", max_t=9, grace_period=1),
-        ...              "scheduler")
+        >>> s = settings(AsyncHyperBandScheduler(metric="acc", mode="max", max_t=9,
+        ...                                      grace_period=1), "scheduler")
         >>> s["scheduler"], s["scheduler.metric"], s["scheduler.max_t"]
         ('AsyncHyperBandScheduler', 'acc', 9.0)
     """

@@ -30,7 +30,7 @@ from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
 )
 from tuneflows.trial import Trial
-from tuneflows.trial_outcome import decision_phrase, trial_outcome
+from tuneflows.trial_outcome import RESTART, decision_phrase, trial_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -131,15 +131,18 @@ class PrefectReports:
         """A trial ended: the outcome to the flow run's log, progress and leaderboard due."""
         self._board_changed = self._progress_changed = True
         outcome = trial_outcome(trial, self.settings.rule)
-        extra = f" (see {trial.error_file})" if trial.error_file and trial.status == "ERROR" else ""
-        self._log.info("Trial %s (%s) %s at iteration %d%s", trial.name, trial.trial_id,
-                       outcome.describe(), trial.iteration, extra)
+        errored = bool(trial.error_file) and trial.status == "ERROR"
+        extra = f" (see {trial.error_file})" if errored else ""
+        self._log.log(logging.ERROR if errored else logging.INFO,
+                      "Trial %s (%s) %s at iteration %d%s", trial.name, trial.trial_id,
+                      outcome.describe(), trial.iteration, extra)
 
     def on_decision(self, trial: Trial, kind: str, reason: str) -> None:
         """A pause, perturbation, restart or client request, to the flow run's log."""
         self._board_changed = True
-        self._log.info("Trial %s (%s) %s at iteration %d", trial.name, trial.trial_id,
-                       decision_phrase(kind, self.settings.rule, reason), trial.iteration)
+        level = logging.WARNING if kind == RESTART else logging.INFO
+        self._log.log(level, "Trial %s (%s) %s at iteration %d", trial.name, trial.trial_id,
+                      decision_phrase(kind, self.settings.rule, reason), trial.iteration)
 
     # ------------------------------------------------------------------ writes
     async def _keep_up(self) -> None:

@@ -91,7 +91,7 @@ def trial_line(trial: Trial, metric: Optional[str]) -> str:
     if metric and metric in result:
         pieces.append(f"{_format_number(result[metric])} {_METRIC_ABBREVIATIONS.get(metric, metric)}")
     if trial.num_failures:
-        pieces.append(f"{trial.num_failures} failures")
+        pieces.append(f"{trial.num_failures} failure{'s' if trial.num_failures > 1 else ''}")
     line = parts[0] + (", " + ", ".join(pieces) if pieces else "")
     if trial.status == "ERROR" and trial.error_file:
         line += f" (error: {trial.error_msg}; see {trial.error_file})"

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Mapping, Optional
 
 __all__ = ["validate_positive_int", "validate_max_concurrent", "validate_mode", "metric_and_mode",
@@ -56,6 +57,27 @@ def validate_mode(mode: Any, allow_none: bool = False) -> Optional[str]:
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
     return mode
+
+
+def warn_if_mode_missing(metric: Optional[str], mode: Optional[str], owner: str,
+                         stacklevel: int = 3) -> None:
+    """Warns that ``metric`` given without ``mode`` is maximised (the seed's
+    ``reward_attr`` rule): a metric such as ``"loss"`` would otherwise be maximised
+    silently. Ray Tune refuses the pair; tuneflows keeps the seed's default and says so.
+    ``stacklevel`` points the warning at the caller's line (as :func:`warnings.warn`).
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_if_mode_missing("loss", None, "AsyncHyperBandScheduler")
+        >>> print(caught[0].message)
+        AsyncHyperBandScheduler(metric='loss') without mode: 'loss' is maximised (mode='max'). Pass mode='min' to minimise it, or mode='max' to say so.
+    """
+    if metric is not None and mode is None:
+        warnings.warn(f"{owner}(metric={metric!r}) without mode: {metric!r} is maximised "
+                      f"(mode='max'). Pass mode='min' to minimise it, or mode='max' to say so.",
+                      UserWarning, stacklevel=stacklevel)
 
 
 def metric_and_mode(metric: Optional[str], mode: Optional[str],

@@ -43,11 +43,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from tuneflows.search.argument_checks import (
-    metric_and_mode,
-    result_metric,
-    validate_max_concurrent,
-    validate_mode,
-    validate_positive_int,
+    metric_and_mode, result_metric, validate_max_concurrent, validate_mode, validate_positive_int,
+    warn_if_mode_missing,
 )
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
@@ -99,6 +96,7 @@ class HyperOptSearch(Searcher):
         n_ei_candidates: int = 24,
     ):
         metric, mode = metric_and_mode(metric, mode, reward_attr)
+        warn_if_mode_missing(metric, mode, type(self).__name__)
         validate_max_concurrent(max_concurrent, allow_none=True)
         validate_positive_int("n_initial_points", n_initial_points)
         if not 0 < gamma < 1:

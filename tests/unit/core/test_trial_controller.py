@@ -172,7 +172,7 @@ def test_failures_restart_until_max_failures_then_error():
     trial = started(ctl)[0]
     actions = play(ctl, trial, RoundOutcome(results=results(1, 2), error="Tb\nValueError: x"))
     restart = actions[-1]
-    assert isinstance(restart, RestartTrial) and restart.reason == "failure 1/1"
+    assert isinstance(restart, RestartTrial) and restart.reason == "failure 1/1: ValueError: x"
     assert "Failure 1 of" in restart.error and ctl.replay_until[trial.trial_id] == 2
     end = ctl.on_failure(trial.trial_id, "Tb\nValueError: y", actor_dead=True)[-1]
     assert isinstance(end, EndTrial) and end.actor == DISCARD
