@@ -9,6 +9,8 @@ from tuneflows.trial import Trial
 
 #: Stop keys that count budget, not quality: never taken as the metric.
 BUDGET_KEYS = frozenset({"training_iteration", "timesteps_total", "time_total_s"})
+#: Keys every result carries for bookkeeping: never offered as a metric.
+BOOKKEEPING_KEYS = frozenset({"pid", "timestamp", "time_this_iter_s", "timesteps_this_iter"})
 
 
 def experiment_metric(scheduler: Any, searcher: Any,
@@ -43,6 +45,22 @@ def metric_value(trial: Trial, metric: Optional[str]) -> Optional[float]:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
+
+
+def reported_metrics(trials: Sequence[Trial]) -> list[str]:
+    """The numeric keys of the trials' last results (bookkeeping keys left out), sorted:
+    the metrics a best trial could be chosen by.
+
+    Example:
+        >>> from tuneflows.trial import Trial
+        >>> trial = Trial("t0", "0", {}, "f", "", last_result={
+        ...     "acc": 0.9, "pid": 7, "done": True, "date": "today", "training_iteration": 3})
+        >>> reported_metrics([trial])
+        ['acc', 'training_iteration']
+    """
+    keys = {key for trial in trials for key in trial.last_result or {}
+            if key not in BOOKKEEPING_KEYS and metric_value(trial, key) is not None}
+    return sorted(keys)
 
 
 def ranked_trials(trials: Sequence[Trial], metric: Optional[str], mode: str) -> list[Trial]:

@@ -49,5 +49,7 @@ def cmd_server(args: argparse.Namespace) -> int:
 def add_server_parser(sub: Any) -> None:
     """Adds ``server {start,stop,status}`` to the ``tuneflows`` command's subparsers."""
     server = sub.add_parser("server", help="start, stop or show the local Prefect server (UI)")
-    server.add_argument("action", choices=["start", "stop", "status"])
+    server.add_argument("action", choices=["start", "stop", "status"],
+                        help="start the server (if not running), stop it, or show whether it "
+                             "runs")
     server.set_defaults(handler=cmd_server)

@@ -1,21 +1,23 @@
-"""``tuneflows sync-mlflow RUN_DIR``: replays an experiment directory's trial files into
-MLflow, for what MLflow missed (a tracking server that was down, a killed writer) or
-to copy an experiment into another store.
+"""``tuneflows sync-mlflow RUN``: replays an experiment run's trial files into MLflow,
+for what MLflow missed (a tracking server that was down, a killed writer) or to copy
+an experiment into another store.
 
-``RUN_DIR`` is the directory holding ``experiment_state.json`` and the trial
-directories (``<local_dir>/<name>`` or a run's ``<local_dir>/<name>/<run id>``). The
-replay is idempotent: the experiment's parent run and its trials' runs are found by
-their tags (``tuneflows.experiment_id``, ``trial_id``) and created only when missing;
-a run gets only the steps (training iterations) it lacks, its params once, and its
-status (FINISHED, FAILED, else KILLED) when it differs; with ``checkpoints`` the
-checkpoint directories it lacks as artifacts. The parent run's summary (best trial,
-leaderboard) is not rebuilt.
+``RUN`` is a run directory ``<local_dir>/<name>/<run id>`` (holding
+``experiment_state.json`` and the trial directories), an experiment directory
+``<local_dir>/<name>`` (its newest run) or, on the command line, an experiment name
+under the results directory. The replay is idempotent: the experiment's parent run
+and its trials' runs are found by their tags (``tuneflows.experiment_id``,
+``trial_id``) and created only when missing; a run gets only the steps (training
+iterations) it lacks, its params once, and its status (FINISHED, FAILED, else KILLED)
+when it differs; with ``checkpoints`` the checkpoint directories it lacks as artifacts.
+The parent run's summary (best trial, leaderboard) is not rebuilt.
 
 Example:
     >>> report = sync_experiment_dir("~/ray_results/my_exp")  # doctest: +SKIP
     >>> print(report.text())                                  # doctest: +SKIP
-    Synced 3 trial(s) of experiment 'my_exp' to MLflow at sqlite:///...: 3 run(s) created,
-    60 step(s) logged, 3 run(s) ended, 0 checkpoint(s) copied.
+    Synced 3 trial(s) of experiment 'my_exp' from .../my_exp/2026-12-02_00-31-05_ab12 to
+    MLflow at sqlite:///...: 3 run(s) created, 60 step(s) logged, 3 run(s) ended,
+    0 checkpoint(s) copied.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from tuneflows.recording.mlflow_names import MlflowNames
 from tuneflows.recording.mlflow_store import STATUS_TO_MLFLOW, MlflowStore, tracking_uri_for
 from tuneflows.recording.mlflow_values import metric_rows, param_strings
 from tuneflows.trial import ERROR, TERMINATED
-from tuneflows.run_dirs import is_run_id
+from tuneflows.run_dirs import find_run_dir, is_run_id, resolve_run_dir
+from tuneflows.spec import default_local_dir
 from tuneflows.trial_dirs import TrialDir, read_trial_dirs
 
 SYNCED_TAG = "tuneflows.synced_from"
@@ -45,6 +48,7 @@ class SyncReport:
     Attributes:
         experiment_name: The MLflow experiment.
         tracking_uri: The store written.
+        run_dir: The run directory replayed.
         trials: Trials replayed.
         created_runs: Trial runs that did not exist.
         steps: Metric steps (results) logged.
@@ -54,6 +58,7 @@ class SyncReport:
 
     experiment_name: str
     tracking_uri: str
+    run_dir: str
     trials: int = 0
     created_runs: int = 0
     steps: int = 0
@@ -62,9 +67,9 @@ class SyncReport:
 
     def text(self) -> str:
         """One line for the terminal."""
-        return (f"Synced {self.trials} trial(s) of experiment {self.experiment_name!r} to "
-                f"MLflow at {self.tracking_uri}: {self.created_runs} run(s) created, "
-                f"{self.steps} step(s) logged, {self.ended_runs} run(s) ended, "
+        return (f"Synced {self.trials} trial(s) of experiment {self.experiment_name!r} from "
+                f"{self.run_dir} to MLflow at {self.tracking_uri}: {self.created_runs} run(s) "
+                f"created, {self.steps} step(s) logged, {self.ended_runs} run(s) ended, "
                 f"{self.checkpoints} checkpoint(s) copied.")
 
 
@@ -91,7 +96,8 @@ def sync_experiment_dir(experiment_dir: str, tracking_uri: Optional[str] = None,
     """Replays the trial files of ``experiment_dir`` into MLflow (see the module).
 
     Args:
-        experiment_dir: The directory holding ``experiment_state.json``.
+        experiment_dir: A run directory (holding ``experiment_state.json``), or an
+            experiment directory: its newest run.
         tracking_uri: The store (default: ``MLFLOW_TRACKING_URI``, else the
             experiment's ``<local_dir>/mlflow.db``).
         experiment_name: The MLflow experiment (default: from the directory's name).
@@ -101,19 +107,21 @@ def sync_experiment_dir(experiment_dir: str, tracking_uri: Optional[str] = None,
         What was written.
 
     Raises:
-        TuneError: The directory holds no experiment state.
+        ValueError: ``experiment_dir`` is not a directory.
+        TuneError: The run directory holds no experiment state.
     """
-    directory = os.path.abspath(os.path.expanduser(experiment_dir))
-    state = load_state(directory) if os.path.isdir(directory) else None
+    directory = resolve_run_dir(os.path.abspath(os.path.expanduser(experiment_dir)))
+    state = load_state(directory)
     if state is None:
-        raise TuneError(f"{directory!r} holds no experiment_state.json: pass the directory "
-                        f"of one experiment run (the one holding its trial directories).")
+        raise TuneError(f"{directory!r} holds no experiment_state.json, nor run "
+                        f"directories holding one: pass an experiment run's directory (the one "
+                        f"holding its trial directories) or its experiment's directory.")
     name, local_dir = experiment_layout(directory)
     name = experiment_name or name
     store = MlflowStore(name, local_dir, tracking_uri or tracking_uri_for(local_dir))
     store.open_experiment(state.experiment_id, f"{name}-{state.experiment_id}",
                           {"tuneflows.logdir": directory, SYNCED_TAG: directory}, reopen=False)
-    report = SyncReport(name, store.tracking_uri)
+    report = SyncReport(name, store.tracking_uri, directory)
     names = MlflowNames()
     trials = read_trial_dirs(directory)
     for trial_dir in trials:
@@ -168,9 +176,11 @@ def _sync_checkpoints(store: MlflowStore, trial_id: str, logdir: str) -> int:
 
 
 def cmd_sync_mlflow(args: argparse.Namespace) -> int:
-    """``tuneflows sync-mlflow RUN_DIR [--tracking-uri URI] [--experiment-name NAME]
-    [--checkpoints]``: prints what was replayed."""
-    report = sync_experiment_dir(args.run_dir, tracking_uri=args.tracking_uri,
+    """``tuneflows sync-mlflow RUN [--tracking-uri URI] [--experiment-name NAME]
+    [--checkpoints]``: prints what was replayed, and from which run (``RUN`` as in the
+    module docstring)."""
+    directory = find_run_dir(args.run_dir, default_local_dir())
+    report = sync_experiment_dir(directory, tracking_uri=args.tracking_uri,
                                  experiment_name=args.experiment_name,
                                  checkpoints=args.checkpoints)
     print(report.text())

@@ -214,3 +214,29 @@ def resolve_run_dir(path: str, unfinished: bool = False) -> str:
     if chosen is None:
         raise ValueError(f"Every run of {path!r} has finished (or is in use); nothing to resume.")
     return os.path.join(path, chosen.run_id)
+
+
+def find_run_dir(target: str, local_dir: str, unfinished: bool = False) -> str:
+    """The run directory a command line names: ``target`` is a run directory, an
+    experiment directory (its newest run; with ``unfinished``, its newest unfinished
+    one, see :func:`resolve_run_dir`) or the name of an experiment under ``local_dir``.
+
+    Raises:
+        ValueError: ``target`` is neither a directory nor an experiment under
+            ``local_dir``, or ``unfinished`` and every run ended.
+
+    Example:
+        >>> import tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> os.makedirs(os.path.join(root, "exp", "2026-12-02_00-31-05_ab12"))
+        >>> os.path.basename(find_run_dir("exp", root))
+        '2026-12-02_00-31-05_ab12'
+    """
+    path = os.path.expanduser(target)
+    if not os.path.isdir(path) and os.sep not in path:
+        named = os.path.join(local_dir, path)
+        if not os.path.isdir(named):
+            raise ValueError(f"{target!r} is not a directory, nor an experiment under "
+                             f"{local_dir!r}.")
+        path = named
+    return resolve_run_dir(os.path.abspath(path), unfinished=unfinished)

@@ -71,9 +71,17 @@ def test_cli_lists_experiments_and_prints_the_best_config(tune_env, tmp_path, ca
     assert run_line.split()[0] == os.path.basename(tuneflows.latest_run_dir(tune_env, "cli_best"))
     assert "finished" in run_line and "2 trials (2 TERMINATED)" in run_line
     assert "best mean_accuracy=" in run_line
-    assert main(["best", os.path.join(tune_env, "cli_best")]) == 0
-    best = json.loads(capsys.readouterr().out)
-    assert best["momentum"] == 0.1 and best["lr"] in (0.4, 0.6)
+    run_dir = tuneflows.latest_run_dir(tune_env, "cli_best")
+    for target in (os.path.join(tune_env, "cli_best"), "cli_best"):  # a directory, a name
+        assert main(["best", target]) == 0
+        out, err = capsys.readouterr()
+        best = json.loads(out)
+        assert best["momentum"] == 0.1 and best["lr"] in (0.4, 0.6)
+        assert f"cli_best run {os.path.basename(run_dir)}: best trial " in err
+    uri = "sqlite:///" + str(tmp_path / "copy.db")
+    assert main(["sync-mlflow", "cli_best", "--tracking-uri", uri]) == 0
+    assert f"Synced 2 trial(s) of experiment 'cli_best' from {run_dir} to MLflow at {uri}" in \
+        capsys.readouterr().out
 
 
 def test_tune_spec_flow_returns_the_best_config_as_a_pipeline_step(tune_env, tmp_path):

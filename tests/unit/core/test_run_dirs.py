@@ -12,8 +12,8 @@ from tuneflows.experiment_lock import ExperimentLock
 from tuneflows.experiment_state import ExperimentState, save_state
 from tuneflows.resume import saved_state_to_resume
 from tuneflows.run_dirs import (
-    RunInfo, choose_run, is_run_id, latest_run_dir, new_run_id, read_run, resolve_run_dir,
-    run_dirs, write_run_file,
+    RunInfo, choose_run, find_run_dir, is_run_id, latest_run_dir, new_run_id, read_run,
+    resolve_run_dir, run_dirs, write_run_file,
 )
 from tuneflows.spec import Experiment
 
@@ -121,3 +121,18 @@ def test_saved_state_to_resume_points_the_experiment_at_its_run(tmp_path):
         saved_state_to_resume(experiment, "2025-06-09_03-00-00_0001")
     with pytest.raises(ValueError, match="resume must be one of"):
         saved_state_to_resume(experiment, "sometimes")
+
+
+def test_a_command_line_target_is_a_run_an_experiment_dir_or_an_experiment_name(tmp_path,
+                                                                                monkeypatch):
+    root = str(tmp_path / "results")
+    old = _run_dir(root, "exp", OLD, finished=False)
+    new = _run_dir(root, "exp", NEW, finished=True)
+    monkeypatch.chdir(tmp_path)
+    assert find_run_dir("exp", root) == new  # a name under the results directory
+    assert find_run_dir("exp", root, unfinished=True) == old
+    assert find_run_dir(os.path.join(root, "exp"), "/elsewhere") == new
+    assert find_run_dir(old, "/elsewhere") == old
+    assert find_run_dir(os.path.join("results", "exp"), "/elsewhere") == new  # relative path
+    with pytest.raises(ValueError, match="'other' is not a directory, nor an experiment under"):
+        find_run_dir("other", root)

@@ -37,3 +37,27 @@ def test_a_bad_domain_names_the_experiment_and_key(tmp_path, value, message):
     path.write_text(f"nightly:\n  run: flows.quickstart:train_func\n  config:\n    lr: {value}\n")
     with pytest.raises(ValueError, match=message):
         load_spec(str(path))
+
+
+@pytest.mark.parametrize("value, key, bad, meant", [
+    ("{lr: {unifrom: [0.1, 0.6]}}", r"config\['lr'\]", "unifrom", "uniform"),
+    ("{lr: {loguniform_: [0.001, 0.1]}}", r"config\['lr'\]", "loguniform_", "loguniform"),
+    ("{net: {act: {choise: [[relu, tanh]]}}}", r"config\['net'\]\['act'\]", "choise", "choice"),
+    ("{momentum: {grid_serach: [0.1, 0.2]}}", r"config\['momentum'\]", "grid_serach",
+     "grid_search"),
+])
+def test_a_misspelled_domain_is_refused_naming_the_key_and_the_domain_meant(tmp_path, value,
+                                                                             key, bad, meant):
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"nightly:\n  run: flows.quickstart:train_func\n  config: {value}\n")
+    with pytest.raises(ValueError, match=rf"nightly: {key}: unknown search-space domain "
+                                         rf"'{bad}' \(did you mean '{meant}'\?\)"):
+        load_spec(str(path))
+
+
+def test_a_plain_mapping_not_named_like_a_domain_stays_a_config_value(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text("nightly:\n  run: flows.quickstart:train_func\n"
+                    "  config: {net: {units: 3}, opt: {name: sgd}, data: {range: [1, 2]}}\n")
+    config = load_spec(str(path))["nightly"]["config"]
+    assert config == {"net": {"units": 3}, "opt": {"name": "sgd"}, "data": {"range": [1, 2]}}
