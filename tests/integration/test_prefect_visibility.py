@@ -167,9 +167,11 @@ def test_asha_max_run_tells_its_story_in_prefect(tune_env):
     for trial in stopped:
         state = last[trial.trial_id].state
         assert state.is_completed() and state.name == "Stopped"
-        assert state.message.startswith("stopped by ASHA at rung 1: ")
+        # which rung stops a trial depends on the order trials reach it (asynchronous)
+        decision = "stopped by ASHA " + trial.status_reason[len("stopped "):]
+        assert state.message.startswith(decision + " (iteration")
         assert {"outcome:stopped-early", "stopped-by:ASHA"} <= set(last[trial.trial_id].tags)
-        assert any(trial.trial_id in line and "stopped by ASHA at rung 1" in line for line in logs)
+        assert any(trial.trial_id in line and decision in line for line in logs)
     for trial in completed:
         state = last[trial.trial_id].state
         assert state.name == "Completed"
