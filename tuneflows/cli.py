@@ -158,6 +158,7 @@ def _resume_mode(value: str) -> Any:
     return modes[key]
 
 
+_RAY_ADDRESS_HELP = "the Ray cluster to use (default: a local Ray)"
 _RUN_HELP = ("a run directory, an experiment directory (its newest run) or an experiment name "
              "under the results directory")
 
@@ -185,16 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", nargs="?", const=True, default=False, type=_resume_mode,
                      help="continue the newest unfinished run (AUTO: or start a new one; "
                           "ERRORED_ONLY: re-run the failed trials of the newest run)")
-    run.add_argument("--ray-address", default=None,
-                     help="the Ray cluster to use (default: a local Ray)")
+    run.add_argument("--ray-address", default=None, help=_RAY_ADDRESS_HELP)
     run.set_defaults(handler=cmd_run)
     resume = sub.add_parser("resume", help="continue a killed run of an experiment")
     resume.add_argument("experiment", metavar="NAME|DIR",
                         help="a run directory, an experiment directory (its newest unfinished "
                              "run) or an experiment name under the results directory")
     resume.add_argument("--errored-only", action="store_true", help="re-run only failed trials")
-    resume.add_argument("--ray-address", default=None,
-                        help="the Ray cluster to use (default: a local Ray)")
+    resume.add_argument("--ray-address", default=None, help=_RAY_ADDRESS_HELP)
     resume.set_defaults(handler=cmd_resume)
     ls = sub.add_parser("ls", help="list experiments and their runs with status, trials and "
                                    "best metric")

@@ -29,7 +29,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence
 from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
 )
-from tuneflows.trial import Trial
+from tuneflows.trial import ERROR, Trial
 from tuneflows.trial_outcome import RESTART, decision_phrase, trial_outcome
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ class PrefectReports:
         """A trial ended: the outcome to the flow run's log, progress and leaderboard due."""
         self._board_changed = self._progress_changed = True
         outcome = trial_outcome(trial, self.settings.rule)
-        errored = bool(trial.error_file) and trial.status == "ERROR"
+        errored = bool(trial.error_file) and trial.status == ERROR
         extra = f" (see {trial.error_file})" if errored else ""
         self._log.log(logging.ERROR if errored else logging.INFO,
                       "Trial %s (%s) %s at iteration %d%s", trial.name, trial.trial_id,
