@@ -25,10 +25,10 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     import ray
 
     import tuneflows
-    from tuneflows.checkpoints import CheckpointStore
+    from tuneflows.recording.checkpoint_store import CheckpointStore
     from tuneflows.execution.ray_session import ensure_ray
     from tuneflows.execution.trial_actor import TrialActor
-    from tuneflows.recording.mlflow_store import MlflowStore
+    from tuneflows.recording.mlflow.store import MlflowStore
     from tuneflows.trainable import TrialIdentity
 
     class Big(tuneflows.Trainable):

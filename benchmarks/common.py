@@ -5,7 +5,7 @@ fresh Python process (see :func:`child_main`), so each side gets a clean Ray ses
 
 1. start-up (reported separately, excluded from the wall time): imports, ``ray.init``
    (local, 2 CPUs, no dashboard) and, for tuneflows, the Prefect API that
-   ``run_experiments`` would provide (``tuneflows.prefect_api.PrefectApiStart``: by
+   ``run_experiments`` would provide (``tuneflows.services.prefect_api.PrefectApiStart``: by
    default the local Prefect server, started by the first run of an invocation and
    reused by the others; Prefect's ephemeral server with
    ``TUNEFLOWS_PREFECT_SERVER=ephemeral``) and the MLflow SQLite store in the results
@@ -262,14 +262,14 @@ def start_tuneflows(local_dir: str, experiment_name: str) -> dict[str, Any]:
     once-per-results-directory cost, like the Prefect database's). ``run_experiments``
     does both itself, side by side with Ray, and then finds them ready."""
     import tuneflows  # noqa: F401
-    import tuneflows.flow  # noqa: F401  (prefect, prefect-ray)
+    import tuneflows.orchestration.flow  # noqa: F401  (prefect, prefect-ray)
     from prefect.settings import PREFECT_API_URL
 
-    from tuneflows.prefect_api import PrefectApiStart
+    from tuneflows.services.prefect_api import PrefectApiStart
 
     info: dict[str, Any] = {}
     t0 = time.perf_counter()
-    from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+    from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 
     writers = MlflowWriterPool.shared()
     writers.prepare(experiment_name, local_dir)
@@ -443,7 +443,7 @@ def child_main(side: str, w: Workload, out_path: str, tmp_root: str) -> dict[str
         **info,
     }
     if side == "tuneflows":
-        from tuneflows.experiment_state import load_state
+        from tuneflows.runs.state import load_state
 
         state = load_state(os.path.join(local_dir, f"bench_w{w.id}"))
         out["prefect_task_runs"] = sum(state.rounds.values()) if state else None

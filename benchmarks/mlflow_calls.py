@@ -22,8 +22,8 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from tuneflows import process_defaults
-from tuneflows.recording.mlflow_store import use_write_ahead_log
+from tuneflows.services import process_defaults
+from tuneflows.recording.mlflow.store import use_write_ahead_log
 
 process_defaults.apply_defaults()
 

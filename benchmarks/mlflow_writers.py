@@ -19,7 +19,7 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from tuneflows import process_defaults
+from tuneflows.services import process_defaults
 
 process_defaults.apply_defaults()
 

@@ -32,7 +32,7 @@ MARKERS = [
     ("SQLAlchemy (MLflow store)", "sqlalchemy/"),
     ("tuneflows result files (recording/trial_files.py)", "tuneflows/recording/trial_files.py"),
     ("tuneflows status text (recording/status_block.py)", "tuneflows/recording/status_block.py"),
-    ("tuneflows experiment loop (experiment_loop.py)", "tuneflows/experiment_loop.py"),
+    ("tuneflows experiment loop (experiment_loop.py)", "tuneflows/orchestration/experiment_loop.py"),
     ("tuneflows recorder thread", "tuneflows/recording/recording_thread.py"),
     ("Ray (ray/)", "ray/"),
     ("asyncio event loop", "asyncio/base_events.py"),

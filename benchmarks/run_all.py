@@ -307,7 +307,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         with open(path, "w") as f:
             json.dump(doc, f, indent=1, default=str)
         print(f"results: {path}")
-    from tuneflows.local_prefect_server import stop_server  # after the children: its defaults
+    from tuneflows.services.local_prefect_server import stop_server  # after the children: its defaults
 
     stop_server(os.path.join(tmp_root, "prefect-home"))  # the local server the runs shared
     shutil.rmtree(os.path.join(tmp_root, "prefect-home"), ignore_errors=True)

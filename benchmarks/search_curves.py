@@ -213,7 +213,7 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
 
     sys.path.insert(0, os.path.dirname(HERE))
-    from tuneflows.process_defaults import apply_defaults
+    from tuneflows.services.process_defaults import apply_defaults
 
     apply_defaults()
     from rich.console import Console

@@ -113,7 +113,7 @@ def run_process(side: str, w: Workload, local_dir: str, name: str, prefect_home:
 
 def stop_local_server(prefect_home: str) -> None:
     """Ends the local Prefect server a tuneflows run left for this home (if any)."""
-    from tuneflows.local_prefect_server import stop_server
+    from tuneflows.services.local_prefect_server import stop_server
 
     stop_server(prefect_home)
 

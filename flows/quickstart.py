@@ -14,7 +14,7 @@ import math
 import time
 
 import tuneflows
-from tuneflows.best_trial import best_trial
+from tuneflows.model.best_trial import best_trial
 
 
 def train_func(config: dict, reporter) -> None:

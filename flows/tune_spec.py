@@ -16,8 +16,8 @@ from prefect import flow, task
 from prefect_ray.task_runners import RayTaskRunner
 
 import tuneflows
-from tuneflows.best_trial import best_trial
-from tuneflows.cli import load_spec
+from tuneflows.model.best_trial import best_trial
+from tuneflows.cli.main import load_spec
 
 #: The MLflow parent-run tags naming the dataset a run tuned on.
 DATASET_TAG, DATASET_PATH_TAG = "tuneflows.dataset", "tuneflows.dataset.path"
@@ -26,7 +26,7 @@ DATASET_TAG, DATASET_PATH_TAG = "tuneflows.dataset", "tuneflows.dataset.path"
 @task(name="best-config")
 def best_config(trials: list, metric: str, mode: str) -> dict[str, Any]:
     """The config of the trial with the best last ``metric`` (ties: fewer iterations,
-    then trial order; :func:`tuneflows.best_trial.best_trial`, as the status block and
+    then trial order; :func:`tuneflows.model.best_trial.best_trial`, as the status block and
     the Prefect and MLflow summaries pick it)."""
     best = best_trial(trials, metric, mode)
     if best is None:

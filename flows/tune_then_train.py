@@ -13,7 +13,7 @@ One flow run of ``tune-then-train`` holds:
 3. ``register-model``: in the flow process (the driver records): an MLflow run in the
    tuning experiment holding the model, tagged with the tuning parent run's id
    (``tuneflows.tuning_run_id``), registered as a new version of the model, the alias
-   moved or kept (:mod:`tuneflows.model_registry`).
+   moved or kept (:mod:`tuneflows.recording.mlflow.model_registry`).
 
 Run it with ``python flows/tune_then_train.py`` (needs ``pip install -e '.[examples]'``)
 or deploy it (``prefect.yaml``'s ``tune-then-train`` deployment;
@@ -34,10 +34,10 @@ import tuneflows
 from flows.digits import (
     HELD_OUT_METRIC, METRIC, MODE, digits_experiment, fit_final_model, held_out_accuracy,
 )
-from tuneflows.best_trial import best_trial, metric_value
+from tuneflows.model.best_trial import best_trial, metric_value
 from tuneflows.execution.shipping import ship_by_value_if_local
-from tuneflows.mlflow_runs import parent_run, tracking_client
-from tuneflows.model_registry import (
+from tuneflows.recording.mlflow.runs import parent_run, tracking_client
+from tuneflows.recording.mlflow.model_registry import (
     TUNING_EXPERIMENT_TAG, TUNING_RUN_TAG, HeldOutScore, log_model, register_version,
 )
 from tuneflows.trial import Trial

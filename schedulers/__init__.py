@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuneflows.lookup import build_by_name
+from tuneflows.model.by_name import build_by_name
 from tuneflows.schedulers.async_hyperband import AsyncHyperBandScheduler
 from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.hyperband import HyperBandScheduler

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tuneflows.process_defaults import apply_defaults
+from tuneflows.services.process_defaults import apply_defaults
 
 apply_defaults()
 

@@ -9,7 +9,7 @@ layers (``tuneflows.schedulers``, ``tuneflows.search``) import without them.
 import importlib
 from typing import Any
 
-from tuneflows.process_defaults import apply_defaults
+from tuneflows.services.process_defaults import apply_defaults
 
 apply_defaults()
 
@@ -27,10 +27,10 @@ _LAZY = {
     "Analysis": ("tuneflows.analysis", "Analysis"),
     "ExperimentAnalysis": ("tuneflows.analysis", "ExperimentAnalysis"),
     "run_experiments": ("tuneflows.api", "run_experiments"),
-    "latest_run_dir": ("tuneflows.run_dirs", "latest_run_dir"),
+    "latest_run_dir": ("tuneflows.runs.run_dirs", "latest_run_dir"),
     "schedulers": ("tuneflows.schedulers", None),
     "search": ("tuneflows.search", None),
-    "util": ("tuneflows.util", None),
+    "util": ("tuneflows.execution.pinned_objects", None),
     "hpo_scheduler": ("tuneflows.hpo_scheduler", None),
     "web_server": ("tuneflows.web_server", None),
 }

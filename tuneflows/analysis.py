@@ -3,7 +3,7 @@ metric and mode, a pandas DataFrame of its trials and each trial's history.
 
 Read from an experiment (or run) directory's trial files, from the MLflow experiment
 (one parent run, its nested trial runs with params and metric history), or straight from
-``run_experiments``' return value. "Best" is :mod:`tuneflows.best_trial`'s, as in the
+``run_experiments``' return value. "Best" is :mod:`tuneflows.model.best_trial`'s, as in the
 status block, the Prefect summary and the MLflow parent run. ``ExperimentAnalysis`` is
 Ray Tune's name for the same class.
 
@@ -21,15 +21,15 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
-from tuneflows.best_trial import best_trial, experiment_metric, ranked_trials
-from tuneflows.mlflow_runs import (
+from tuneflows.model.best_trial import best_trial, experiment_metric, ranked_trials
+from tuneflows.recording.mlflow.runs import (
     METRIC_TAG, MODE_TAG, metric_history, parent_run, tracking_client, trial_config,
     trial_runs, trial_status,
 )
 from tuneflows.recording.trial_files import flatten
-from tuneflows.run_dirs import resolve_run_dir
+from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
-from tuneflows.trial_dirs import read_results, read_trial_dirs, saved_metric
+from tuneflows.runs.trial_dirs import read_results, read_trial_dirs, saved_metric
 
 if TYPE_CHECKING:
     import pandas

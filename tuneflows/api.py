@@ -8,25 +8,25 @@ import logging
 import sys
 from typing import Mapping, Optional, Union
 
-from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
-from tuneflows.best_trial import experiment_metric
+from tuneflows.orchestration.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
+from tuneflows.model.best_trial import experiment_metric
 from tuneflows.error import TuneError
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
-from tuneflows.mlflow_runs import tracking_client
-from tuneflows.experiment_request import ExperimentRequest
-from tuneflows.experiment_state import load_state
-from tuneflows.prefect_api import PrefectApiStart
-from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.recording.mlflow.runs import tracking_client
+from tuneflows.orchestration.experiment_request import ExperimentRequest
+from tuneflows.runs.state import load_state
+from tuneflows.services.prefect_api import PrefectApiStart
+from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
-from tuneflows.resume import saved_state_to_resume
-from tuneflows.rest_guards import resolve_server_token
+from tuneflows.orchestration.resume import saved_state_to_resume
+from tuneflows.rest.guards import resolve_server_token
 from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
-from tuneflows.startup_timeline import mark
+from tuneflows.services.startup_timeline import mark
 from tuneflows.trial import ERROR, Trial
-from tuneflows.trial_outcome import failures_text
-from tuneflows.warm_start import DEFAULT_LIMIT, check_warm_start, start_from_previous_run
+from tuneflows.model.trial_outcome import failures_text
+from tuneflows.orchestration.warm_start import DEFAULT_LIMIT, check_warm_start, start_from_previous_run
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def run_experiments(
             ``warm_start_trials`` trials of the experiment's previous run (its newest
             MLflow parent run) are told to the searcher with their results, so TPE
             conditions on them (the new parent run's tags
-            ``tuneflows.warm_start.parent_run_id`` and ``tuneflows.warm_start.trials``
+            ``tuneflows.orchestration.warm_start.parent_run_id`` and ``tuneflows.orchestration.warm_start.trials``
             say from where and how many); they are not run again (a searcher that does not learn
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
@@ -160,7 +160,7 @@ def run_experiments(
     all_trials: list[Trial] = []
     server = None
     if with_server:
-        from tuneflows.web_server import TuneServer
+        from tuneflows.rest.server import TuneServer
 
         server = TuneServer(port=server_port, host=server_host, token=server_token)
     try:
@@ -204,7 +204,7 @@ def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) ->
 
 
 def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial]:
-    from tuneflows.flow import ExperimentParameter, experiment_flow
+    from tuneflows.orchestration.flow import ExperimentParameter, experiment_flow
 
     flow_fn = experiment_flow.with_options(retries=retries) if retries else experiment_flow
     parameter = ExperimentParameter(request)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
 from tuneflows.search.config_validation import validate_config
-from tuneflows.run_dirs import new_run_id
+from tuneflows.runs.run_dirs import new_run_id
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
@@ -157,7 +157,7 @@ class Experiment:
 
     def trial_settings(self) -> dict[str, Any]:
         """The settings, under their spec keys, that shape every trial: what a resume
-        compares with the saved run (``tuneflows/spec_changes.py``) and the MLflow
+        compares with the saved run (``tuneflows/runs/spec_changes.py``) and the MLflow
         parent run's ``experiment.json`` records.
 
         Example:

@@ -1,43 +1,12 @@
-"""Broadcasting large objects to trials through Ray's object store."""
+"""Seed-era import path ``ray.tune.util``: pinning large objects in Ray's object store
+for trials to read, implemented in :mod:`tuneflows.execution.pinned_objects`.
 
-from __future__ import annotations
+Example:
+    >>> from tuneflows.util import get_pinned_object, pin_in_object_store
+    >>> pin_in_object_store.__module__
+    'tuneflows.execution.pinned_objects'
+"""
 
-from dataclasses import dataclass
-from typing import Any
+from tuneflows.execution.pinned_objects import get_pinned_object, pin_in_object_store
 
-from tuneflows.execution.ray_session import ensure_ray
-
-_PINNED: list[Any] = []
-
-
-@dataclass(frozen=True)
-class PinnedObjectId:
-    """A handle to an object pinned in Ray's object store; picklable into closures."""
-
-    ref: Any
-
-
-def pin_in_object_store(obj: Any) -> PinnedObjectId:
-    """Puts ``obj`` into Ray's object store and keeps it there while the driver runs.
-
-    Starts (or joins) Ray if needed. Example:
-        >>> X_id = pin_in_object_store(np.random.random(size=1000))
-        >>> def f(config, reporter):
-        ...     X = get_pinned_object(X_id)   # read-only array, shared, not copied
-    """
-    ensure_ray()
-    import ray
-
-    ref = ray.put(obj)
-    _PINNED.append(ref)
-    return PinnedObjectId(ref)
-
-
-def get_pinned_object(pinned_id: PinnedObjectId) -> Any:
-    """Fetches a pinned object (arrays come back read-only, shared in memory)."""
-    import ray
-
-    if not isinstance(pinned_id, PinnedObjectId):
-        raise TypeError(f"get_pinned_object expects the id returned by pin_in_object_store, "
-                        f"got {pinned_id!r}.")
-    return ray.get(pinned_id.ref)
+__all__ = ["get_pinned_object", "pin_in_object_store"]

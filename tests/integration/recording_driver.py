@@ -13,7 +13,7 @@ import os
 import time
 
 import tuneflows
-from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
+from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 
 
 class Ticks(tuneflows.Trainable):

@@ -7,7 +7,7 @@ import os
 
 import tuneflows
 from tuneflows.analysis import Analysis
-from tuneflows.best_trial import best_trial
+from tuneflows.model.best_trial import best_trial
 
 
 def learner(config, reporter):

@@ -106,7 +106,7 @@ def _two_steps(config, reporter):
 def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
     from prefect import flow
 
-    from tuneflows.run_dirs import read_run_file, run_dirs
+    from tuneflows.runs.run_dirs import read_run_file, run_dirs
 
     attempts = []
 

@@ -179,8 +179,8 @@ def _mlflow(stack: Stack):
 
 
 def test_the_on_demand_asha_deployment_completes(stack, started):
-    from tuneflows.mlflow_runs import parent_runs
-    from tuneflows.trial_dirs import read_trial_dirs
+    from tuneflows.recording.mlflow.runs import parent_runs
+    from tuneflows.runs.trial_dirs import read_trial_dirs
 
     run = stack.wait(started["asha"])
     assert run.parameters["scheduler"] == "asha"
@@ -192,8 +192,8 @@ def test_the_on_demand_asha_deployment_completes(stack, started):
 
 
 def test_the_nightly_deployment_tunes_again_warm_started_from_the_last_run(stack, started):
-    from tuneflows.mlflow_runs import parent_runs
-    from tuneflows.run_dirs import run_dirs
+    from tuneflows.recording.mlflow.runs import parent_runs
+    from tuneflows.runs.run_dirs import run_dirs
 
     stack.wait(started["nightly"])
     second = stack.run("tune-spec/nightly-quickstart", {"num_samples": 2, "stop": TINY["stop"]})
@@ -201,8 +201,8 @@ def test_the_nightly_deployment_tunes_again_warm_started_from_the_last_run(stack
     runs = run_dirs(os.path.join(stack.results, "nightly_quickstart"))
     assert len(runs) == 2  # each night a run of its own
     newer, older = parent_runs(_mlflow(stack), "nightly_quickstart")
-    assert newer.data.tags["tuneflows.warm_start.parent_run_id"] == older.info.run_id
-    assert newer.data.tags["tuneflows.warm_start.trials"] == "2"  # TPE learned both
+    assert newer.data.tags["tuneflows.orchestration.warm_start.parent_run_id"] == older.info.run_id
+    assert newer.data.tags["tuneflows.orchestration.warm_start.trials"] == "2"  # TPE learned both
     assert [r.data.tags["tuneflows.run_id"] for r in (older, newer)] == [
         os.path.basename(d) for d in runs]
 
@@ -222,7 +222,7 @@ def test_a_dataset_event_starts_the_triggered_deployment_with_its_payload(stack,
     run = stack.wait(_wait_for(triggered, 60, "the event to start a flow run"))
     assert run.parameters["dataset"] == DATASET
     assert run.parameters["dataset_path"] == "/data/digits-v2.csv"
-    from tuneflows.mlflow_runs import parent_runs
+    from tuneflows.recording.mlflow.runs import parent_runs
 
     tagged = [r for r in parent_runs(_mlflow(stack), "yaml_quickstart")
               if r.data.tags.get("tuneflows.dataset") == DATASET]

@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from tuneflows import latest_run_dir
-from tuneflows.experiment_state import load_state
+from tuneflows.runs.state import load_state
 from tuneflows.recording.trial_files import count_results
 
 DRIVER = os.path.join(os.path.dirname(__file__), "recording_driver.py")

@@ -26,7 +26,7 @@ def test_a_second_driver_on_one_run_is_refused_naming_the_first(tune_env):
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, time\n"
-         "from tuneflows.experiment_lock import ExperimentLock\n"
+         "from tuneflows.runs.lock import ExperimentLock\n"
          f"lock = ExperimentLock({directory!r})\n"
          "lock.acquire()\n"
          "print('held', flush=True)\n"

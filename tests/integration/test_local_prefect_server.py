@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from tuneflows.local_prefect_server import STATE_FILE, process_alive, running_server
+from tuneflows.services.local_prefect_server import STATE_FILE, process_alive, running_server
 
 DRIVER = """
 import sys

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tuneflows.error import TuneError
-from tuneflows.recording.mlflow_writer_pool import MlflowWriterPool
-from tuneflows.trial_dirs import find_trial_dirs
+from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
+from tuneflows.runs.trial_dirs import find_trial_dirs
 
 
 def results(first: int, last: int) -> list[dict]:

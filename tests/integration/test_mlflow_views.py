@@ -13,11 +13,11 @@ import time
 import pytest
 
 import tuneflows
-from tuneflows.best_trial import best_trial
-from tuneflows.recording.mlflow_store import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, MlflowStore
+from tuneflows.model.best_trial import best_trial
+from tuneflows.recording.mlflow.store import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, MlflowStore
 from tuneflows.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from tuneflows.trial import ERROR
-from tuneflows.trial_outcome import trial_outcome
+from tuneflows.model.trial_outcome import trial_outcome
 
 
 def client_for(uri):
@@ -166,7 +166,7 @@ def test_a_batch_with_a_rejected_name_keeps_its_valid_values(store, caplog):
     them one at a time and the rest of the batch is written."""
     rows = [(step, 1_000 + step, {"loss": 1.0 / step, "acc@1": 0.5, "eval/acc": step / 10})
             for step in (1, 2, 3)]
-    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow_store"):
+    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow.store"):
         store.write("t1", rows, params={"lr": "0.1", "bad(key)": "1"},
                     tags={"note": "kept", "bad tag!": "x"})
     run = store.client.get_run(store.trial_runs["t1"])

@@ -19,7 +19,7 @@ import ray.cloudpickle
 from mlflow import MlflowClient
 
 import tuneflows
-from tuneflows.best_trial import ranked_trials
+from tuneflows.model.best_trial import ranked_trials
 from tuneflows.schedulers import AsyncHyperBandScheduler
 from tuneflows.trial import ERROR, TERMINATED
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 import tuneflows
-from tuneflows.experiment_state import load_state
+from tuneflows.runs.state import load_state
 from tuneflows.trial import TERMINATED
 
 

@@ -8,8 +8,8 @@ import os
 import time
 import uuid
 
-from tuneflows.model_registry import HELD_OUT_VALUE_TAG, TUNING_RUN_TAG
-from tuneflows.recording.mlflow_store import EXPERIMENT_ID_TAG
+from tuneflows.recording.mlflow.model_registry import HELD_OUT_VALUE_TAG, TUNING_RUN_TAG
+from tuneflows.recording.mlflow.store import EXPERIMENT_ID_TAG
 
 
 def test_the_alias_moves_only_to_a_better_model(tune_env):

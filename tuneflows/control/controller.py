@@ -17,13 +17,13 @@ from tuneflows.control.actions import (
 )
 from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
-from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot
-from tuneflows.trial_outcome import CLIENT_STOP_REASON
+from tuneflows.model.trial_outcome import CLIENT_STOP_REASON
 
 _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
 

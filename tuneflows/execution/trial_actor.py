@@ -14,7 +14,7 @@ from tuneflows.execution.function_runner import (
     FunctionTrainable,
     TrialFunctionError,
 )
-from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import Trainable, TrialIdentity
 
 

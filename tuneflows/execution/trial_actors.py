@@ -11,7 +11,7 @@ import ray
 from tuneflows.execution.result_deadline import hung_message, next_wait
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.function_runner import to_trainable_class
-from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import TrialIdentity
 
 

@@ -12,15 +12,15 @@ import os
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from tuneflows.recording.mlflow_gaps import MlflowGaps
-from tuneflows.recording.mlflow_writer_pool import MlflowExperimentLog
+from tuneflows.recording.mlflow.gaps import MlflowGaps
+from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_block import StatusDisplay
 from tuneflows.recording.tensorboard_files import TensorBoardLog
 from tuneflows.recording.trial_files import TrialFiles
 from tuneflows.trial import Trial
-from tuneflows.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
+from tuneflows.model.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
 
 
 class ExperimentRecorder:

@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from tuneflows.best_trial import metric_value, ranked_trials
+from tuneflows.model.best_trial import metric_value, ranked_trials
 from tuneflows.trial import Trial
-from tuneflows.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
+from tuneflows.model.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
 
 
 def artifact_key(experiment_name: str, kind: str) -> str:
@@ -40,7 +40,7 @@ def config_text(config: Mapping[str, Any]) -> str:
 
 def leaderboard_rows(trials: Sequence[Trial], metric: Optional[str], mode: str,
                      rule: str) -> list[dict[str, Any]]:
-    """A row per trial, best first (:func:`~tuneflows.best_trial.ranked_trials`): rank,
+    """A row per trial, best first (:func:`~tuneflows.model.best_trial.ranked_trials`): rank,
     trial name and id, status, outcome, reason, iterations, the metric, the config."""
     rows = []
     for rank, trial in enumerate(ranked_trials(trials, metric, mode), start=1):

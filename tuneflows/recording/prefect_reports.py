@@ -30,7 +30,7 @@ from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
 )
 from tuneflows.trial import ERROR, Trial
-from tuneflows.trial_outcome import RESTART, decision_phrase, trial_outcome
+from tuneflows.model.trial_outcome import RESTART, decision_phrase, trial_outcome
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from tuneflows.best_trial import BUDGET_KEYS, best_trial, metric_value, ranked_trials
+from tuneflows.model.best_trial import BUDGET_KEYS, best_trial, metric_value, ranked_trials
 from tuneflows.trial import Trial
 
 QUIET, TABLE, RESULTS = 0, 1, 2
@@ -149,7 +149,7 @@ def status_text(
     elapsed_s: Optional[float] = None,
 ) -> str:
     """Renders the seed's status block, with the trial counts, the elapsed time and the
-    current best trial (by ``metric`` and ``mode``: :mod:`tuneflows.best_trial`).
+    current best trial (by ``metric`` and ``mode``: :mod:`tuneflows.model.best_trial`).
 
     Up to ``max_lines`` trials get a line each; beyond that the running, paused and
     errored trials and the best three do, and one line counts the rest.

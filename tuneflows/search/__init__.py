@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tuneflows.lookup import build_by_name
+from tuneflows.model.by_name import build_by_name
 from tuneflows.search.domains import (
     Choice,
     Domain,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tuneflows.algorithm_choice import (
+from tuneflows.orchestration.algorithm_choice import (
     check_metric_and_mode, make_searcher, resolve_scheduler, resolve_search_alg,
 )
 from tuneflows.schedulers import AsyncHyperBandScheduler, FIFOScheduler

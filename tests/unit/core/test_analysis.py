@@ -11,8 +11,8 @@ import pytest
 
 import tuneflows
 from tuneflows.analysis import Analysis, ExperimentAnalysis
-from tuneflows.mlflow_runs import config_from_params
-from tuneflows.recording.mlflow_values import param_strings
+from tuneflows.recording.mlflow.runs import config_from_params
+from tuneflows.recording.mlflow.values import param_strings
 from tuneflows.trial import ERROR, RUNNING, TERMINATED, Trial
 
 
@@ -137,8 +137,8 @@ def test_a_perturbed_config_overrides_the_params():
     assert config_from_params({"lr": "0.1", "bs": "32"}, {"lr": "0.05"}) == {"lr": 0.05, "bs": 32}
 
 
-@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.trial_dirs",
-                                  "tuneflows.mlflow_runs"])
+@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.runs.trial_dirs",
+                                  "tuneflows.recording.mlflow.runs"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

@@ -42,7 +42,7 @@ def test_errors_are_one_line_with_exit_code_2(spec, capsys, argv, message):
 
 
 def test_resume_flag_takes_an_optional_mode(spec):
-    from tuneflows.cli import build_parser
+    from tuneflows.cli.main import build_parser
 
     parser = build_parser()
     assert parser.parse_args(["run", spec, "--resume"]).resume is True
@@ -133,7 +133,7 @@ def _trial(trial_id, lr, accuracy):
 def results(tmp_path, monkeypatch):
     """A results directory (``TUNE_RESULT_DIR``) with experiment ``exp``: two runs (the
     newest's best lr is 0.2), and experiment ``no_state`` whose one run holds no state."""
-    from tuneflows.experiment_state import ExperimentState, save_state
+    from tuneflows.runs.state import ExperimentState, save_state
 
     root = tmp_path / "results"
     for run_id, best_lr in ((OLD_RUN, 0.1), (NEW_RUN, 0.2)):

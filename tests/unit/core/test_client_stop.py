@@ -10,7 +10,7 @@ from tuneflows.control.actions import RELEASE, EndTrial, StartTrial
 from tuneflows.control.controller import TrialController
 from tuneflows.execution.function_runner import to_trainable_class
 from tuneflows.execution.trial_actor import TrialActor
-from tuneflows.rounds import RoundOutcome, RoundRequest
+from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search import BasicVariantGenerator
 from tuneflows.search.searcher import EARLY_STOPPED

@@ -15,10 +15,10 @@ import time
 
 import pytest
 
-import tuneflows.local_prefect_server as lps
-import tuneflows.prefect_api as prefect_api
+import tuneflows.services.local_prefect_server as lps
+import tuneflows.services.prefect_api as prefect_api
 from tuneflows.cli import main as cli_main
-from tuneflows.prefect_api import SERVER_ENV, PrefectApiStart, server_mode
+from tuneflows.services.prefect_api import SERVER_ENV, PrefectApiStart, server_mode
 
 FAKE = """
 import http.server, sys

@@ -10,8 +10,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pytest
 
-from tuneflows.recording.mlflow_batcher import MlflowBatcher
-from tuneflows.recording.mlflow_values import MAX_METRICS_PER_BATCH, MetricRow, metric_rows, param_strings
+from tuneflows.recording.mlflow.batcher import MlflowBatcher
+from tuneflows.recording.mlflow.values import MAX_METRICS_PER_BATCH, MetricRow, metric_rows, param_strings
 
 
 class CallLog:

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 import tuneflows
-from tuneflows.recording import mlflow_names, mlflow_records
-from tuneflows.recording.mlflow_names import MlflowNames, is_mlflow_key, mlflow_key
+from tuneflows.recording.mlflow import names as mlflow_names, records as mlflow_records
+from tuneflows.recording.mlflow.names import MlflowNames, is_mlflow_key, mlflow_key
 from tuneflows.recording.experiment_report import SummaryFacts
-from tuneflows.recording.mlflow_records import (
+from tuneflows.recording.mlflow.records import (
     DESCRIPTION_TAG, LEADERBOARD_ARTIFACT, experiment_end_record, experiment_spec_json, settings, trial_end_tags,
 )
-from tuneflows.recording.mlflow_values import metric_rows, param_strings
+from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.schedulers import AsyncHyperBandScheduler
 from tuneflows.search.concurrency import TrialLimiter
 from tuneflows.search.hyperopt_search import HyperOptSearch
@@ -46,7 +46,7 @@ def test_names_are_mended_to_mlflow_s_rules(name, key):
 
 def test_a_changed_or_dropped_name_warns_once(caplog):
     names = MlflowNames()
-    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow_names"):
+    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow.names"):
         for _ in range(3):
             assert names.metrics({"acc@1": 0.5, "loss": 1}) == {"acc_1": 0.5, "loss": 1.0}
             assert names.strings({"k" * 300: "v", "fine": "x"}, "param") == {"fine": "x"}
@@ -58,7 +58,7 @@ def test_a_changed_or_dropped_name_warns_once(caplog):
 
 def test_values_mlflow_cannot_store_are_skipped_with_a_warning(caplog):
     names = MlflowNames()
-    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow_names"):
+    with caplog.at_level(logging.WARNING, logger="tuneflows.recording.mlflow.names"):
         metrics = names.metrics({"nan": float("nan"), "inf": float("-inf"), "huge": 10 ** 400,
                                  "flag": True, "text": "x", "np": np.float32(0.25), "i": 3})
     assert metrics == {"np": 0.25, "i": 3.0}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tuneflows.recording.mlflow_writer_pool import WRITERS_ENV, MlflowExperimentLog, writer_count
+from tuneflows.recording.mlflow.writer_pool import WRITERS_ENV, MlflowExperimentLog, writer_count
 
 
 class RecordingWriter:

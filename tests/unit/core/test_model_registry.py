@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-from tuneflows.model_registry import HeldOutScore, Registration
+from tuneflows.recording.mlflow.model_registry import HeldOutScore, Registration
 
 
 @pytest.mark.parametrize("mode, new, champion, promoted", [
@@ -43,7 +43,7 @@ def test_the_summary_says_what_happened_to_the_alias():
     assert summary["score"] == {"metric": "test_accuracy", "value": 0.95, "mode": "max"}
 
 
-@pytest.mark.parametrize("name", ["tuneflows.model_registry", "flows.digits"])
+@pytest.mark.parametrize("name", ["tuneflows.recording.mlflow.model_registry", "flows.digits"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))
     assert result.attempted > 0 and result.failed == 0

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import tuneflows.client_trials
-import tuneflows.rest_api
-import tuneflows.rest_guards
-from tuneflows.rest_api import create_app
-from tuneflows.rest_guards import RequestGuards, allowed_hosts, json_depth, resolve_server_token
+import tuneflows.rest.client_trials
+import tuneflows.rest.app
+import tuneflows.rest.guards
+from tuneflows.rest.app import create_app
+from tuneflows.rest.guards import RequestGuards, allowed_hosts, json_depth, resolve_server_token
 from tuneflows.spec import Experiment
 from tuneflows.trial import Trial
 from tuneflows.web_server import TuneClient, TuneClientError, TuneServer
@@ -53,8 +53,8 @@ def nested(depth: int) -> Any:
     return value
 
 
-@pytest.mark.parametrize("module", [tuneflows.rest_guards, tuneflows.client_trials,
-                                    tuneflows.rest_api])
+@pytest.mark.parametrize("module", [tuneflows.rest.guards, tuneflows.rest.client_trials,
+                                    tuneflows.rest.app])
 def test_doctests(module):
     assert doctest.testmod(module).failed == 0
 

@@ -12,7 +12,7 @@ import pytest
 from tuneflows.execution.function_runner import to_trainable_class
 from tuneflows.execution.result_deadline import MIN_WAIT_S, hung_message, next_wait
 from tuneflows.execution.trial_actor import TrialActor
-from tuneflows.rounds import RoundRequest
+from tuneflows.model.rounds import RoundRequest
 from tuneflows.spec import Experiment
 from tuneflows.trainable import TrialIdentity
 

@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from tuneflows.experiment_lock import ExperimentLock
-from tuneflows.experiment_state import ExperimentState, save_state
-from tuneflows.resume import saved_state_to_resume
-from tuneflows.run_dirs import (
+from tuneflows.runs.lock import ExperimentLock
+from tuneflows.runs.state import ExperimentState, save_state
+from tuneflows.orchestration.resume import saved_state_to_resume
+from tuneflows.runs.run_dirs import (
     RunInfo, choose_run, find_run_dir, is_run_id, latest_run_dir, new_run_id, read_run,
     resolve_run_dir, run_dirs, write_run_file,
 )

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-import tuneflows.client_trials
-import tuneflows.rest_seed_routes
-from tuneflows.rest_api import create_app
+import tuneflows.rest.client_trials
+import tuneflows.rest.seed_routes
+from tuneflows.rest.app import create_app
 from tuneflows.spec import Experiment
 from tuneflows.trial import PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.web_server import TuneClient, TuneClientError, TuneServer
@@ -64,7 +64,7 @@ def http(loop):
     return TestClient(create_app(lambda: loop))
 
 
-@pytest.mark.parametrize("module", [tuneflows.client_trials, tuneflows.rest_seed_routes])
+@pytest.mark.parametrize("module", [tuneflows.rest.client_trials, tuneflows.rest.seed_routes])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -9,12 +9,12 @@ import os
 
 import pytest
 
-import tuneflows.spec_changes
-from tuneflows.experiment_state import ExperimentState, save_state
-from tuneflows.resume import saved_state_to_resume
+import tuneflows.runs.spec_changes
+from tuneflows.runs.state import ExperimentState, save_state
+from tuneflows.orchestration.resume import saved_state_to_resume
 from tuneflows.search import grid_search, sample_from, uniform
 from tuneflows.spec import Experiment
-from tuneflows.spec_changes import check_spec_unchanged, spec_changes, spec_record
+from tuneflows.runs.spec_changes import check_spec_unchanged, spec_changes, spec_record
 
 
 def train(config, reporter):
@@ -30,7 +30,7 @@ def exp(local_dir="/r", run=train, **spec):
 
 
 def test_doctests():
-    assert doctest.testmod(tuneflows.spec_changes).failed == 0
+    assert doctest.testmod(tuneflows.runs.spec_changes).failed == 0
 
 
 def test_the_same_spec_has_no_changes_even_with_functions_and_domains():

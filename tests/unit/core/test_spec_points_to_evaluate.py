@@ -3,8 +3,8 @@ evaluated first by the default generator or a searcher named by string."""
 
 import pytest
 
-from tuneflows.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
-from tuneflows.cli import load_spec
+from tuneflows.orchestration.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
+from tuneflows.cli.main import load_spec
 from tuneflows.search import HyperOptSearch
 from tuneflows.spec import Experiment, normalize_experiments
 

@@ -106,7 +106,7 @@ def test_keep_checkpoints_num_below_one():
 
 
 def test_incompatible_state_file_is_refused(results_dir):
-    from tuneflows.experiment_state import STATE_FILE
+    from tuneflows.runs.state import STATE_FILE
 
     run_dir = results_dir / "exp" / "2026-12-02_00-31-05_ab12"
     os.makedirs(run_dir)

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from ray import cloudpickle
 
-from tuneflows.checkpoints import CheckpointStore
+from tuneflows.recording.checkpoint_store import CheckpointStore
 from tuneflows.error import TuneError
-from tuneflows.experiment_state import (
+from tuneflows.runs.state import (
     CONFIGURATION_FILE, FINISHED_FILE, LEGACY_STATE_FILE, STATE_FILE, load_state,
 )
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
-from tuneflows.state_writer import StateWriter
+from tuneflows.runs.state_writer import StateWriter
 from tuneflows.trial import ERROR, PENDING, TERMINATED, Trial
 
 
@@ -160,7 +160,7 @@ def test_state_is_json_and_loading_runs_no_code(setup):
 
 
 def test_a_legacy_pickle_state_migrates_on_request(setup, tmp_path):
-    from tuneflows.state_migration import migrate_state
+    from tuneflows.runs.state_migration import migrate_state
 
     experiment, scheduler, searcher, trials, checkpoints = setup
     legacy = SimpleNamespace(

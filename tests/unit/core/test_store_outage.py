@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tuneflows.recording.mlflow_batcher import MlflowBatcher
-from tuneflows.recording.mlflow_limits import DEADLINE_ENV, mlflow_deadline_s
+from tuneflows.recording.mlflow.batcher import MlflowBatcher
+from tuneflows.recording.mlflow.limits import DEADLINE_ENV, mlflow_deadline_s
 from tuneflows.recording.retry import Outage
 
 

@@ -10,7 +10,7 @@ import pytest
 import tuneflows
 from tuneflows.execution.function_runner import to_trainable_class
 from tuneflows.execution.trial_actor import TrialActor
-from tuneflows.rounds import RoundRequest
+from tuneflows.model.rounds import RoundRequest
 from tuneflows.trainable import TrialIdentity
 
 

@@ -11,7 +11,7 @@ from tuneflows.control.actions import (
 )
 from tuneflows.control.controller import TrialController
 from tuneflows.error import TuneError, last_line
-from tuneflows.rounds import RoundOutcome
+from tuneflows.model.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, FIFOScheduler, TrialScheduler
 from tuneflows.search import BasicVariantGenerator, grid_search
 from tuneflows.search.searcher import EARLY_STOPPED

@@ -5,9 +5,9 @@ import doctest
 
 import pytest
 
-from tuneflows import warm_start
+from tuneflows.orchestration import warm_start
 from tuneflows.search import HyperOptSearch, uniform
-from tuneflows.warm_start import PreviousRun, check_warm_start, start_from_previous_run
+from tuneflows.orchestration.warm_start import PreviousRun, check_warm_start, start_from_previous_run
 
 
 @pytest.mark.parametrize("value, limit, message", [

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tuneflows.error import TuneError
-from tuneflows.rest_api import check_resolved_config, create_app
+from tuneflows.rest.app import check_resolved_config, create_app
 from tuneflows.trial import PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.web_server import TuneClient, TuneClientError, TuneServer
 

@@ -14,7 +14,7 @@ import pytest
 
 from tuneflows.control.actions import CloneTrial, ContinueTrial, PauseTrial, RestartTrial
 from tuneflows.control.controller import TrialController
-from tuneflows.control.round_report import round_report
+from tuneflows.recording.round_report import round_report
 from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, iteration_budget, leaderboard_rows, progress_percent,
     summary_markdown,
@@ -29,7 +29,7 @@ from tuneflows.search import BasicVariantGenerator, grid_search
 from tuneflows.search.searcher import FINISHED, Searcher
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PENDING, RUNNING, TERMINATED, Trial
-from tuneflows.trial_outcome import (
+from tuneflows.model.trial_outcome import (
     COMPLETED, ERRORED, STOPPED_EARLY, UNFINISHED, rule_name, trial_outcome,
 )
 
@@ -251,8 +251,8 @@ def test_nan_free_json_numbers():
 
 
 def test_the_metric_given_to_run_experiments_ranks_everywhere():
-    from tuneflows.experiment_request import ExperimentRequest
-    from tuneflows.experiment_views import ExperimentViews
+    from tuneflows.orchestration.experiment_request import ExperimentRequest
+    from tuneflows.orchestration.views import ExperimentViews
     from tuneflows.schedulers import AsyncHyperBandScheduler
 
     exp = Experiment("exp", run=lambda config, reporter: None, local_dir="/results",

@@ -3,7 +3,7 @@ one is an error naming the experiment and the key (no Ray, Prefect or MLflow).""
 
 import pytest
 
-from tuneflows.cli import load_spec
+from tuneflows.cli.main import load_spec
 from tuneflows.search.domains import Choice, LogUniform, Uniform
 
 SPEC = """

@@ -20,7 +20,7 @@ from tuneflows.control.actions import (
     StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
-from tuneflows.rounds import RoundOutcome
+from tuneflows.model.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import FINISHED, Searcher
 from tuneflows.spec import Experiment

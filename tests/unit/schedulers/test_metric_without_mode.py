@@ -7,7 +7,7 @@ import warnings
 import pytest
 from hyperopt import hp
 
-from tuneflows.algorithm_choice import resolve_scheduler
+from tuneflows.orchestration.algorithm_choice import resolve_scheduler
 from tuneflows.schedulers import (
     AsyncHyperBandScheduler, HyperBandScheduler, MedianStoppingRule, PopulationBasedTraining,
 )

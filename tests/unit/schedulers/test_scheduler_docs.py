@@ -10,7 +10,7 @@ import pytest
 import tuneflows.schedulers as schedulers
 from tuneflows.schedulers import SCHEDULERS, FIFOScheduler
 
-MODULES = ["tuneflows.schedulers", "tuneflows.lookup"] + [
+MODULES = ["tuneflows.schedulers", "tuneflows.model.by_name"] + [
     f"tuneflows.schedulers.{info.name}" for info in pkgutil.iter_modules(schedulers.__path__)
 ]
 PUBLIC_CLASSES = [getattr(schedulers, name) for name in schedulers.__all__

@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from tuneflows.algorithm_choice import make_searcher
+from tuneflows.orchestration.algorithm_choice import make_searcher
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search import BasicVariantGenerator, choice, create_searcher, grid_search, uniform
 from tuneflows.search.searcher import FINISHED

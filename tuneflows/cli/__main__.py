@@ -1,0 +1,7 @@
+"""``python -m tuneflows.cli``."""
+
+import sys
+
+from tuneflows.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,156 @@
+"""What users watch of one experiment loop: the status block (and how much of it shows),
+the Prefect reports, where to look once it ends, and the flow run's result (the best
+trial). Every "best" here comes from :mod:`tuneflows.model.best_trial`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Callable, Mapping, Optional
+
+from tuneflows.model.best_trial import best_trial, experiment_metric, metric_value
+from tuneflows.control.controller import TrialController
+from tuneflows.orchestration.experiment_request import ExperimentRequest
+from tuneflows.recording.experiment_report import SummaryFacts, outcome_counts
+from tuneflows.recording.mlflow.gaps import MlflowGaps
+from tuneflows.recording.mlflow.store import tracking_uri_for
+from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
+from tuneflows.recording.status_block import StatusDisplay, status_text
+from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
+from tuneflows.result import missing_keys
+from tuneflows.search.plain_data import plain_data
+from tuneflows.model.trial_outcome import rule_name
+
+logger = logging.getLogger(__name__)
+
+
+class ExperimentViews:
+    """The displays of one experiment loop.
+
+    Args:
+        request: The experiment's request (its ``verbose`` level).
+        controller: The loop's trial controller (trials, scheduler, searcher).
+        holding: Returns how many actors the experiment holds now.
+
+    Attributes:
+        metric: The metric trials are ranked by (None: none known).
+        mode: ``"max"`` or ``"min"``.
+        mlflow_gaps: What MLflow lacks of the ended experiment (None: nothing).
+        display: The status block.
+        reports: The flow run's Prefect artifacts and decision log.
+    """
+
+    def __init__(self, request: ExperimentRequest, controller: TrialController,
+                 holding: Callable[[], int]) -> None:
+        self._request = request
+        self._stop_keys_checked = False
+        self.mlflow_gaps: Optional[str] = None
+        self._controller = controller
+        self._holding = holding
+        exp = request.experiment
+        if request.metric:  # run_experiments(metric=...) ranks, whatever the scheduler
+            self.metric, self.mode = request.metric, request.mode or "max"
+        else:
+            self.metric, self.mode = experiment_metric(controller.scheduler,
+                                                       controller.searcher, exp.stop)
+        self.rule = rule_name(controller.scheduler)
+        self._started = time.monotonic()
+        #: The MLflow experiment's id once its parent run is open (for the UI's URL).
+        self.mlflow_experiment_id: Optional[str] = None
+        self.display = StatusDisplay(request.verbose)
+        self.reports = PrefectReports(
+            exp.name, lambda: list(controller.trials.values()),
+            lambda: controller.searcher.total_trials or 0,
+            ReportSettings(self.metric, self.mode, self.rule))
+
+    def status_text(self) -> str:
+        """The current ``== Status ==`` block."""
+        ctl, exp = self._controller, self._request.experiment
+        holding = self._holding()
+        used = {"cpu": holding * exp.resources["cpu"], "gpu": holding * exp.resources["gpu"]}
+        return status_text(list(ctl.trials.values()), ctl.scheduler.debug_string(), used,
+                           self._request.total_resources, exp.dir, self.metric,
+                           mode=self.mode, elapsed_s=time.monotonic() - self._started)
+
+    def where_to_look(self) -> list[str]:
+        """The logdir, the MLflow UI (URL or command) and the Prefect flow run's page;
+        what MLflow lacks, if anything (:meth:`note_mlflow_gaps`)."""
+        exp = self._request.experiment
+        lines = [f"Logdir: {exp.dir}",
+                 mlflow_hint(tracking_uri_for(exp.local_dir), exp.name, self.mlflow_experiment_id),
+                 prefect_hint(self.reports.flow_run_id, configured_prefect_ui())]
+        if self.mlflow_gaps is not None:
+            lines.append(self.mlflow_gaps)
+        return lines
+
+    def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:
+        """Warns in the run's log when MLflow lacks records of the experiment (named
+        trials, why, how to replay them); the where-to-look lines and the summary say it
+        too."""
+        if gaps.complete:
+            return
+        exp = self._request.experiment
+        names = {t.trial_id: t.name for t in self._controller.trials.values()}
+        self.mlflow_gaps = gaps.describe(names, exp.dir)
+        _run_logger().warning("Experiment %r: %s", exp.name, self.mlflow_gaps)
+
+    def summary_facts(self, status: str) -> SummaryFacts:
+        """What the summary artifact says besides the trials."""
+        exp = self._request.experiment
+        where = [f"Logdir: `{exp.dir}`", *self.where_to_look()[1:]]
+        return SummaryFacts(exp.name, self.metric, self.mode, self.rule, dict(exp.stop or {}),
+                            where, status)
+
+    def flow_result(self, experiment_id: str) -> dict[str, Any]:
+        """The flow run's result: the best trial's id, name, config and metric, the
+        trial counts by outcome, the logdir and the run id (JSON data)."""
+        trials = list(self._controller.trials.values())
+        best = best_trial(trials, self.metric, self.mode)
+        result: dict[str, Any] = {
+            "experiment": self._request.experiment.name,
+            "experiment_id": experiment_id,
+            "metric": self.metric,
+            "mode": self.mode,
+            "best_trial_id": best.trial_id if best else None,
+            "best_trial_name": best.name if best else None,
+            "best_config": _json_data(best.config) if best else None,
+            "best_metric": metric_value(best, self.metric) if best else None,
+            "best_iterations": best.iteration if best else None,
+            "trials": len(trials),
+            "outcomes": outcome_counts(trials, self.rule),
+            "logdir": self._request.experiment.dir,
+            "run_id": self._request.experiment.run_id,
+        }
+        return result
+
+
+    def check_stop_keys(self, result: Mapping[str, Any]) -> None:
+        """Warns in the run's log, once, when the first result lacks a stop key: that
+        stop never fires."""
+        if self._stop_keys_checked:
+            return
+        self._stop_keys_checked = True
+        exp = self._request.experiment
+        missing = missing_keys(result, exp.stop or {})
+        if missing:
+            reported = sorted(k for k in result if k != "config")
+            _run_logger().warning(
+                "Experiment %r stops on %s, which the trainable does not report (its results "
+                "have %s): those stops never fire.", exp.name, missing, reported)
+
+
+def _json_data(value: Any) -> Optional[Any]:
+    """``value`` as JSON data (what JSON cannot hold, as its repr)."""
+    return json.loads(json.dumps(plain_data(value), default=repr))
+
+
+def _run_logger() -> Any:
+    """The flow run's logger (its messages reach the Prefect UI), else this module's."""
+    from prefect import get_run_logger
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logger

@@ -1,0 +1,194 @@
+"""Merges an experiment's queued MLflow writes into few ``log_batch`` calls.
+
+Each MLflow call costs a store transaction, so the writer process hands every command
+to a :class:`MlflowBatcher`: params, metrics and tags for a run are held until the
+command queue runs dry (``flush_all``), a batch is full, or the run ends, and then go to
+MLflow together. A one-result trial costs three calls (create, one batch, terminate),
+and a backlog of results one call per 1,000 values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
+
+from tuneflows.recording.mlflow.values import MAX_METRICS_PER_BATCH, MetricRow
+from tuneflows.recording.retry import Outage, call_with_retries
+
+
+class RunStore(Protocol):
+    """What the batcher writes to (:class:`~tuneflows.recording.mlflow.store.MlflowStore`)."""
+
+    def has_trial(self, trial_id: str) -> bool: ...
+    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str: ...
+    def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
+              params: Optional[Mapping[str, str]] = None,
+              tags: Optional[Mapping[str, str]] = None) -> None: ...
+    def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> int: ...
+    def reopen_trial(self, trial_id: str) -> None: ...
+    def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None: ...
+    def log_file(self, trial_id: str, path: str) -> None: ...
+    def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
+                   tags: Mapping[str, str], texts: Mapping[str, str]) -> None: ...
+    def terminate_trial(self, trial_id: str, status: str) -> None: ...
+    def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None: ...
+
+
+@dataclass
+class PendingWrites:
+    """What is queued for one run: metric rows, params and tags."""
+
+    rows: list[MetricRow] = field(default_factory=list)
+    values: int = 0
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class MlflowBatcher:
+    """Applies recording commands to a store, merging each run's writes.
+
+    A failing store call is retried (``retries`` times, with a growing pause) and then
+    logged as a warning with its data dropped: MLflow being down never fails a trial,
+    and the trial's files keep every result (``tuneflows sync-mlflow`` replays them).
+    Once a call has failed for good, the store counts as down (:class:`Outage`): calls
+    are skipped for a few seconds, then tried once each until one succeeds, so a dead
+    tracking server costs seconds, not retries times calls. What was dropped is kept
+    in :attr:`lost_trials` and :attr:`parent_lost`.
+
+    Args:
+        store: Where runs are written.
+        retries: Extra attempts of a failing call.
+        backoff_s: Pause before the first retry (doubled per attempt).
+        owns_parent: This batcher created (or reopened) the parent run, which
+            :meth:`kill_open_runs` then ends.
+        outage: Tracks whether the store is down (a new one by default).
+
+    Attributes:
+        lost_trials: Ids of the trials some of whose records were dropped.
+        parent_lost: Some records of the parent run were dropped.
+    """
+
+    def __init__(self, store: RunStore, retries: int = 2, backoff_s: float = 0.5,
+                 owns_parent: bool = False, outage: Optional[Outage] = None) -> None:
+        self._store = store
+        self._retries = retries
+        self._backoff_s = backoff_s
+        self._owns_parent = owns_parent
+        self._outage = outage or Outage()
+        self._pending: dict[str, PendingWrites] = {}
+        self._open: set[str] = set()
+        self.failures = 0
+        self.lost_trials: set[str] = set()
+        self.parent_lost = False
+
+    def start_trial(self, trial_id: str, run_name: str, params: Mapping[str, str],
+                    tags: Mapping[str, str]) -> None:
+        """Creates the trial's run unless it has one (a resumed trial) and queues its params."""
+        if self._store.has_trial(trial_id):
+            return
+        if self._call(trial_id, self._store.create_trial_run, trial_id, run_name, tags):
+            self._open.add(trial_id)
+            self._pending_of(trial_id).params.update(params)
+
+    def log_results(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
+        """Queues metric rows; a full batch is written at once."""
+        pending = self._pending_of(trial_id)
+        pending.rows.extend(rows)
+        pending.values += sum(len(values) for _, _, values in rows)
+        if pending.values >= MAX_METRICS_PER_BATCH:
+            self.flush(trial_id)
+
+    def set_tags(self, trial_id: str, tags: Mapping[str, str]) -> None:
+        """Queues tags (a later value of a key replaces an earlier one)."""
+        self._pending_of(trial_id).tags.update(tags)
+
+    def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
+        """Copies a checkpoint directory into the run's artifacts now."""
+        if self._store.has_trial(trial_id):
+            self._call(trial_id, self._store.log_artifacts, trial_id, local_dir, artifact_path)
+
+    def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
+        """Logs the rows a resumed trial's run lacks."""
+        if self._store.has_trial(trial_id):
+            self.flush(trial_id)
+            self._call(trial_id, self._store.backfill, trial_id, rows)
+
+    def reopen_trial(self, trial_id: str) -> None:
+        """Marks a resumed trial's run RUNNING."""
+        if self._store.has_trial(trial_id) and self._call(
+                trial_id, self._store.reopen_trial, trial_id):
+            self._open.add(trial_id)
+
+    def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str],
+                  files: Sequence[str] = ()) -> None:
+        """Writes what is queued for the trial with its final tags and copies ``files``
+        (its ``error.txt``) into its artifacts, then ends its run."""
+        self.set_tags(trial_id, {"status": status, **tags})
+        self.flush(trial_id)
+        if self._store.has_trial(trial_id):
+            for path in files:
+                self._call(trial_id, self._store.log_file, trial_id, path)
+            self._call(trial_id, self._store.terminate_trial, trial_id, status)
+        self._open.discard(trial_id)
+
+    def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
+                   tags: Mapping[str, str], texts: Mapping[str, str]) -> None:
+        """Writes params, metrics, tags and text artifacts on the parent run now."""
+        self._call(None, self._store.log_parent, params, metrics, tags, texts)
+
+    def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
+        """Writes everything queued, then tags and ends the parent run."""
+        self.flush_all()
+        self._call(None, self._store.end_experiment, status, summary)
+        self._owns_parent = False
+
+    def kill_open_runs(self, reason: str) -> int:
+        """The driver is gone: writes what is queued, then marks every run still open
+        (the trials' and, if this batcher owns it, the parent's) KILLED, tagged with
+        ``reason``; returns how many runs that was."""
+        self.flush_all()
+        runs = sorted(self._open)
+        for trial_id in runs:
+            self.end_trial(trial_id, "KILLED", {"tuneflows.killed_because": reason})
+        owned_parent = self._owns_parent
+        if owned_parent:
+            self.end_experiment("KILLED", {"tuneflows.killed_because": reason})
+        return len(runs) + int(owned_parent)
+
+    def flush(self, trial_id: str) -> None:
+        """Writes what is queued for one trial in one batch (or as few as limits allow)."""
+        pending = self._pending.pop(trial_id, None)
+        if pending is None or not self._store.has_trial(trial_id):
+            return
+        if pending.rows or pending.params or pending.tags:
+            self._call(trial_id, self._store.write, trial_id, pending.rows, pending.params,
+                       pending.tags)
+
+    def flush_all(self) -> None:
+        """Writes everything queued."""
+        for trial_id in list(self._pending):
+            self.flush(trial_id)
+
+    def _pending_of(self, trial_id: str) -> PendingWrites:
+        pending = self._pending.get(trial_id)
+        if pending is None:
+            pending = self._pending[trial_id] = PendingWrites()
+        return pending
+
+    def _call(self, owner: Optional[str], fn: Callable[..., Any], *args: Any) -> bool:
+        """Calls the store for ``owner`` (a trial id; None: the parent run), unless it is
+        down; what fails or is skipped is counted as lost."""
+        ok = not self._outage.skipping() and call_with_retries(
+            fn, *args, retries=self._outage.retries(self._retries), backoff_s=self._backoff_s,
+            what="MLflow call")
+        if ok:
+            self._outage.succeeded()
+            return True
+        if not self._outage.skipping():
+            self._outage.failed()
+        self.failures += 1
+        if owner is None:
+            self.parent_lost = True
+        else:
+            self.lost_trials.add(owner)
+        return False

@@ -1,0 +1,84 @@
+"""Writes a running experiment's state file: throttled, with each finished trial's
+record appended once to its own file instead of being written again every time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from ray import cloudpickle
+
+from tuneflows.model.best_trial import experiment_metric
+from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.state import (
+    ExperimentState, append_finished, save_configuration, save_state,
+)
+from tuneflows.spec import Experiment
+from tuneflows.runs.spec_changes import spec_record
+from tuneflows.trial import Trial
+
+
+class StateWriter:
+    """Saves :class:`~tuneflows.runs.state.ExperimentState` for one experiment.
+
+    The experiment (with its trainable), scheduler and searcher are pickled once, as
+    configured, to ``experiment.pkl``, so ``tuneflows resume <dir>`` needs no user
+    script; the state itself is JSON. A finished trial's record is built once and
+    appended to ``finished_trials.jsonl``, so a write holds only unfinished trials and
+    its cost does not grow with the number of finished trials.
+
+    Args:
+        experiment: The experiment (its trainable already shippable by value).
+        experiment_id: Id shared by the experiment's trials and records.
+        scheduler: The trial scheduler, as configured.
+        searcher: The searcher, as configured.
+        min_interval_s: Least time between two unforced writes; what a skipped write
+            misses is reconciled from the trial files on resume.
+        appended: Trial id to status of the records ``finished_trials.jsonl`` already
+            holds (a resumed experiment's finished trials), not appended again.
+        metric / mode: What the experiment is judged by (default: the scheduler's, the
+            searcher's or a stop key, as :func:`~tuneflows.model.best_trial.experiment_metric`).
+    """
+
+    def __init__(self, experiment: Experiment, experiment_id: str, scheduler: Any,
+                 searcher: Any, min_interval_s: float = 0.5,
+                 appended: Optional[Mapping[str, str]] = None, metric: Optional[str] = None,
+                 mode: Optional[str] = None) -> None:
+        self._dir = experiment.dir
+        self._experiment_id = experiment_id
+        save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
+        self._metric, self._mode = ((metric, mode or "max") if metric else
+                                    experiment_metric(scheduler, searcher, experiment.stop))
+        self._min_interval_s = min_interval_s
+        self._last_write = 0.0
+        self._appended = dict(appended or {})  # trial id -> status of its appended record
+        self._spec = spec_record(experiment)
+
+    def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
+              searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
+              force: bool = False) -> None:
+        """Writes the state atomically, unless the last write was under
+        ``min_interval_s`` ago and ``force`` is False."""
+        now = time.monotonic()
+        if not force and now - self._last_write < self._min_interval_s:
+            return
+        self._last_write = now
+        newly_finished = [t for t in trials.values()
+                          if t.is_finished() and self._appended.get(t.trial_id) != t.status]
+        if newly_finished:
+            append_finished(self._dir, [t.to_dict() for t in newly_finished])
+            self._appended.update((t.trial_id, t.status) for t in newly_finished)
+        save_state(self._dir, ExperimentState(
+            experiment_id=self._experiment_id,
+            trials=[t.to_dict() for t in trials.values() if not t.is_finished()],
+            trial_order=list(trials),
+            checkpoints=checkpoints.latest_positions(),
+            scheduler_state=scheduler.get_state(),
+            searcher_state=searcher.get_state(),
+            searcher_done=searcher_done,
+            rounds=dict(rounds),
+            metric=self._metric,
+            mode=self._mode,
+            spec=self._spec,
+        ))

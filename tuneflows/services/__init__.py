@@ -1,0 +1,3 @@
+"""Services a run starts or attaches to: the Prefect API (a local server with its UI or
+Prefect's ephemeral one), the orphan guard of child processes, process defaults applied
+before the engines import, and the start-up timeline."""

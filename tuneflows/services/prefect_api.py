@@ -1,0 +1,174 @@
+"""Providing a run's Prefect API while Ray starts.
+
+Which API a run uses:
+
+- ``PREFECT_API_URL`` set (environment, Prefect profile, or a settings context such as
+  ``prefect_test_harness``'s): that server; nothing is started.
+- else, with ``TUNEFLOWS_PREFECT_SERVER=local`` (the default): the local Prefect server
+  with its UI of ``PREFECT_HOME`` (:mod:`tuneflows.services.local_prefect_server`), started on
+  first use and reused by later runs; this process's ``PREFECT_API_URL`` then points at
+  it, and the run prints the UI's URL. If it cannot start, the run warns and uses the
+  ephemeral API.
+- ``TUNEFLOWS_PREFECT_SERVER=ephemeral``: Prefect's ephemeral API server, a subprocess
+  without a UI that ends with the driver (even a SIGKILLed one:
+  :mod:`tuneflows.services.orphan_guard` watches it).
+
+This all runs beside the driver's start of Ray, on two threads in copies of the caller's
+context (so a Prefect settings context is seen there too): one reads Prefect's settings
+and starts (or finds) the server, as early as possible; the other imports the flow
+module (Prefect's flow engine and prefect-ray), which the run needs next.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import threading
+import time
+from typing import Callable, Optional
+
+from tuneflows.error import TuneError
+from tuneflows.services.local_prefect_server import LocalServer, ServerStartError, ensure_server, preferred_port
+from tuneflows.services.orphan_guard import guard_child
+from tuneflows.services.startup_timeline import mark
+
+logger = logging.getLogger(__name__)
+
+SERVER_ENV = "TUNEFLOWS_PREFECT_SERVER"
+MODES = ("local", "ephemeral")
+JOIN_MARGIN_S = 60.0  # beyond the server start-up deadline: the imports
+
+_provided_api_url: Optional[str] = None  # the local server's URL this process set
+_guarded: set[int] = set()  # ephemeral servers an orphan guard watches
+
+
+def server_mode() -> str:
+    """``TUNEFLOWS_PREFECT_SERVER``: ``"local"`` (default) or ``"ephemeral"``.
+
+    Raises:
+        ValueError: Another value.
+    """
+    mode = os.environ.get(SERVER_ENV, "local").strip().lower() or "local"
+    if mode not in MODES:
+        raise ValueError(f"{SERVER_ENV} must be one of {', '.join(MODES)}; got {mode!r}.")
+    return mode
+
+
+class PrefectApiStart:
+    """The Prefect API of a run, provided on background threads while Ray starts.
+
+    Raises (on construction):
+        ValueError: A bad ``TUNEFLOWS_PREFECT_SERVER`` or ``TUNEFLOWS_PREFECT_PORT``.
+
+    Example:
+        >>> import os
+        >>> os.environ[SERVER_ENV] = "nowhere"
+        >>> PrefectApiStart()
+        Traceback (most recent call last):
+        ...
+        ValueError: TUNEFLOWS_PREFECT_SERVER must be one of local, ephemeral; got 'nowhere'.
+        >>> del os.environ[SERVER_ENV]
+    """
+
+    def __init__(self) -> None:
+        self.mode = server_mode()
+        if self.mode == "local":
+            preferred_port()  # a bad port fails here, before anything starts
+        self.server: Optional[LocalServer] = None  # the local server, when one is used
+        self.started_server = False
+        self._timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 180))
+        self._errors: list[BaseException] = []
+        self._threads = [self._start_thread(self._provide_api, "tuneflows-prefect-api"),
+                         self._start_thread(self._import_flow, "tuneflows-prefect-import")]
+
+    def wait(self, announce: bool = False) -> None:
+        """Waits until the API answers; with ``announce``, prints the UI's URL.
+
+        Raises:
+            TuneError: The API is not up within its start-up deadline.
+        """
+        deadline = time.monotonic() + self._timeout + JOIN_MARGIN_S
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            if thread.is_alive():
+                raise TuneError(f"The Prefect API did not start within {self._timeout:.0f} s "
+                                "(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS).")
+        if self._errors:
+            raise self._errors[0]
+        if announce and self.server is not None:
+            kept = ("a local Prefect server tuneflows started; later runs reuse it"
+                    if self.started_server else "the local Prefect server")
+            print(f"Prefect UI: {self.server.ui_url} (watch the run live; {kept}; "
+                  "`tuneflows server stop` ends it)", flush=True)
+
+    def _start_thread(self, work: Callable[[], None], name: str) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+                self._errors.append(exc)
+
+        context = contextvars.copy_context()
+        thread = threading.Thread(target=context.run, args=(run,), name=name, daemon=True)
+        thread.start()
+        return thread
+
+    @staticmethod
+    def _import_flow() -> None:
+        import tuneflows.orchestration.flow  # noqa: F401
+
+        mark("Prefect flow module imported")
+
+    def _provide_api(self) -> None:
+        from prefect.settings import (
+            PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        )
+
+        configured = PREFECT_API_URL.value()
+        if configured and configured != _provided_api_url:
+            return  # the user's (or a test harness's) server
+        if not configured and not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+            return  # no server wanted here: Prefect says so at the first flow run
+        timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        if self.mode == "local":
+            try:
+                self.server, self.started_server = ensure_server(str(PREFECT_HOME.value()), timeout)
+            except ServerStartError as exc:
+                logger.warning("%s\nThis run uses Prefect's ephemeral API instead.", exc)
+            else:
+                _point_prefect_at(self.server.api_url)
+                mark("Prefect server started" if self.started_server else "Prefect server reused")
+                return
+        _point_prefect_at(None)
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()  # Prefect's singleton: the one its client uses
+        server.start(timeout=timeout)
+        _guard_once(server.server_process.pid if server.server_process else None)
+
+
+def _guard_once(server_pid: Optional[int]) -> None:
+    """Makes the ephemeral server end with this process even after a SIGKILL (Prefect
+    stops it only from an exit handler) — once per server."""
+    if server_pid is None or server_pid in _guarded:
+        return
+    _guarded.add(server_pid)
+    guard_child(server_pid)
+
+
+def _point_prefect_at(api_url: Optional[str]) -> None:
+    """Points this process's Prefect client (and its child processes) at ``api_url``, or
+    back to no server when this process had set one."""
+    global _provided_api_url
+    from prefect.context import refresh_global_settings_context
+
+    if api_url is not None:
+        os.environ["PREFECT_API_URL"] = api_url
+    elif _provided_api_url is not None and os.environ.get("PREFECT_API_URL") == _provided_api_url:
+        del os.environ["PREFECT_API_URL"]
+    else:
+        return
+    _provided_api_url = api_url
+    refresh_global_settings_context()
