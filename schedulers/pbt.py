@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.pbt_explore import check_mutations, explore
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_data
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 

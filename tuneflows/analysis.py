@@ -29,7 +29,7 @@ from tuneflows.recording.mlflow.runs import (
 from tuneflows.recording.trial_files import flatten
 from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
-from tuneflows.runs.trial_dirs import read_results, read_trial_dirs, saved_metric
+from tuneflows.recording.trial_dirs import read_results, read_trial_dirs, saved_metric
 
 if TYPE_CHECKING:
     import pandas

@@ -57,7 +57,8 @@ def run_experiments(
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
     Example:
-        >>> trials = tuneflows.run_experiments({
+        >>> import tuneflows
+        >>> trials = tuneflows.run_experiments({  # doctest: +SKIP
         ...     "my_experiment": {
         ...         "run": "train_func",
         ...         "stop": {"mean_accuracy": 99},
@@ -149,7 +150,7 @@ def run_experiments(
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
         mlflow_writers.prepare(exp.name, exp.local_dir)
-    prefect_api = PrefectApiStart()
+    prefect_api = PrefectApiStart(warm_imports=["tuneflows.orchestration.flow"])
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()

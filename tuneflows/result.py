@@ -25,19 +25,23 @@ NODE_IP = "node_ip"
 PID = "pid"
 CONFIG = "config"
 
+#: Result key the experiment loop sets (True) in the last result of a trial a scheduler stopped early,
+#: before :meth:`Searcher.on_trial_complete`: that result is at a lower budget, not a final
+#: score (HyperOptSearch ranks such trials after finished ones; see its module docstring).
+EARLY_STOPPED = "early_stopped"
+
 
 _HOSTNAME = socket.gethostname()
 
 
-def _node_ip() -> str:
-    try:
-        import ray
+_node_ip = "127.0.0.1"
 
-        if ray.is_initialized():
-            return ray.util.get_node_ip_address()
-    except Exception:  # noqa: BLE001 - any failure means "not on a Ray node"
-        pass
-    return "127.0.0.1"
+
+def set_node_ip(ip: str) -> None:
+    """Sets the ``node_ip`` that this process's results carry; the execution layer
+    calls it in each trial actor, where Ray knows the node's address."""
+    global _node_ip
+    _node_ip = ip
 
 
 def complete_result(
@@ -72,7 +76,7 @@ def complete_result(
             DATE: datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
             TIMESTAMP: int(now),
             HOSTNAME: _HOSTNAME,
-            NODE_IP: _node_ip(),
+            NODE_IP: _node_ip,
             PID: os.getpid(),
             CONFIG: dict(config),
         }

@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.registry import get_trainable
 from tuneflows.search.config_validation import validate_config
-from tuneflows.runs.run_dirs import new_run_id
+from tuneflows.model.run_ids import new_run_id
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",

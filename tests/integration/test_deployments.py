@@ -180,7 +180,7 @@ def _mlflow(stack: Stack):
 
 def test_the_on_demand_asha_deployment_completes(stack, started):
     from tuneflows.recording.mlflow.runs import parent_runs
-    from tuneflows.runs.trial_dirs import read_trial_dirs
+    from tuneflows.recording.trial_dirs import read_trial_dirs
 
     run = stack.wait(started["asha"])
     assert run.parameters["scheduler"] == "asha"

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import Any, Optional, Sequence
 
-from ray import cloudpickle
+import cloudpickle
 
 
 def _import_path(path: str, where: str) -> Any:

@@ -19,7 +19,8 @@ from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
-from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import FINISHED, Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot

@@ -14,6 +14,7 @@ from tuneflows.execution.function_runner import (
     FunctionTrainable,
     TrialFunctionError,
 )
+from tuneflows.execution.ray_session import node_ip_address
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import Trainable, TrialIdentity
 
@@ -31,6 +32,7 @@ class TrialActor:
         self._trial_id: Optional[str] = None
         self._stop_requested: Optional[str] = None  # the trial a client asked to stop
         self._progress_at = time.monotonic()  # the round's start or its latest result
+        R.set_node_ip(node_ip_address())
 
     def node_info(self) -> dict[str, Any]:
         """The pid and hostname of this actor's process: ``{"pid": ..., "hostname": ...}``."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.trial import ERROR, TERMINATED, Trial
 
 COMPLETED = "completed"

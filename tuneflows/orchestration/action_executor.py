@@ -13,7 +13,7 @@ import asyncio
 import os
 from typing import Callable, Optional, Sequence
 
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.actions import (
     DISCARD, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
     RestartTrial, StartTrial, StoreCheckpoint,

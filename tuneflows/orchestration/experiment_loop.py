@@ -11,7 +11,7 @@ import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from tuneflows.orchestration.action_executor import ENDED, RETRY, ActionExecutor
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
 from tuneflows.error import TuneError

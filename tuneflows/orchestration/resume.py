@@ -9,11 +9,12 @@ import os
 from typing import Any, Optional
 
 from tuneflows import result as R
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.runs.state import ExperimentState, load_state, state_path
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
-from tuneflows.runs.run_dirs import choose_run, is_run_id, new_run_id, read_run, run_dirs
+from tuneflows.model.run_ids import is_run_id, new_run_id
+from tuneflows.runs.run_dirs import choose_run, read_run, run_dirs
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import check_spec_unchanged
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial

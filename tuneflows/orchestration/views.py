@@ -4,7 +4,6 @@ trial). Every "best" here comes from :mod:`tuneflows.model.best_trial`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any, Callable, Mapping, Optional
@@ -19,7 +18,7 @@ from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
 from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
 from tuneflows.result import missing_keys
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_json
 from tuneflows.model.trial_outcome import rule_name
 
 logger = logging.getLogger(__name__)
@@ -114,7 +113,7 @@ class ExperimentViews:
             "mode": self.mode,
             "best_trial_id": best.trial_id if best else None,
             "best_trial_name": best.name if best else None,
-            "best_config": _json_data(best.config) if best else None,
+            "best_config": plain_json(best.config) if best else None,
             "best_metric": metric_value(best, self.metric) if best else None,
             "best_iterations": best.iteration if best else None,
             "trials": len(trials),
@@ -138,11 +137,6 @@ class ExperimentViews:
             _run_logger().warning(
                 "Experiment %r stops on %s, which the trainable does not report (its results "
                 "have %s): those stops never fire.", exp.name, missing, reported)
-
-
-def _json_data(value: Any) -> Optional[Any]:
-    """``value`` as JSON data (what JSON cannot hold, as its repr)."""
-    return json.loads(json.dumps(plain_data(value), default=repr))
 
 
 def _run_logger() -> Any:

@@ -27,7 +27,8 @@ from typing import Any, Optional, Union
 from tuneflows.model.best_trial import metric_value, ranked_trials
 from tuneflows.recording.mlflow.runs import parent_run, trial_config, trial_runs, trial_status
 from tuneflows.recording.mlflow.store import store_creation_lock
-from tuneflows.search.searcher import EARLY_STOPPED, Searcher
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import Searcher
 from tuneflows.trial import TERMINATED, Trial
 from tuneflows.model.trial_outcome import STOPPED_EARLY, Outcome
 

@@ -58,7 +58,9 @@ import time
 from typing import Any, Optional, Sequence
 
 from tuneflows.error import TuneError
-from tuneflows.rest.app import DEFAULT_MAX_CLIENT_TRIALS, DEFAULT_PORT, create_app
+from tuneflows.rest.app import create_app
+from tuneflows.rest.experiment_access import DEFAULT_MAX_CLIENT_TRIALS
+from tuneflows.rest.protocol import DEFAULT_PORT
 from tuneflows.rest.guards import RequestGuards, allowed_hosts, resolve_server_token
 
 logger = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ray import cloudpickle
+import cloudpickle
 
 from tuneflows.model.best_trial import experiment_metric
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.runs.state import (
     ExperimentState, append_finished, save_configuration, save_state,
 )

@@ -7,11 +7,6 @@ from typing import Any, Mapping, Optional, Union
 
 FINISHED = "FINISHED"
 
-#: Result key the flow sets (True) in the last result of a trial a scheduler stopped early,
-#: before :meth:`Searcher.on_trial_complete`: that result is at a lower budget, not a final
-#: score (HyperOptSearch ranks such trials after finished ones; see its module docstring).
-EARLY_STOPPED = "early_stopped"
-
 Suggestion = Union[dict[str, Any], None, str]
 
 

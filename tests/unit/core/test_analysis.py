@@ -137,7 +137,7 @@ def test_a_perturbed_config_overrides_the_params():
     assert config_from_params({"lr": "0.1", "bs": "32"}, {"lr": "0.05"}) == {"lr": 0.05, "bs": 32}
 
 
-@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.runs.trial_dirs",
+@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.recording.trial_dirs",
                                   "tuneflows.recording.mlflow.runs"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))

@@ -14,7 +14,7 @@ from tuneflows.error import TuneError, last_line
 from tuneflows.model.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, FIFOScheduler, TrialScheduler
 from tuneflows.search import BasicVariantGenerator, grid_search
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, trial_dir_name
 

@@ -21,7 +21,7 @@ from tuneflows.search.argument_checks import (
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
 from tuneflows.search.hyperopt_trials import HyperoptTrials
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_data
 from tuneflows.search.variant_plan import VariantPlan
 
 SEARCH_DIR = pathlib.Path(tuneflows.search.__file__).parent

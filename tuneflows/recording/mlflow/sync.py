@@ -33,9 +33,10 @@ from tuneflows.recording.mlflow.names import MlflowNames
 from tuneflows.recording.mlflow.store import STATUS_TO_MLFLOW, MlflowStore, tracking_uri_for
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.trial import ERROR, TERMINATED
-from tuneflows.runs.run_dirs import find_run_dir, is_run_id, resolve_run_dir
+from tuneflows.model.run_ids import is_run_id
+from tuneflows.runs.run_dirs import find_run_dir, resolve_run_dir
 from tuneflows.spec import default_local_dir
-from tuneflows.runs.trial_dirs import TrialDir, read_trial_dirs
+from tuneflows.recording.trial_dirs import TrialDir, read_trial_dirs
 
 SYNCED_TAG = "tuneflows.synced_from"
 CHECKPOINT_PREFIX = "checkpoint_"
