@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from tuneflows.model.best_trial import best_trial, experiment_metric, ranked_trials
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.recording.mlflow.runs import (
     METRIC_TAG, MODE_TAG, metric_history, parent_run, tracking_client, trial_config,
     trial_runs, trial_status,
@@ -92,8 +93,7 @@ class Analysis:
                                  "Analysis.from_mlflow / Analysis.from_trials).")
             source = _directory_source(os.path.abspath(os.path.expanduser(
                 os.fspath(experiment_dir))))
-        if mode is not None and mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+        validate_mode(mode, allow_none=True)
         self._source = source
         fallback = experiment_metric(None, None, _stop_of(source.trials))
         self.metric: Optional[str] = metric or source.metric or fallback[0]
@@ -257,8 +257,7 @@ class Analysis:
             raise ValueError(f"No metric to rank the trials of {self._source.where} by: pass "
                              f"metric= (and mode='max'|'min').")
         mode = mode or (self.mode if metric == self.metric else "max")
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+        validate_mode(mode)
         return metric, mode
 
     def _trial(self, trial: Any) -> Trial:

@@ -142,10 +142,10 @@ def run_experiments(
     if check_warm_start(warm_start, warm_start_trials):
         for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             if state is None:  # before the writers open the store: reading never creates it
-                judged = experiment_metric(sched, searcher, exp.stop)
+                judged_by, judged_mode = experiment_metric(sched, searcher, exp.stop, metric, mode)
                 tags.update(start_from_previous_run(
                     searcher, tracking_client(local_dir=exp.local_dir), exp.name,
-                    metric or judged[0], mode or judged[1], warm_start_trials).tags())
+                    judged_by, judged_mode, warm_start_trials).tags())
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:

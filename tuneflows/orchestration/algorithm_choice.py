@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Optional, Union
 
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.schedulers import SCHEDULERS, FIFOScheduler, TrialScheduler, create_scheduler
 from tuneflows.search import SEARCHERS, create_searcher
 from tuneflows.search.concurrency import TrialLimiter
@@ -15,9 +16,6 @@ from tuneflows.search.searcher import Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 
-_MODES = ("max", "min")
-
-
 def check_metric_and_mode(metric: Optional[str], mode: Optional[str]) -> None:
     """Rejects a bad ``metric`` / ``mode`` pair with a message naming the value.
 
@@ -26,12 +24,11 @@ def check_metric_and_mode(metric: Optional[str], mode: Optional[str]) -> None:
         >>> check_metric_and_mode("loss", "down")
         Traceback (most recent call last):
         ...
-        ValueError: mode must be 'max' or 'min', got 'down'.
+        ValueError: mode must be 'max' or 'min', got mode='down'.
     """
     if metric is not None and (not isinstance(metric, str) or not metric):
         raise ValueError(f"metric must be a result key, got {metric!r}.")
-    if mode is not None and mode not in _MODES:
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    validate_mode(mode, allow_none=True)
     if mode is not None and metric is None:
         raise ValueError(f"mode={mode!r} was given without a metric; pass metric= too.")
 

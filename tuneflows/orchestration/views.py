@@ -48,11 +48,8 @@ class ExperimentViews:
         self._controller = controller
         self._holding = holding
         exp = request.experiment
-        if request.metric:  # run_experiments(metric=...) ranks, whatever the scheduler
-            self.metric, self.mode = request.metric, request.mode or "max"
-        else:
-            self.metric, self.mode = experiment_metric(controller.scheduler,
-                                                       controller.searcher, exp.stop)
+        self.metric, self.mode = experiment_metric(controller.scheduler, controller.searcher,
+                                                   exp.stop, request.metric, request.mode)
         self.rule = rule_name(controller.scheduler)
         self._started = time.monotonic()
         #: The MLflow experiment's id once its parent run is open (for the UI's URL).

@@ -52,8 +52,9 @@ def verbosity_level(verbose: Union[bool, int]) -> int:
                      f"or 2 (table and results), got {verbose!r}.")
 
 
-def pick_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
-    """The metric to show: the experiment's, else a well-known one, else a stop key."""
+def column_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
+    """The reported key each trial line shows (a display choice, not what the experiment
+    is judged by): the experiment's metric, else a well-known one, else a stop key."""
     seen: set[str] = set()
     for trial in trials:
         seen.update((trial.last_result or {}).keys())
@@ -169,7 +170,7 @@ def status_text(
         best_line(trials, metric, mode),
     ]
     shown = most_relevant(trials, metric, mode, max_lines)
-    column = pick_metric(trials, metric)
+    column = column_metric(trials, metric)
     lines.extend(trial_line(t, column) for t in shown)
     if len(shown) < len(trials):
         ids = {t.trial_id for t in shown}

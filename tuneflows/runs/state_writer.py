@@ -48,8 +48,8 @@ class StateWriter:
         self._dir = experiment.dir
         self._experiment_id = experiment_id
         save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
-        self._metric, self._mode = ((metric, mode or "max") if metric else
-                                    experiment_metric(scheduler, searcher, experiment.stop))
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
+                                                     metric, mode)
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record

@@ -42,8 +42,9 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.argument_checks import (
-    metric_and_mode, result_metric, validate_max_concurrent, validate_mode, validate_positive_int,
+    metric_and_mode, result_metric, validate_max_concurrent, validate_positive_int,
     warn_if_mode_missing,
 )
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses

@@ -104,7 +104,7 @@ def test_without_a_metric_best_is_an_error_that_says_what_to_pass(experiment_dir
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="is not a directory"):
         Analysis(str(tmp_path / "missing"))
-    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got 'up'"):
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got mode='up'"):
         Analysis(str(tmp_path), metric="loss", mode="up")
 
 

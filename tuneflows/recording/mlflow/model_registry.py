@@ -21,6 +21,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Sequence
 
+from tuneflows.model.metric_mode import validate_mode
+
 #: Tags of a model version: its held-out score.
 HELD_OUT_METRIC_TAG = "tuneflows.held_out.metric"
 HELD_OUT_VALUE_TAG = "tuneflows.held_out.value"
@@ -45,8 +47,7 @@ class HeldOutScore:
     mode: str = "max"
 
     def __post_init__(self) -> None:
-        if self.mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {self.mode!r}.")
+        validate_mode(self.mode)
         if not math.isfinite(self.value):
             raise ValueError(f"The held-out {self.metric} must be a finite number, "
                              f"got {self.value!r}.")

@@ -165,8 +165,8 @@ class MlflowExperimentLog:
         settings as params, the metric and mode trials are judged by as tags, the spec as
         ``experiment.json``; later records use the metric and the scheduler's name."""
         self._experiment = experiment
-        self._metric, self._mode = ((metric, mode or "max") if metric else
-                                    experiment_metric(scheduler, searcher, experiment.stop))
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
+                                                     metric, mode)
         self._rule = rule_name(scheduler)
         judged = ({"tuneflows.metric": self._metric, "tuneflows.mode": self._mode}
                   if self._metric else {})
