@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Mapping, Optional
 
+from tuneflows.model.codes import TrialStatus
 from tuneflows.result import ResultDict
 
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-PAUSED = "PAUSED"
-TERMINATED = "TERMINATED"
-ERROR = "ERROR"
+#: The seed's module-level status names (members of :class:`TrialStatus`).
+PENDING, RUNNING, PAUSED, TERMINATED, ERROR = (
+    TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.PAUSED, TrialStatus.TERMINATED,
+    TrialStatus.ERROR)
 
 
 def _freeze(value: Any) -> Any:

@@ -12,6 +12,8 @@ from typing import Any, Optional, Sequence
 
 import cloudpickle
 
+from tuneflows.model.codes import TrialStatus
+
 
 def _import_path(path: str, where: str) -> Any:
     """The object a ``module:attribute`` path names, imported from the current directory
@@ -102,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode=args.mode, ray_address=args.ray_address, resume=args.resume,
         raise_on_failed_trial=False,
     )
-    return 1 if any(t.status == "ERROR" for t in trials) else 0
+    return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -135,7 +137,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
     )
-    return 1 if any(t.status == "ERROR" for t in trials) else 0
+    return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
 
 def _errored_only_of(experiment_dir: str, run_id: str) -> str:

@@ -7,9 +7,19 @@ Pure and dependency-free, so that both decision packages (``tuneflows.schedulers
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping, TypeVar
+from typing import Any, Mapping, Optional, TypeVar
 
 T = TypeVar("T")
+
+
+def registered_class(registry: Mapping[str, type[T]], name: str) -> Optional[type[T]]:
+    """The class registered under ``name`` (case-insensitive, ``-`` read as ``_``), or None.
+
+    Example:
+        >>> registered_class({"async_hyperband": int}, " Async-HyperBand ")
+        <class 'int'>
+    """
+    return registry.get(str(name).strip().lower().replace("-", "_"))
 
 
 def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwargs: Any) -> T:
@@ -46,10 +56,9 @@ def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwarg
         ...
         ValueError: Unknown keyword argument(s) ['grace'] for scheduler 'fifo' (FIFOScheduler); valid: ['seed'].
     """
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in registry:
+    cls = registered_class(registry, name)
+    if cls is None:
         raise ValueError(f"Unknown {kind} {name!r}; valid names: {sorted(registry)}.")
-    cls = registry[key]
     valid = list(inspect.signature(cls).parameters)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:

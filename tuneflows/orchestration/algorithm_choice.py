@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Optional, Union
 
+from tuneflows.model.by_name import registered_class
 from tuneflows.model.metric_mode import validate_mode
 from tuneflows.schedulers import SCHEDULERS, FIFOScheduler, TrialScheduler, create_scheduler
 from tuneflows.search import SEARCHERS, create_searcher
@@ -65,8 +66,7 @@ def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optio
     if scheduler is None:
         return FIFOScheduler()
     if isinstance(scheduler, str):
-        key = scheduler.strip().lower().replace("-", "_")
-        cls = SCHEDULERS.get(key)
+        cls = registered_class(SCHEDULERS, scheduler)
         kwargs = _with_metric("scheduler", scheduler, cls, metric, mode) if cls else {}
         return create_scheduler(scheduler, **kwargs)
     if isinstance(scheduler, TrialScheduler):
@@ -86,8 +86,7 @@ def resolve_search_alg(search_alg: Union[Searcher, str, None], metric: Optional[
             or one that takes none.
     """
     if isinstance(search_alg, str):
-        key = search_alg.strip().lower().replace("-", "_")
-        cls = SEARCHERS.get(key)
+        cls = registered_class(SEARCHERS, search_alg)
         if cls is BasicVariantGenerator:
             return None  # the default generator, built per experiment
         kwargs = _with_metric("search algorithm", search_alg, cls, metric, mode) if cls else {}

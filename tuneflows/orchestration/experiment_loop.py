@@ -10,7 +10,7 @@ import os
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from tuneflows.orchestration.action_executor import ENDED, RETRY, ActionExecutor
+from tuneflows.orchestration.action_executor import ActionExecutor
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
@@ -30,7 +30,7 @@ from tuneflows.services.startup_timeline import mark
 from tuneflows.runs.state_writer import StateWriter
 from tuneflows.orchestration.stop_signals import StopSignals
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
-from tuneflows.model.trial_outcome import CLIENT_REQUEST
+from tuneflows.model.codes import EventKind, RoundEnd
 
 #: The MLflow parent run's tag holding the run id (its directory's name).
 RUN_ID_TAG = "tuneflows.run_id"
@@ -207,13 +207,13 @@ class ExperimentLoop:
     async def _drive(self, trial: Trial, parked: bool) -> None:
         """Starts (unless parked on its actor) and plays rounds until the trial ends,
         pauses or fails for good."""
-        if not parked and await self._executor.start(trial) != RETRY:
+        if not parked and await self._executor.start(trial) != RoundEnd.RETRY:
             return
         while True:
             outcome = await self._round_task(
                 trial_name=trial.name, round_index=self.controller.count_round(trial.trial_id),
                 loop=self, trial_id=trial.trial_id)
-            if outcome in ENDED:
+            if outcome.ends_driving:
                 return
 
     async def play_round(self, trial_id: str) -> RoundReport:
@@ -255,7 +255,7 @@ class ExperimentLoop:
         Raises:
             KeyError: No such trial.
         """
-        self._recorder.on_event(self.trials[trial_id], CLIENT_REQUEST, "stop")
+        self._recorder.on_event(self.trials[trial_id], EventKind.CLIENT_REQUEST, "stop")
         actions = self.controller.request_stop(trial_id)
         if not actions and self._actors is not None:
             self._actors.request_stop(trial_id)
@@ -271,7 +271,7 @@ class ExperimentLoop:
         for name, value in (settings or {}).items():
             setattr(trial, name, value)
         self._executor.add(trial)
-        self._recorder.on_event(trial, CLIENT_REQUEST, "add trial")
+        self._recorder.on_event(trial, EventKind.CLIENT_REQUEST, "add trial")
         if self._wakeup is not None:
             self._wakeup.set()
         return trial

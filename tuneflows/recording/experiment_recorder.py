@@ -20,7 +20,7 @@ from tuneflows.recording.status_block import StatusDisplay
 from tuneflows.recording.tensorboard_files import TensorBoardLog
 from tuneflows.recording.trial_files import TrialFiles
 from tuneflows.trial import Trial
-from tuneflows.model.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
+from tuneflows.model.codes import EventKind
 
 
 class ExperimentRecorder:
@@ -88,13 +88,13 @@ class ExperimentRecorder:
         event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
                  "reason": reason, "time": time.time(), **details}
         self._thread.submit(self._append_event, trial.trial_id, trial.logdir, event)
-        if self.reports is not None and kind in (PAUSE, PERTURB, RESTART, CLIENT_REQUEST):
+        if self.reports is not None and kind in tuple(EventKind):
             self.reports.on_decision(trial, kind, reason)
 
     def on_perturb(self, trial: Trial, donor: Trial, old_config: Mapping[str, Any],
                    reason: str) -> None:
         """PBT exploit/explore: the event, the new ``params.json`` and MLflow tags."""
-        self.on_event(trial, "perturb", reason, clone_from=donor.trial_id,
+        self.on_event(trial, EventKind.PERTURB, reason, clone_from=donor.trial_id,
                       old_config=dict(old_config), new_config=dict(trial.config))
         self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
         self._thread.submit(self._mlflow.log_params, trial.trial_id, dict(trial.config))

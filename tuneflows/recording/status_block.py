@@ -16,12 +16,12 @@ import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from tuneflows.model.best_trial import BUDGET_KEYS, best_trial, metric_value, ranked_trials
-from tuneflows.trial import Trial
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 
 QUIET, TABLE, RESULTS = 0, 1, 2
 
 #: Statuses in the order the block counts them.
-STATUS_ORDER = ("RUNNING", "PAUSED", "PENDING", "TERMINATED", "ERROR")
+STATUS_ORDER = (RUNNING, PAUSED, PENDING, TERMINATED, ERROR)
 
 _METRIC_ABBREVIATIONS = {
     "mean_accuracy": "acc",
@@ -94,7 +94,7 @@ def trial_line(trial: Trial, metric: Optional[str]) -> str:
     if trial.num_failures:
         pieces.append(f"{trial.num_failures} failure{'s' if trial.num_failures > 1 else ''}")
     line = parts[0] + (", " + ", ".join(pieces) if pieces else "")
-    if trial.status == "ERROR" and trial.error_file:
+    if trial.status == ERROR and trial.error_file:
         line += f" (error: {trial.error_msg}; see {trial.error_file})"
     elif trial.status_reason:
         line += f" ({trial.status_reason})"
@@ -188,7 +188,7 @@ def most_relevant(trials: Sequence[Trial], metric: Optional[str], mode: str,
     best = {id(t) for t in ranked_trials(trials, metric, mode)[:3]
             if metric_value(t, metric) is not None}
     wanted = [t for t in trials
-              if t.status in ("RUNNING", "PAUSED", "ERROR") or id(t) in best]
+              if t.status in (RUNNING, PAUSED, ERROR) or id(t) in best]
     return wanted[:max_lines]
 
 

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from typing import Any, ContextManager, Mapping, Optional, Sequence
 
+from tuneflows.model.codes import TrialStatus
 from tuneflows.recording.mlflow.values import (
     MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
 )
@@ -18,7 +19,7 @@ from tuneflows.recording.mlflow.values import (
 logger = logging.getLogger(__name__)
 
 EXPERIMENT_ID_TAG = "tuneflows.experiment_id"
-STATUS_TO_MLFLOW = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
+STATUS_TO_MLFLOW = {TrialStatus.TERMINATED: "FINISHED", TrialStatus.ERROR: "FAILED"}
 #: The experiment tag MLflow's UI reads for the kind of an experiment, and the kind that
 #: opens it in the model-training view (runs, params, metrics) rather than GenAI's.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
