@@ -106,7 +106,7 @@ def run_experiments(
             ``warm_start_trials`` trials of the experiment's previous run (its newest
             MLflow parent run) are told to the searcher with their results, so TPE
             conditions on them (the new parent run's tags
-            ``tuneflows.orchestration.warm_start.parent_run_id`` and ``tuneflows.orchestration.warm_start.trials``
+            ``tuneflows.warm_start.parent_run_id`` and ``tuneflows.warm_start.trials``
             say from where and how many); they are not run again (a searcher that does not learn
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.

@@ -10,6 +10,7 @@ import os
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.orchestration.action_executor import ActionExecutor
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
@@ -32,8 +33,6 @@ from tuneflows.orchestration.stop_signals import StopSignals
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.model.codes import EventKind, RoundEnd
 
-#: The MLflow parent run's tag holding the run id (its directory's name).
-RUN_ID_TAG = "tuneflows.run_id"
 
 RoundTask = Callable[..., Awaitable[str]]
 
@@ -103,9 +102,9 @@ class ExperimentLoop:
                                          mode=self.views.mode)
         mlflow = MlflowWriterPool.shared().open_experiment(
             exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{exp.run_id}",
-            {"tuneflows.scheduler": type(ctl.scheduler).__name__,
-             "tuneflows.searcher": type(ctl.searcher).__name__,
-             "tuneflows.logdir": exp.dir, RUN_ID_TAG: exp.run_id, **self.request.parent_tags})
+            {mlflow_tags.SCHEDULER: type(ctl.scheduler).__name__,
+             mlflow_tags.SEARCHER: type(ctl.searcher).__name__,
+             mlflow_tags.LOGDIR: exp.dir, mlflow_tags.RUN_ID: exp.run_id, **self.request.parent_tags})
         mark("MLflow experiment open")
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,

@@ -12,6 +12,7 @@ import os
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
@@ -57,7 +58,8 @@ class ExperimentRecorder:
     def open_trial_run(self, trial: Trial) -> None:
         """Creates the trial's MLflow run, unless it has one (from before a resume)."""
         self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name, trial.config,
-                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir})
+                            {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
+                             mlflow_tags.TRIAL_LOGDIR: trial.logdir})
 
     def adopt_trial_files(self, trial: Trial) -> list[dict[str, Any]]:
         """Takes over a trial directory written before a kill: repairs its files, logs

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import experiment_metric
 from tuneflows.recording.experiment_report import SummaryFacts
 from tuneflows.recording.mlflow.gaps import MlflowGaps
@@ -168,7 +169,7 @@ class MlflowExperimentLog:
         self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
                                                      metric, mode)
         self._rule = rule_name(scheduler)
-        judged = ({"tuneflows.metric": self._metric, "tuneflows.mode": self._mode}
+        judged = ({mlflow_tags.METRIC: self._metric, mlflow_tags.MODE: self._mode}
                   if self._metric else {})
         self._log_parent(ParentRunRecord(
             params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
@@ -221,7 +222,7 @@ class MlflowExperimentLog:
         ending = trial_end_tags(trial, self._rule, experiment_status)
         files = [trial.error_file] if trial.status == ERROR and trial.error_file and \
             os.path.exists(trial.error_file) else []
-        self.end_trial(trial.trial_id, ending.pop("status", trial.status),
+        self.end_trial(trial.trial_id, ending.pop(mlflow_tags.STATUS, trial.status),
                        {**ending, **tags}, files)
 
     def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
