@@ -26,6 +26,7 @@ from tuneflows.recording.mlflow.records import (
     SPEC_ARTIFACT, ParentRunRecord, experiment_end_record, experiment_spec_json, settings,
     trial_end_tags,
 )
+from tuneflows.recording.mlflow.writer_commands import WriterCommand
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.recording.mlflow.writer_process import MlflowWriterProcess
 from tuneflows.spec import Experiment
@@ -179,39 +180,39 @@ class MlflowExperimentLog:
                     tags: Mapping[str, Any]) -> None:
         """Creates the trial's nested run (unless a resumed trial has one) with its
         config as params."""
-        self._send(trial_id, "start_trial", run_name, param_strings(config, names=self._names),
+        self._send(trial_id, WriterCommand.START_TRIAL, run_name, param_strings(config, names=self._names),
                    self._tags(tags))
 
     def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs each numeric value of ``results`` with its iteration as step."""
-        self._send(trial_id, "log_results", metric_rows(results, self._names))
+        self._send(trial_id, WriterCommand.LOG_RESULTS, metric_rows(results, self._names))
 
     def log_params(self, trial_id: str, config: Mapping[str, Any]) -> None:
         """Records a changed config (PBT) as ``config/<key>`` tags: params are immutable."""
-        self._send(trial_id, "set_tags",
+        self._send(trial_id, WriterCommand.SET_TAGS,
                    param_strings(config, prefix="config/", names=self._names, kind="tag"))
 
     def set_tags(self, trial_id: str, tags: Mapping[str, Any]) -> None:
         """Sets tags on a trial's run."""
-        self._send(trial_id, "set_tags", self._tags(tags))
+        self._send(trial_id, WriterCommand.SET_TAGS, self._tags(tags))
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
-        self._send(trial_id, "log_artifacts", local_dir, artifact_path)
+        self._send(trial_id, WriterCommand.LOG_ARTIFACTS, local_dir, artifact_path)
 
     def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs the results a resumed trial's run lacks."""
-        self._send(trial_id, "backfill", metric_rows(results, self._names))
+        self._send(trial_id, WriterCommand.BACKFILL, metric_rows(results, self._names))
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING."""
-        self._send(trial_id, "reopen_trial")
+        self._send(trial_id, WriterCommand.REOPEN_TRIAL)
 
     def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None,
                   files: Sequence[str] = ()) -> None:
         """Tags the trial's final status (and ``tags``), copies ``files`` into its
         artifacts and terminates its run (FINISHED, FAILED for ERROR, else KILLED)."""
-        self._send(trial_id, "end_trial", status, self._tags(tags or {}), list(files))
+        self._send(trial_id, WriterCommand.END_TRIAL, status, self._tags(tags or {}), list(files))
 
     def end_trial_run(self, trial: Trial, tags: Mapping[str, Any],
                       experiment_status: str = "") -> None:
@@ -252,12 +253,12 @@ class MlflowExperimentLog:
         deadline = time.monotonic() + (deadline_s or mlflow_deadline_s())
         helpers = self._writers[1:]
         for helper in helpers:
-            helper.send("close_experiment", self._key, ())
+            helper.send(WriterCommand.CLOSE_EXPERIMENT, self._key, ())
         gaps = MlflowGaps()
         for helper in helpers:
-            ok, value = helper.request("lost_records", self._key, (), deadline=deadline)
+            ok, value = helper.request(WriterCommand.LOST_RECORDS, self._key, (), deadline=deadline)
             gaps.add_reply(ok, value, self._trials_of(helper))
-        ok, value = self._primary.request("end_experiment", self._key,
+        ok, value = self._primary.request(WriterCommand.END_EXPERIMENT, self._key,
                                           (status, dict(summary)), deadline=deadline)
         gaps.add_reply(ok, value, self._trials_of(self._primary), holds_parent=True)
         return gaps
@@ -273,7 +274,7 @@ class MlflowExperimentLog:
             self._writer_of[trial_id] = writer
         return writer
 
-    def _send(self, trial_id: str, method: str, *args: Any) -> None:
+    def _send(self, trial_id: str, method: WriterCommand, *args: Any) -> None:
         self.writer_of(trial_id).send(method, self._key, (trial_id, *args))
 
     def _tags(self, tags: Mapping[str, Any]) -> dict[str, str]:
@@ -281,6 +282,6 @@ class MlflowExperimentLog:
 
     def _log_parent(self, record: ParentRunRecord) -> None:
         names = self._names
-        self._primary.send("log_parent", self._key, (
+        self._primary.send(WriterCommand.LOG_PARENT, self._key, (
             param_strings(record.params, names=names), names.metrics(record.metrics),
             self._tags(record.tags), dict(record.artifacts)))
