@@ -7,7 +7,6 @@ outcome, a failure, a pause) and carries out the returned actions in order.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows import result as R
@@ -21,7 +20,6 @@ from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.result import EARLY_STOPPED
 from tuneflows.search.searcher import FINISHED, Searcher
-from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot
 from tuneflows.model.trial_outcome import CLIENT_STOP_REASON
@@ -77,9 +75,8 @@ class TrialController:
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
-        # A grid's (and repeat's) suggestions do not depend on results: its trials are
-        # added PENDING ahead (GRID_PENDING_AHEAD), so displays and clients see the plan.
-        self._all_up_front = isinstance(searcher, BasicVariantGenerator)
+        # A grid's (and repeat's) trials are added PENDING ahead (GRID_PENDING_AHEAD).
+        self._all_up_front = searcher.plans_ahead
         self._fresh: dict[str, TrialSnapshot] = {}  # snapshots of never-started PENDING trials
         self._stop_requests: set[str] = set()
 
@@ -199,13 +196,45 @@ class TrialController:
         grid PENDING, a fresh snapshot of each per choice would grow with the grid)."""
         return [self._fresh.get(t.trial_id) or self.snapshot(t) for t in trials]
 
-    def adopt_trial(self, trial: Trial, has_checkpoint: bool, will_run: bool) -> None:
-        """Takes over a trial from saved state (resume)."""
+    def restore(self, scheduler_state: Any, searcher_state: Any, searcher_done: bool,
+                rounds: Mapping[str, int]) -> None:
+        """Takes over the scheduler's and searcher's saved state and the round counts of
+        a run being resumed."""
+        self.scheduler.set_state(scheduler_state)
+        self.searcher.set_state(searcher_state)
+        self.searcher_done = searcher_done
+        self.rounds.update(rounds)
+
+    def adopt_trial(self, trial: Trial, has_checkpoint: bool, will_run: bool,
+                    rerun: bool = False) -> None:
+        """Takes over a trial from saved state (resume): one that was running, or paused
+        with no checkpoint to resume from, starts again (from its latest checkpoint, if
+        any); with ``rerun``, a failed trial runs again from scratch."""
+        if trial.status == RUNNING or (trial.status == PAUSED and not has_checkpoint):
+            trial.status = PENDING
+        if rerun and trial.status == ERROR:
+            trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
+            trial.status_reason = "re-run (resume=ERRORED_ONLY)"
         self.trials[trial.trial_id] = trial
         if has_checkpoint:
             self._with_checkpoint.add(trial.trial_id)
         if will_run:
             self._live[trial.trial_id] = trial
+
+    def adopt_results(self, trial: Trial, recorded: Sequence[Mapping[str, Any]]) -> None:
+        """Takes over the results a trial's files already hold: they become its last
+        result and are not recorded again when the trial replays them."""
+        if recorded:
+            self.replay_until[trial.trial_id] = int(recorded[-1][R.TRAINING_ITERATION])
+            trial.last_result = dict(recorded[-1])
+
+    def on_error_file(self, trial_id: str, path: str) -> None:
+        """A trial's failure was written to the file at ``path`` (the recorder's)."""
+        self.trials[trial_id].error_file = path
+
+    def on_started(self, trial_id: str, pid: Optional[int]) -> None:
+        """A trial's trainable started in the process ``pid``."""
+        self.trials[trial_id].pid = pid
 
     def has_checkpoint(self, trial_id: str) -> bool:
         """Whether the trial has a checkpoint to resume or be cloned from."""
@@ -294,7 +323,6 @@ class TrialController:
         trial = self.trials[trial_id]
         trial.num_failures += 1
         header = f"Failure {trial.num_failures} of {trial.name} at iteration {trial.iteration}:\n"
-        trial.error_file = os.path.join(trial.logdir, "error.txt")
         if trial.num_failures <= trial.max_failures:
             self.replay_until[trial_id] = max(self.replay_until.get(trial_id, 0), trial.iteration)
             reason = f"failure {trial.num_failures}/{trial.max_failures}: {last_line(error)}"

@@ -50,12 +50,19 @@ class RoundEnd(Code):
 
 
 class EventKind(Code):
-    """A decision recorded in a trial's ``events.json`` and shown with its reason."""
+    """What a trial's ``events.json`` records, with its reason: a decision, or its end."""
 
     PAUSE = "pause"
     PERTURB = "perturb"
     RESTART = "restart"
     CLIENT_REQUEST = "client request"
+    TERMINATED = "terminated"
+    ERROR = "error"
+
+    @property
+    def is_decision(self) -> bool:
+        """A decision that leaves the trial running or waiting (not its end)."""
+        return self not in (EventKind.TERMINATED, EventKind.ERROR)
 
 
 class OutcomeKind(Code):

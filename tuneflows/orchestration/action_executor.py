@@ -87,7 +87,8 @@ class ActionExecutor:
         elif isinstance(action, CloneTrial):
             await self._clone(action)
         elif isinstance(action, RestartTrial):
-            self.recorder.on_error(action.trial, action.error)
+            self.controller.on_error_file(action.trial.trial_id,
+                                          self.recorder.on_error(action.trial, action.error))
             if action.drop_actor:
                 self.actors.discard(action.trial.trial_id)
             self.recorder.on_event(action.trial, EventKind.RESTART, action.reason)
@@ -115,7 +116,7 @@ class ActionExecutor:
         if error is not None:
             return await self.carry_out_all(
                 self.controller.on_failure(trial.trial_id, error, actor_dead=False))
-        trial.pid = pid
+        self.controller.on_started(trial.trial_id, pid)
         mark("first trial started")
         return RoundEnd.RETRY
 
@@ -134,7 +135,8 @@ class ActionExecutor:
             self.actors.discard(action.trial.trial_id)
             self.controller.release_slot(action.trial.trial_id)
         if action.error is not None:
-            self.recorder.on_error(action.trial, action.error)
+            self.controller.on_error_file(action.trial.trial_id,
+                                          self.recorder.on_error(action.trial, action.error))
         self.recorder.on_trial_end(action.trial, action.reason, action.tags)
 
     async def _store_checkpoint(self, trial: Trial, blob: Optional[bytes], iteration: int) -> None:

@@ -109,8 +109,7 @@ class ExperimentLoop:
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)
-        self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
-                                            self.views.reports)
+        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports)
         await self.views.reports.start()
         if self._resume_state is not None:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
@@ -278,5 +277,5 @@ class ExperimentLoop:
     # ------------------------------------------------------------------ display
     def status_text(self) -> str:
         """The current ``== Status ==`` block."""
-        return self.views.status_text()
+        return self.views.board.text()
 

@@ -8,7 +8,6 @@ import logging
 import os
 from typing import Any, Optional
 
-from tuneflows import result as R
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.runs.state import ExperimentState, load_state, state_path
@@ -17,7 +16,7 @@ from tuneflows.model.run_ids import is_run_id, new_run_id
 from tuneflows.runs.run_dirs import choose_run, read_run, run_dirs
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import check_spec_unchanged
-from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial
+from tuneflows.trial import ERROR, Trial
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +82,8 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
     running ones restart from their latest checkpoint; results already in the trial
     files are not recorded again.
     """
-    controller.scheduler.set_state(state.scheduler_state)
-    controller.searcher.set_state(state.searcher_state)
-    controller.searcher_done = state.searcher_done or errored_only
-    controller.rounds.update(state.rounds)
+    controller.restore(state.scheduler_state, state.searcher_state,
+                       state.searcher_done or errored_only, state.rounds)
     for fields in state.trials:
         trial = Trial(**fields)
         if trial.trial_id in state.checkpoints:
@@ -97,12 +94,7 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
             recorder.open_trial_run(trial)  # a no-op when the trial's run exists
         adopt_recorded_results(trial, controller, recorder)
         has_checkpoint = checkpoints.latest(trial.trial_id) is not None
-        if trial.status == RUNNING or (trial.status == PAUSED and not has_checkpoint):
-            trial.status = PENDING  # restarts from its latest checkpoint, if any
-        if trial.status == ERROR and errored_only:
-            trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
-            trial.status_reason = "re-run (resume=ERRORED_ONLY)"
-        controller.adopt_trial(trial, has_checkpoint, will_run)
+        controller.adopt_trial(trial, has_checkpoint, will_run, rerun=errored_only)
         if will_run:
             recorder.on_trial_resume(trial)
 
@@ -111,7 +103,4 @@ def adopt_recorded_results(trial: Trial, controller: TrialController,
                            recorder: ExperimentRecorder) -> None:
     """Takes over the results a trial's files hold: they are not recorded again when
     the trial replays them."""
-    rows = recorder.adopt_trial_files(trial)
-    if rows:
-        controller.replay_until[trial.trial_id] = int(rows[-1][R.TRAINING_ITERATION])
-        trial.last_result = rows[-1]
+    controller.adopt_results(trial, recorder.adopt_trial_files(trial))

@@ -17,9 +17,9 @@ from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
-from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.tensorboard_files import TensorBoardLog
-from tuneflows.recording.trial_files import TrialFiles
+from tuneflows.recording.trial_files import TrialFiles, error_file
 from tuneflows.trial import Trial
 from tuneflows.model.codes import EventKind
 
@@ -29,22 +29,21 @@ class ExperimentRecorder:
 
     Args:
         mlflow: The experiment's MLflow records (parent run, a nested run per trial).
-        display: The status block.
-        status_text: Renders the current status block.
+        board: The experiment's status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log (None: none).
 
     Example:
-        >>> recorder = ExperimentRecorder(mlflow_log, StatusDisplay(), text)  # doctest: +SKIP
+        >>> recorder = ExperimentRecorder(mlflow_log, board)  # doctest: +SKIP
         >>> recorder.on_trial_add(trial)                                       # doctest: +SKIP
         >>> recorder.on_results(trial, [{"training_iteration": 1, "loss": 0.3}])  # doctest: +SKIP
     """
 
-    def __init__(self, mlflow: MlflowExperimentLog, display: StatusDisplay,
-                 status_text: Callable[[], str], reports: Optional[PrefectReports] = None) -> None:
+    def __init__(self, mlflow: MlflowExperimentLog, board: StatusBoard,
+                 reports: Optional[PrefectReports] = None) -> None:
         self._mlflow = mlflow
         self.reports = reports
-        self._display = display
-        self._status_text = status_text
+        self._board = board
+        self._display = board.display
         self._thread = RecordingThread()
         self._files: dict[str, TrialFiles] = {}
         self._tensorboard = TensorBoardLog()  # on the recording thread only
@@ -90,7 +89,7 @@ class ExperimentRecorder:
         event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
                  "reason": reason, "time": time.time(), **details}
         self._thread.submit(self._append_event, trial.trial_id, trial.logdir, event)
-        if self.reports is not None and kind in tuple(EventKind):
+        if self.reports is not None and kind.is_decision:
             self.reports.on_decision(trial, kind, reason)
 
     def on_perturb(self, trial: Trial, donor: Trial, old_config: Mapping[str, Any],
@@ -108,14 +107,15 @@ class ExperimentRecorder:
         self._thread.submit(self._mlflow.log_artifacts, trial.trial_id, path,
                             f"checkpoints/{os.path.basename(path)}")
 
-    def on_error(self, trial: Trial, text: str) -> None:
-        """A failure's traceback, appended to ``error.txt``."""
+    def on_error(self, trial: Trial, text: str) -> str:
+        """A failure's traceback, appended to the trial's error file; returns its path."""
         self._thread.submit(self._write_error, trial.trial_id, trial.logdir, text)
+        return error_file(trial.logdir)
 
     def on_trial_end(self, trial: Trial, reason: str,
                      tags: Optional[Mapping[str, Any]] = None) -> None:
         """The trial ended (its status is final): event, MLflow status, status block."""
-        self.on_event(trial, trial.status.lower(), reason)
+        self.on_event(trial, EventKind(trial.status.lower()), reason)
         self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
                             dict(trial.last_result or {}))
         if self.reports is not None:
@@ -134,8 +134,7 @@ class ExperimentRecorder:
         Prefect leaderboard as due."""
         if self.reports is not None:
             self.reports.on_change()
-        if self._display.verbose:  # rendering walks every trial: only when it shows
-            self._display.update(self._status_text(), force=force)
+        self._board.refresh(force=force)
 
     def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
         """Writes everything queued, ends the MLflow parent run (``status``: FINISHED,
@@ -149,7 +148,7 @@ class ExperimentRecorder:
         self._thread.submit(self._tensorboard.close)
         self._thread.close()
         gaps = self._mlflow.end_experiment_run(status, trials)
-        self._display.close(self._status_text())
+        self._board.close()
         return gaps
 
     def show_where_to_look(self, lines: Sequence[str]) -> None:

@@ -36,6 +36,15 @@ def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dict[s
     return flat
 
 
+#: The file in a trial's directory that holds its failures' tracebacks.
+ERROR_FILE = "error.txt"
+
+
+def error_file(logdir: str) -> str:
+    """Where a trial's failures are written: ``<logdir>/error.txt``."""
+    return os.path.join(logdir, ERROR_FILE)
+
+
 class TrialFiles:
     """Writes one trial's records in its logdir."""
 
@@ -97,7 +106,7 @@ class TrialFiles:
 
     def write_error(self, text: str) -> str:
         """Writes ``error.txt`` (appending, one block per failure) and returns its path."""
-        path = os.path.join(self.logdir, "error.txt")
+        path = error_file(self.logdir)
         with open(path, "a") as f:
             f.write(text.rstrip() + "\n")
         return path

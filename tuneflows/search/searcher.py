@@ -26,6 +26,9 @@ class Searcher:
 
     metric: Optional[str] = None
     mode: str = "max"
+    #: Its suggestions do not depend on results (a grid): the controller adds its trials
+    #: PENDING ahead of free slots, so displays and clients see the plan.
+    plans_ahead: bool = False
 
     def suggest(self, trial_id: str) -> Suggestion:
         """Proposes the configuration of a new trial.

@@ -31,7 +31,7 @@ from typing import Any, Mapping, Optional, Sequence
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial, metric_value, ranked_trials
 from tuneflows.recording.experiment_report import SummaryFacts, leaderboard_rows, summary_markdown
-from tuneflows.recording.trial_files import flatten
+from tuneflows.recording.trial_files import ERROR_FILE, flatten
 from tuneflows.spec import Experiment
 from tuneflows.trial import Trial
 from tuneflows.model.trial_outcome import ERRORED, STOPPED_EARLY, UNFINISHED, trial_outcome
@@ -39,8 +39,6 @@ from tuneflows.model.trial_outcome import ERRORED, STOPPED_EARLY, UNFINISHED, tr
 #: Artifacts of the parent run.
 SPEC_ARTIFACT = "experiment.json"
 LEADERBOARD_ARTIFACT = "leaderboard.csv"
-#: Artifact of an errored trial's run (its logdir's ``error.txt``).
-ERROR_ARTIFACT = "error.txt"
 #: The ``status`` tag of a trial run the experiment ended before it did.
 KILLED = "KILLED"
 
@@ -76,7 +74,7 @@ def trial_end_tags(trial: Trial, rule: str, experiment_status: str = "") -> dict
         tags[mlflow_tags.STATUS] = KILLED
     note = tags[mlflow_tags.STOP_REASON]
     if outcome.kind == ERRORED:
-        note += f"\n\nThe traceback is in the artifacts: `{ERROR_ARTIFACT}`."
+        note += f"\n\nThe traceback is in the artifacts: `{ERROR_FILE}`."
     tags[mlflow_tags.DESCRIPTION] = note
     return tags
 

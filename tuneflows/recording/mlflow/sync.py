@@ -37,6 +37,7 @@ from tuneflows.trial import ERROR, TERMINATED
 from tuneflows.model.run_ids import is_run_id
 from tuneflows.runs.run_dirs import find_run_dir, resolve_run_dir
 from tuneflows.spec import default_local_dir
+from tuneflows.recording.trial_files import ERROR_FILE, error_file
 from tuneflows.recording.trial_dirs import TrialDir, read_trial_dirs
 
 CHECKPOINT_PREFIX = "checkpoint_"
@@ -150,9 +151,9 @@ def _sync_trial(store: MlflowStore, trial_dir: TrialDir, names: MlflowNames,
     report.steps += store.backfill(trial.trial_id, metric_rows(trial_dir.history(), names))
     run_id = store.trial_runs[trial.trial_id]
     artifacts = {a.path for a in store.client.list_artifacts(run_id)}
-    error_file = os.path.join(trial.logdir, "error.txt")
-    if trial.status == ERROR and os.path.exists(error_file) and "error.txt" not in artifacts:
-        store.log_file(trial.trial_id, error_file)
+    errors = error_file(trial.logdir)
+    if trial.status == ERROR and os.path.exists(errors) and ERROR_FILE not in artifacts:
+        store.log_file(trial.trial_id, errors)
     if checkpoints:
         report.checkpoints += _sync_checkpoints(store, trial.trial_id, trial.logdir)
     status = STATUS_TO_MLFLOW.get(trial.status, "KILLED")
