@@ -73,7 +73,8 @@ def test_errored_only_rerun_is_judged_at_asha_rungs(tune_env, mlflow_uri, tmp_pa
     # first run's four scores (and the better re-run trial's, had it got there first).
     worse = by_q[WORSE]
     assert worse.status == "TERMINATED" and worse.iteration == 1
-    [stop] = [e for e in _events(worse) if e["event"] == "terminated"]
+    [error, stop] = _events(worse)
+    assert error["event"] == "error" and stop["event"] == "terminated"
     match = re.fullmatch(r"stopped at rung 1: 0\.05 < cutoff (\S+)", stop["reason"])
     assert match, stop["reason"]
     cutoffs = [np.percentile(scores, 100 * (1 - 1 / 3))
@@ -85,7 +86,7 @@ def test_errored_only_rerun_is_judged_at_asha_rungs(tune_env, mlflow_uri, tmp_pa
     better = by_q[BETTER]
     assert better.status == "TERMINATED" and better.iteration == 9
     assert not better.last_result.get("early_stopped")
-    assert [e["event"] for e in _events(better)] == ["terminated"]
+    assert [e["event"] for e in _events(better)] == ["error", "terminated"]  # first, then re-run
 
     reasons = _stop_reasons(mlflow_uri, "asha_rerun")
     assert reasons[worse.trial_id] == f"stopped by ASHA {stop['reason'][len('stopped '):]}"

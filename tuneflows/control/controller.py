@@ -15,6 +15,7 @@ from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
     PauseTrial, RestartTrial, StartTrial, StoreCheckpoint,
 )
+from tuneflows.control.resumed_trials import HeardResults
 from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
@@ -74,6 +75,7 @@ class TrialController:
         self._holding: set[str] = set()
         self._with_checkpoint: set[str] = set()
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
+        self.heard = HeardResults()  # of resumed trials whose records are ahead of the scheduler
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
         # A grid's (and repeat's) suggestions do not depend on results: its trials are
@@ -100,7 +102,7 @@ class TrialController:
         """How far the next round of ``trial_id`` may go."""
         trial = self.trials[trial_id]
         until: dict[str, float] = {}
-        point = self.scheduler.next_decision_point(self.snapshot(trial))
+        point = self.scheduler.next_decision_point(self.heard.view(self.snapshot(trial)))
         if point is not None:
             until[self.scheduler.time_attr] = point
         return RoundRequest(until=until, stop=trial.stopping_criterion,
@@ -224,13 +226,19 @@ class TrialController:
     def on_round(self, trial_id: str, outcome: RoundOutcome,
                  results: Sequence[Mapping[str, Any]]) -> list[Action]:
         """What to do after a round whose new ``results`` (from :meth:`new_results`) are
-        recorded: keep its checkpoint, then end, restart, pause, clone or continue."""
+        recorded: keep its checkpoint, then end, restart, pause, clone or continue.
+
+        The scheduler and searcher hear the new results, after the replayed ones they
+        have not heard (a resumed trial's, :class:`HeardResults`)."""
         trial = self.trials[trial_id]
         actions: list[Action] = []
         decision = Decision(TrialScheduler.CONTINUE)
-        if results:
+        replayed = self.heard.unheard(trial_id, outcome.results, self.replay_until.get(trial_id, 0))
+        if replayed and not results:
+            trial.last_result = replayed[-1]  # where the trial is
+        if replayed or results:
             snapshot = self.snapshot(trial)
-            for result in results:
+            for result in [*replayed, *results]:
                 self.searcher.on_trial_result(trial_id, result)
                 decision = self.scheduler.on_trial_result(snapshot.with_result(result), result)
         if outcome.checkpoint is not None:
@@ -261,6 +269,7 @@ class TrialController:
             donor = self.trials[decision.clone_from]
             trial.status_reason = decision.reason or f"cloned from {donor.name}"
             self.replay_until.pop(trial.trial_id, None)
+            self.heard.forget(trial.trial_id)
             actions.append(CloneTrial(trial, donor.trial_id, old_config, decision.reason))
         if decision.action == TrialScheduler.STOP:
             return actions + [self._stop_early(trial, decision.reason, RELEASE)]

@@ -10,6 +10,7 @@ MODULES = [
     "tuneflows.model.best_trial",
     "tuneflows.control.controller",
     "tuneflows.control.trial_factory",
+    "tuneflows.control.resumed_trials",
     "tuneflows.recording.recording_thread",
     "tuneflows.recording.retry",
     "tuneflows.recording.trial_files",
