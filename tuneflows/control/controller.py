@@ -233,7 +233,8 @@ class TrialController:
         trial = self.trials[trial_id]
         actions: list[Action] = []
         decision = Decision(TrialScheduler.CONTINUE)
-        replayed = self.heard.unheard(trial_id, outcome.results, self.replay_until.get(trial_id, 0))
+        replayed = self.heard.unheard(trial_id, outcome.results,
+                                      self.replay_until.get(trial_id, 0))
         if replayed and not results:
             trial.last_result = replayed[-1]  # where the trial is
         if replayed or results:

@@ -172,3 +172,24 @@ def test_pbt_rerun_is_checked_every_interval_again():
     second = first.resume(pbt(), errored_only=True)
     state = second.scheduler.get_state()["_trials"]
     assert [state[t]["last_perturbation_time"] for t in errored] == [24.0, 24.0]
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_every_scheduler_resumed_after_a_kill_ends_every_trial_as_uninterrupted(name):
+    # Killed three rounds after the last state write, at points spread over the run,
+    # then resumed: the trials replay what the saved state missed and end exactly as in
+    # a run never killed (the same iteration, status and reason).
+    from test_scheduler_conformance import KWARGS, configs
+
+    def make():
+        metric = {} if name == "fifo" else dict(metric="score", mode="max")
+        return create_scheduler(name, seed=0, **metric, **KWARGS[name])
+
+    uninterrupted = Simulation(make(), make_trials(configs()), max_iter=27).run()
+    ends = {s.trial_id: (s.status, s.t, s.reason) for s in uninterrupted.trials}
+    for save_at in range(2, uninterrupted.rounds - 3, max(3, uninterrupted.rounds // 6)):
+        killed = Simulation(make(), make_trials(configs()), max_iter=27, save_at=save_at,
+                            kill_at=save_at + 3).run()
+        resumed = killed.resume(make())
+        assert {s.trial_id: (s.status, s.trial.iteration, s.reason)
+                for s in resumed.trials} == ends, save_at
