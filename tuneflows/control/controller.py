@@ -7,12 +7,16 @@ outcome, a failure, a pause) and carries out the returned actions in order.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows import result as R
 from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
     PauseTrial, RestartTrial, StartTrial, StoreCheckpoint,
+)
+from tuneflows.control.resumed_trials import (
+    RERUN_REASON, HeardResults, heard_before_rerun, runs_again,
 )
 from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
@@ -73,6 +77,7 @@ class TrialController:
         self._holding: set[str] = set()
         self._with_checkpoint: set[str] = set()
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
+        self.heard = HeardResults()  # of resumed trials whose records are ahead of the scheduler
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
         # A grid's (and repeat's) trials are added PENDING ahead (GRID_PENDING_AHEAD).
@@ -98,7 +103,7 @@ class TrialController:
         """How far the next round of ``trial_id`` may go."""
         trial = self.trials[trial_id]
         until: dict[str, float] = {}
-        point = self.scheduler.next_decision_point(self.snapshot(trial))
+        point = self.scheduler.next_decision_point(self.heard.view(self.snapshot(trial)))
         if point is not None:
             until[self.scheduler.time_attr] = point
         return RoundRequest(until=until, stop=trial.stopping_criterion,
@@ -214,19 +219,46 @@ class TrialController:
             trial.status = PENDING
         if rerun and trial.status == ERROR:
             trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
-            trial.status_reason = "re-run (resume=ERRORED_ONLY)"
+            trial.status_reason = RERUN_REASON
         self.trials[trial.trial_id] = trial
         if has_checkpoint:
             self._with_checkpoint.add(trial.trial_id)
         if will_run:
             self._live[trial.trial_id] = trial
 
-    def adopt_results(self, trial: Trial, recorded: Sequence[Mapping[str, Any]]) -> None:
-        """Takes over the results a trial's files already hold: they become its last
-        result and are not recorded again when the trial replays them."""
-        if recorded:
-            self.replay_until[trial.trial_id] = int(recorded[-1][R.TRAINING_ITERATION])
-            trial.last_result = dict(recorded[-1])
+    def take_over(self, trial: Trial, recorded: Sequence[Mapping[str, Any]],
+                  checkpoint_iteration: Optional[int], errored_only: bool) -> None:
+        """Takes over ``trial`` from saved state on a resume (its ``last_result`` the
+        last one its scheduler heard): its files hold ``recorded``; it restarts from its
+        checkpoint of ``checkpoint_iteration`` (None: from its start).
+
+        An unfinished trial replays what its files hold, its scheduler hearing what it
+        had not (:class:`~tuneflows.control.resumed_trials.HeardResults`); with
+        ``errored_only`` an errored trial runs again (``on_trial_rerun``) and is judged
+        anew on every result after its checkpoint.
+        """
+        rerun = trial.status == ERROR and errored_only
+        heard = heard_before_rerun(recorded, checkpoint_iteration) if rerun else trial.last_result
+        self.adopt_trial(trial, checkpoint_iteration is not None, runs_again(trial, errored_only),
+                         rerun=rerun)
+        self.adopt_records(trial, recorded, heard)
+        if rerun:
+            snapshot = self.snapshot(trial)
+            self.scheduler.on_trial_rerun(snapshot.with_result(heard) if heard is not None
+                                          else dataclasses.replace(snapshot, last_result=None))
+
+    def adopt_records(self, trial: Trial, recorded: Sequence[Mapping[str, Any]],
+                      heard: Optional[Mapping[str, Any]] = None) -> None:
+        """The trial's files hold ``recorded``: replayed, they are not recorded again;
+        its scheduler has heard it up to ``heard`` (None: nothing) and hears the rest
+        of them as the trial replays them."""
+        if not recorded:
+            return
+        self.replay_until[trial.trial_id] = int(recorded[-1][R.TRAINING_ITERATION])
+        trial.last_result = dict(recorded[-1])
+        heard_until = int(heard[R.TRAINING_ITERATION]) if heard else 0
+        if heard_until < self.replay_until[trial.trial_id]:
+            self.heard.mark(trial.trial_id, heard)
 
     def on_error_file(self, trial_id: str, path: str) -> None:
         """A trial's failure was written to the file at ``path`` (the recorder's)."""
@@ -254,13 +286,20 @@ class TrialController:
     def on_round(self, trial_id: str, outcome: RoundOutcome,
                  results: Sequence[Mapping[str, Any]]) -> list[Action]:
         """What to do after a round whose new ``results`` (from :meth:`new_results`) are
-        recorded: keep its checkpoint, then end, restart, pause, clone or continue."""
+        recorded: keep its checkpoint, then end, restart, pause, clone or continue.
+
+        The scheduler and searcher hear the new results, after the replayed ones they
+        have not heard (a resumed trial's, :class:`HeardResults`)."""
         trial = self.trials[trial_id]
         actions: list[Action] = []
         decision = Decision(TrialScheduler.CONTINUE)
-        if results:
+        replayed = self.heard.unheard(trial_id, outcome.results,
+                                      self.replay_until.get(trial_id, 0))
+        if replayed and not results:
+            trial.last_result = replayed[-1]  # where the trial is
+        if replayed or results:
             snapshot = self.snapshot(trial)
-            for result in results:
+            for result in [*replayed, *results]:
                 self.searcher.on_trial_result(trial_id, result)
                 decision = self.scheduler.on_trial_result(snapshot.with_result(result), result)
         if outcome.checkpoint is not None:
@@ -291,6 +330,7 @@ class TrialController:
             donor = self.trials[decision.clone_from]
             trial.status_reason = decision.reason or f"cloned from {donor.name}"
             self.replay_until.pop(trial.trial_id, None)
+            self.heard.forget(trial.trial_id)
             actions.append(CloneTrial(trial, donor.trial_id, old_config, decision.reason))
         if decision.action == TrialScheduler.STOP:
             return actions + [self._stop_early(trial, decision.reason, RELEASE)]

@@ -10,13 +10,14 @@ from typing import Any, Optional
 
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
+from tuneflows.control.resumed_trials import runs_again
 from tuneflows.runs.state import ExperimentState, load_state, state_path
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.model.run_ids import is_run_id, new_run_id
 from tuneflows.runs.run_dirs import choose_run, read_run, run_dirs
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import check_spec_unchanged
-from tuneflows.trial import ERROR, Trial
+from tuneflows.trial import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +79,11 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
                        errored_only: bool) -> None:
     """Rebuilds trials, checkpoints, scheduler and searcher from saved state.
 
-    Finished trials stay finished (with ``errored_only``, failed ones run again);
-    running ones restart from their latest checkpoint; results already in the trial
-    files are not recorded again.
+    Finished trials stay finished (with ``errored_only``, failed ones run again, judged
+    anew after their checkpoint); running ones restart from their latest checkpoint;
+    results already in the trial files are not recorded again, and those the saved
+    scheduler state had not heard are judged as the trial replays them
+    (:meth:`~tuneflows.control.controller.TrialController.take_over`).
     """
     controller.restore(state.scheduler_state, state.searcher_state,
                        state.searcher_done or errored_only, state.rounds)
@@ -89,18 +92,19 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
         if trial.trial_id in state.checkpoints:
             path, iteration = state.checkpoints[trial.trial_id]
             checkpoints.adopt(trial.trial_id, path, iteration)
-        will_run = not trial.is_finished() or (trial.status == ERROR and errored_only)
+        will_run = runs_again(trial, errored_only)
         if will_run:
             recorder.open_trial_run(trial)  # a no-op when the trial's run exists
-        adopt_recorded_results(trial, controller, recorder)
-        has_checkpoint = checkpoints.latest(trial.trial_id) is not None
-        controller.adopt_trial(trial, has_checkpoint, will_run, rerun=errored_only)
+        latest = checkpoints.latest(trial.trial_id)
+        controller.take_over(trial, recorder.adopt_trial_files(trial),
+                             latest.iteration if latest is not None else None, errored_only)
         if will_run:
             recorder.on_trial_resume(trial)
 
 
 def adopt_recorded_results(trial: Trial, controller: TrialController,
                            recorder: ExperimentRecorder) -> None:
-    """Takes over the results a trial's files hold: they are not recorded again when
-    the trial replays them."""
-    controller.adopt_results(trial, recorder.adopt_trial_files(trial))
+    """Takes over the results the files of a trial its scheduler has just added hold:
+    they are not recorded again when the trial replays them, and the scheduler hears
+    them then."""
+    controller.adopt_records(trial, recorder.adopt_trial_files(trial))
