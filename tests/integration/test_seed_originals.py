@@ -2,10 +2,12 @@
 on real Ray, Prefect and MLflow (the session's ``tune_env``).
 
 Each test names the upstream file it follows (ray-project/ray, tag ray-0.5.0); the
-imports and calls are those files' own, with shortened stop conditions, the same
-experiments folded into one ``run_experiments`` call where the originals made one call
-each, and ``ray.init()`` left out (the session's Ray is up; a program that calls it first
-is tests/integration/test_seed_era_program.py). The seed's hyperopt_example.py
+imports and calls are those files' own, with shortened stop conditions and ``ray.init()``
+left out (the session's Ray is up; a program that calls it first is
+tests/integration/test_seed_era_program.py). To keep the suite short, tests the
+originals ran as one experiment each run as trials of one experiment (a registered
+function picking each test's trainable by ``config["case"]``) or as experiments of one
+``run_experiments`` call. The seed's hyperopt_example.py
 (``HyperOptScheduler`` with ``config: {"space": ...}``) is
 tests/integration/test_search_flow.py's first test; the ones needing RLlib, TensorFlow,
 Keras or a GPU (pbt_ppo_example.py, tune_mnist_*.py, pbt_tune_cifar10_with_keras.py)
@@ -27,12 +29,11 @@ import ray.cloudpickle
 import yaml
 
 from tuneflows import Trainable, TrainingResult, register_trainable, run_experiments
-from tuneflows import TuneError
+from tuneflows import TuneError, grid_search
 from tuneflows.async_hyperband import AsyncHyperBandScheduler
 from tuneflows.experiment import Experiment
 from tuneflows.hyperband import HyperBandScheduler
 from tuneflows.pbt import PopulationBasedTraining
-from tuneflows.result import DEFAULT_RESULTS_DIR
 from tuneflows.trial import Resources, Trial
 from tuneflows.util import get_pinned_object, pin_in_object_store
 from tuneflows.variant_generator import generate_trials
@@ -203,34 +204,17 @@ def test_pbt_example(tune_env):
 X = None  # the pinned object (pinned once Ray is up)
 
 
+def _overwritten(config, reporter):  # testRegisterEnvOverwrite: the first of two
+    reporter(timesteps_total=100, done=True)
+
+
 def _fetch_pinned(config, reporter):  # testFetchPinned
     get_pinned_object(X)
     reporter(timesteps_total=100, done=True)
 
 
-def _overwritten(config, reporter):  # testRegisterEnvOverwrite: the first of two
-    reporter(timesteps_total=100, done=True)
-
-
-def _overwriting(config, reporter):  # ... and the second, which wins
+def _overwriting(config, reporter):  # testRegisterEnvOverwrite: the second, which wins
     reporter(timesteps_total=200, done=True)
-
-
-def _rewrite_env(config, reporter):  # testRewriteEnv
-    reporter(timesteps_total=1)
-
-
-def _config_purity(config, reporter):  # testConfigPurity
-    assert config == {"a": "b"}, config
-    reporter(timesteps_total=1)
-
-
-def _logdir(config, reporter):  # testLogdir and testLongFilename, and a relative write
-    assert os.path.join("logdir", "foo") in os.getcwd(), os.getcwd()
-    with open("seen.json", "w") as f:
-        json.dump({"cwd": os.getcwd(), "orig": os.environ.get("TUNE_ORIG_WORKING_DIR"),
-                   "config_keys": sorted(config)}, f)
-    reporter(timesteps_total=1, mean_loss=0.25)
 
 
 def _early_return(config, reporter):  # testEarlyReturn
@@ -245,6 +229,25 @@ def _abrupt_return(config, reporter):  # testAbruptReturn
 def _success(config, reporter):  # testSuccess
     for i in range(100):
         reporter(timesteps_total=i)
+
+
+def _loss(config, reporter):  # a function reporting mean_loss
+    reporter(timesteps_total=1, mean_loss=0.25)
+
+
+CASES = {"pinned": _fetch_pinned, "overwrite": _overwriting, "early": _early_return,
+         "abrupt": _abrupt_return, "success": _success, "loss": _loss}
+
+
+def _function_api(config, reporter):
+    """Each seed test's trainable, picked by ``config["case"]``, after testLogdir's and
+    testLongFilename's check and a relative write (testConfigPurity: what the function
+    gets is recorded)."""
+    assert os.path.join("logdir", "foo") in os.getcwd(), os.getcwd()
+    with open("seen.json", "w") as f:
+        json.dump({"cwd": os.getcwd(), "orig": os.environ.get("TUNE_ORIG_WORKING_DIR"),
+                   "config": config}, f)
+    CASES[config["case"]](config, reporter)
 
 
 class _Writer(Trainable):
@@ -263,73 +266,69 @@ class _Writer(Trainable):
 
 
 def test_trainable_function_api(tune_env, tmp_path):
-    """python/ray/tune/test/trial_runner_test.py (ray-0.5.0), TrainableFunctionApiTest
-    (testFetchPinned, testRegisterEnvOverwrite, testRewriteEnv, testConfigPurity,
-    testLogdir, testLongFilename, testEarlyReturn, testAbruptReturn, testSuccess) and
-    RunExperimentTest.testDict: one dict of experiments; each test's trainable under its
-    own name. Each trial runs in its logdir; a function reporting mean_loss gets
-    neg_mean_loss."""
+    """python/ray/tune/test/trial_runner_test.py (ray-0.5.0), TrainableFunctionApiTest's
+    testFetchPinned, testRegisterEnvOverwrite, testRewriteEnv, testConfigPurity,
+    testLogdir, testLongFilename, testEarlyReturn, testAbruptReturn and testSuccess, and
+    RunExperimentTest.testDict: their trainables are the trials of one experiment (one
+    registered function picks each by ``config["case"]``), a class trainable another.
+    Each trial runs in its logdir; a function reporting mean_loss gets neg_mean_loss."""
     global X
     X = pin_in_object_store("hello")
     register_trainable("f1", _overwritten)
-    register_trainable("f1", _overwriting)
-    for name, fn in [("fetch", _fetch_pinned), ("rewrite", _rewrite_env),
-                     ("purity", _config_purity), ("logdir", _logdir),
-                     ("early", _early_return), ("abrupt", _abrupt_return),
-                     ("success", _success), ("writer", _Writer)]:
-        register_trainable(name, fn)
+    register_trainable("f1", _function_api)
+    register_trainable("writer", _Writer)
     logdir = str(tmp_path / "logdir")
-    quick = {"script_min_iter_time_s": 0}
     trials = run_experiments({
-        "pinned": {"run": "fetch", "config": quick},
-        "overwrite": {"run": "f1", "config": quick},
-        "rewrite": {"run": "rewrite", "env": "CartPole-v0"},
-        "purity": {"run": "purity", "config": {"a": "b"}},
         "foo": {
-            "run": "logdir",
+            "run": "f1",
+            "env": "CartPole-v0",
             "local_dir": logdir,
             "config": {
+                "case": grid_search(sorted(CASES)),
                 "a" * 50: lambda spec: 5.0 / 7,
                 "b" * 50: lambda spec: "long" * 40,
                 "script_min_iter_time_s": 0,
             },
         },
-        "early": {"run": "early", "config": quick},
-        "abrupt": {"run": "abrupt", "config": quick},
-        "success": {"run": "success", "config": quick},
-        "writer": {"run": "writer", "repeat": 5, "stop": {"neg_mean_loss": -1}},
+        "writer": {"run": "writer", "repeat": 5, "stop": {"neg_mean_loss": -1},
+                   "local_dir": logdir},
     }, verbose=False)
-    by_exp = {}
+    assert len(trials) == len(CASES) + 5
+    by_case, writers = {}, []
     for trial in trials:
         assert trial.status == Trial.TERMINATED, (trial, trial.error_msg)
-        by_exp.setdefault(os.path.basename(trial.local_dir), []).append(trial)
-    [pinned], [overwrite], [rewrite] = by_exp["pinned"], by_exp["overwrite"], by_exp["rewrite"]
-    assert pinned.last_result.timesteps_total == 100
-    assert overwrite.last_result.timesteps_total == 200
-    assert rewrite.config["env"] == "CartPole-v0" and str(rewrite) == "rewrite_CartPole-v0_0"
-    [early], [abrupt], [success] = by_exp["early"], by_exp["abrupt"], by_exp["success"]
-    assert early.last_result.timesteps_total == 100
-    assert abrupt.last_result.timesteps_total == 100
-    assert success.last_result.timesteps_total == 99
-
-    # testLogdir / testLongFilename: cwd under <local_dir>/foo, the trial's own logdir;
-    # a relative write lands beside result.json; the driver's directory is in the env
-    [foo] = by_exp["foo"]
-    assert foo.local_dir == os.path.join(logdir, "foo")
-    with open(os.path.join(foo.logdir, "seen.json")) as f:
-        seen = json.load(f)
-    assert os.path.realpath(seen["cwd"]) == os.path.realpath(foo.logdir)
-    assert os.path.exists(os.path.join(foo.logdir, "result.json"))
-    assert seen["orig"] == os.getcwd()
-    assert "script_min_iter_time_s" not in seen["config_keys"]  # the seed's runner's key
-    assert foo.config["a" * 50] == 5.0 / 7 and foo.config["b" * 50] == "long" * 40
-    assert len(os.path.basename(foo.logdir)) <= 120
+        if trial.local_dir == os.path.join(logdir, "foo"):
+            by_case[trial.config["case"]] = trial
+        else:
+            writers.append(trial)
+    assert by_case["pinned"].last_result.timesteps_total == 100
+    assert by_case["overwrite"].last_result.timesteps_total == 200
+    assert by_case["early"].last_result.timesteps_total == 100
+    assert by_case["abrupt"].last_result.timesteps_total == 100
+    assert by_case["success"].last_result.timesteps_total == 99
     # a function reporting mean_loss gets neg_mean_loss, as a class trainable does
-    assert foo.last_result.neg_mean_loss == -0.25
+    assert by_case["loss"].last_result.neg_mean_loss == -0.25
+
+    for case, trial in by_case.items():
+        # testRewriteEnv: the spec's env is in the config, and in the trial's name
+        assert trial.config["env"] == "CartPole-v0"
+        assert str(trial).startswith("f1_CartPole-v0_")
+        assert trial.config["a" * 50] == 5.0 / 7 and trial.config["b" * 50] == "long" * 40
+        assert len(os.path.basename(trial.logdir)) <= 120  # testLongFilename
+        # testLogdir: cwd under <local_dir>/foo, the trial's own logdir; a relative
+        # write lands beside result.json; the driver's directory is in the env
+        with open(os.path.join(trial.logdir, "seen.json")) as f:
+            seen = json.load(f)
+        assert os.path.realpath(seen["cwd"]) == os.path.realpath(trial.logdir)
+        assert os.path.exists(os.path.join(trial.logdir, "result.json"))
+        assert seen["orig"] == os.getcwd()
+        # testConfigPurity: the function gets the trial's config, without the seed's
+        # function runner's own key
+        assert seen["config"] == {k: v for k, v in trial.config.items()
+                                  if k != "script_min_iter_time_s"}
+        assert "script_min_iter_time_s" in trial.config
 
     # class trainables, actors reused: every trial's files in its own logdir
-    writers = by_exp["writer"]
-    assert len(writers) == 5
     pids = set()
     for trial in writers:
         with open(os.path.join(trial.logdir, "setup.json")) as f:
@@ -339,7 +338,7 @@ def test_trainable_function_api(tune_env, tmp_path):
         with open(os.path.join(trial.logdir, "train.txt")) as f:
             assert {os.path.realpath(p) for p in f.read().split()} == {
                 os.path.realpath(trial.logdir)}
-        # stopped by neg_mean_loss (-2 >= -1 never): done=True ended it at iteration 2
+        # neg_mean_loss -2 never reaches the stop's -1: done=True ended it at iteration 2
         assert trial.last_result.neg_mean_loss == -2.0
         assert trial.last_result.training_iteration == 2
         pids.add(setup["pid"])
@@ -391,11 +390,6 @@ def test_run_experiment_with_experiment_objects(tune_env):
             "script_min_iter_time_s": 0
         }
     })
-    trials = run_experiments([exp1, exp2], verbose=False)
-    for trial in trials:
-        assert trial.status == Trial.TERMINATED
-        assert trial.last_result.timesteps_total == 99
-    assert [os.path.basename(t.local_dir) for t in trials] == ["foo", "bar"]
 
     class B(Trainable):
         @classmethod
@@ -406,6 +400,14 @@ def test_run_experiment_with_experiment_objects(tune_env):
             return TrainingResult(timesteps_this_iter=1, done=True)
 
     register_trainable("B", B)
+    # testBuiltInTrainableResources' f(1, 0, True), as a third experiment of the list
+    exp3 = Experiment(name="builtin", run="B", config={"cpu": 1, "gpu": 0})
+    trials = run_experiments([exp1, exp2, exp3], queue_trials=True, verbose=False)
+    for trial in trials[:2]:
+        assert trial.status == Trial.TERMINATED
+        assert trial.last_result.timesteps_total == 99
+    assert [os.path.basename(t.local_dir) for t in trials] == ["foo", "bar", "builtin"]
+    assert trials[2].status == Trial.TERMINATED and trials[2].resources == {"cpu": 1, "gpu": 0}
 
     def f(cpus, gpus, queue_trials):
         return run_experiments(
@@ -420,8 +422,6 @@ def test_run_experiment_with_experiment_objects(tune_env):
             },
             queue_trials=queue_trials, verbose=False)[0]
 
-    # Should all succeed
-    assert f(1, 0, True).status == Trial.TERMINATED
     # Infeasible even with queueing enabled (no gpus)
     pytest.raises(TuneError, lambda: f(1, 1, True))
     # Too large resource request
