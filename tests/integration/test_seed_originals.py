@@ -231,8 +231,9 @@ def _success(config, reporter):  # testSuccess
         reporter(timesteps_total=i)
 
 
-def _loss(config, reporter):  # a function reporting mean_loss
-    reporter(timesteps_total=1, mean_loss=0.25)
+def _loss(config, reporter):  # a function reporting mean_loss, stopped on neg_mean_loss
+    for i in range(100):
+        reporter(timesteps_total=i, mean_loss=1.0 / (i + 1))
 
 
 CASES = {"pinned": _fetch_pinned, "overwrite": _overwriting, "early": _early_return,
@@ -283,6 +284,7 @@ def test_trainable_function_api(tune_env, tmp_path):
             "run": "f1",
             "env": "CartPole-v0",
             "local_dir": logdir,
+            "stop": {"neg_mean_loss": -0.3},  # the seed's advice for a loss
             "config": {
                 "case": grid_search(sorted(CASES)),
                 "a" * 50: lambda spec: 5.0 / 7,
@@ -306,8 +308,11 @@ def test_trainable_function_api(tune_env, tmp_path):
     assert by_case["early"].last_result.timesteps_total == 100
     assert by_case["abrupt"].last_result.timesteps_total == 100
     assert by_case["success"].last_result.timesteps_total == 99
-    # a function reporting mean_loss gets neg_mean_loss, as a class trainable does
-    assert by_case["loss"].last_result.neg_mean_loss == -0.25
+    # a function reporting mean_loss gets neg_mean_loss, as a class trainable does, and
+    # a stop on it fires: 1 / 4 is the first loss with -loss >= -0.3
+    loss = by_case["loss"]
+    assert loss.last_result.neg_mean_loss == -0.25 and loss.iteration == 4
+    assert loss.status_reason == "neg_mean_loss reached"
 
     for case, trial in by_case.items():
         # testRewriteEnv: the spec's env is in the config, and in the trial's name
