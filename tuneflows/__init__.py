@@ -12,7 +12,8 @@ import importlib
 from typing import Any
 
 from tuneflows.error import TuneError
-from tuneflows.registry import register_trainable
+from tuneflows.registry import register_env, register_trainable
+from tuneflows.result import TrainingResult
 from tuneflows.search.domains import (
     choice, grid_search, loguniform, qloguniform, quniform, randint, randn, sample_from, uniform,
 )
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Analysis", "Experiment", "ExperimentAnalysis", "Trainable", "Trial", "TuneError", "choice",
-    "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform", "randint", "randn",
-    "register_trainable", "report", "run_experiments", "sample_from", "uniform",
+    "TrainingResult", "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform",
+    "randint", "randn", "register_env", "register_trainable", "report", "run_experiments",
+    "sample_from", "uniform",
 ]

@@ -15,6 +15,7 @@ from tuneflows.execution.function_runner import (
     TrialFunctionError,
 )
 from tuneflows.execution.ray_session import node_ip_address
+from tuneflows.execution.working_dir import enter_trial_dir
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import Trainable, TrialIdentity
 
@@ -45,7 +46,8 @@ class TrialActor:
         info: TrialIdentity,
         checkpoint: Optional[bytes] = None,
     ) -> Optional[str]:
-        """Creates the trial's trainable, restoring ``checkpoint`` if given.
+        """Creates the trial's trainable in the trial's directory (the process's working
+        directory from now on), restoring ``checkpoint`` if given.
 
         Returns:
             None, or the formatted traceback when setup or restore failed.
@@ -53,6 +55,7 @@ class TrialActor:
         self.stop_trial()
         self._trial_id = info.trial_id
         try:
+            enter_trial_dir(info)
             self._trainable = trainable_cls(config=dict(config), trial_info=info)
             if checkpoint is not None:
                 self._trainable.restore_from_object(checkpoint)

@@ -64,6 +64,13 @@ class ActionExecutor:
         self.recorder = recorder
         self.start_driving = start_driving
         self.resume_state = resume_state
+        self.origin_dir = os.getcwd()  # the driver's: TUNE_ORIG_WORKING_DIR in each trial
+
+    def _identity(self, trial: Trial) -> TrialIdentity:
+        """Who the trial's trainable runs for, and where: its logdir is the working
+        directory of its actor while it runs."""
+        return TrialIdentity(self.experiment_id, trial.trial_id, trial.name, trial.logdir,
+                             self.origin_dir)
 
     async def carry_out_all(self, actions: Sequence[Action]) -> RoundEnd:
         """Carries out ``actions`` in order; returns how the last one leaves its trial
@@ -111,7 +118,7 @@ class ActionExecutor:
             except ValueError as exc:
                 return await self.carry_out_all(self.controller.on_failure(
                     trial.trial_id, f"Cannot restore {trial.name}: {exc}", actor_dead=False))
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        identity = self._identity(trial)
         error, pid = await self.actors.start(trial.trial_id, trial.config, identity, checkpoint)
         if error is not None:
             return await self.carry_out_all(
@@ -169,7 +176,7 @@ class ActionExecutor:
             raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
                             f"which has no checkpoint.")
         self.recorder.on_perturb(trial, donor, action.old_config, action.reason)
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        identity = self._identity(trial)
         error, _ = await self.actors.start(trial.trial_id, trial.config, identity, blob)
         if error is not None:
             raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")
