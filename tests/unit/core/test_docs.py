@@ -34,3 +34,21 @@ def test_the_walk_sees_every_layer():
     folders = {name.split(".")[1] for name in MODULES if name.count(".") >= 2}
     assert {"model", "control", "execution", "runs", "recording", "orchestration", "services",
             "cli", "rest", "search"} <= folders
+
+
+def test_the_architecture_page_lists_every_module_in_its_room():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parents[3]
+    page = (root / "docs" / "architecture.md").read_text()
+    rooms, room = set(), None
+    for line in page.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+        if len(cells) == 3 and cells[1].startswith("`") and cells[1].endswith(".py`"):
+            room = cells[0].split("`")[1] if cells[0] else room
+            rooms.add(room + cells[1].strip("`"))
+    modules = {str(p.relative_to(root)) for folder in ("tuneflows", "schedulers")
+               for p in (root / folder).rglob("*.py")
+               if p.name not in ("__init__.py", "__main__.py") or p.parent.name == "tuneflows"}
+    assert modules - rooms == set() and rooms - modules == set()
