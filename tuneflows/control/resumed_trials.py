@@ -25,7 +25,7 @@ import dataclasses
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows import result as R
-from tuneflows.trial import ERROR, Trial, TrialSnapshot
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial, TrialSnapshot
 
 #: The status reason of a trial that errored and runs again.
 RERUN_REASON = "re-run (resume=ERRORED_ONLY)"
@@ -98,3 +98,68 @@ def heard_before_rerun(recorded: Sequence[Mapping[str, Any]],
         return None
     return next((dict(r) for r in reversed(recorded)
                  if _iteration(r) <= checkpoint_iteration), None)
+
+
+class ResumeTakeOver:
+    """The trial controller's part that takes over a run's saved state on a resume
+    (mixed into :class:`~tuneflows.control.controller.TrialController`, whose trial
+    table, slots and scheduler it fills)."""
+
+    def restore(self, scheduler_state: Any, searcher_state: Any, searcher_done: bool,
+                rounds: Mapping[str, int]) -> None:
+        """Takes over the scheduler's and searcher's saved state and the round counts of
+        a run being resumed."""
+        self.scheduler.set_state(scheduler_state)
+        self.searcher.set_state(searcher_state)
+        self.searcher_done = searcher_done
+        self.rounds.update(rounds)
+
+    def adopt_trial(self, trial: Trial, has_checkpoint: bool, will_run: bool,
+                    rerun: bool = False) -> None:
+        """Takes over a trial from saved state (resume): one that was running, or paused
+        with no checkpoint to resume from, starts again (from its latest checkpoint, if
+        any); with ``rerun``, a failed trial runs again from scratch."""
+        if trial.status == RUNNING or (trial.status == PAUSED and not has_checkpoint):
+            trial.status = PENDING
+        if rerun and trial.status == ERROR:
+            trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
+            trial.status_reason = RERUN_REASON
+        self.trials[trial.trial_id] = trial
+        if has_checkpoint:
+            self._with_checkpoint.add(trial.trial_id)
+        if will_run:
+            self._live[trial.trial_id] = trial
+
+    def take_over(self, trial: Trial, recorded: Sequence[Mapping[str, Any]],
+                  checkpoint_iteration: Optional[int], errored_only: bool) -> None:
+        """Takes over ``trial`` from saved state on a resume (its ``last_result`` the
+        last one its scheduler heard): its files hold ``recorded``; it restarts from its
+        checkpoint of ``checkpoint_iteration`` (None: from its start).
+
+        An unfinished trial replays what its files hold, its scheduler hearing what it
+        had not (:class:`~tuneflows.control.resumed_trials.HeardResults`); with
+        ``errored_only`` an errored trial runs again (``on_trial_rerun``) and is judged
+        anew on every result after its checkpoint.
+        """
+        rerun = trial.status == ERROR and errored_only
+        heard = heard_before_rerun(recorded, checkpoint_iteration) if rerun else trial.last_result
+        self.adopt_trial(trial, checkpoint_iteration is not None, runs_again(trial, errored_only),
+                         rerun=rerun)
+        self.adopt_records(trial, recorded, heard)
+        if rerun:
+            snapshot = self.snapshot(trial)
+            self.scheduler.on_trial_rerun(snapshot.with_result(heard) if heard is not None
+                                          else dataclasses.replace(snapshot, last_result=None))
+
+    def adopt_records(self, trial: Trial, recorded: Sequence[Mapping[str, Any]],
+                      heard: Optional[Mapping[str, Any]] = None) -> None:
+        """The trial's files hold ``recorded``: replayed, they are not recorded again;
+        its scheduler has heard it up to ``heard`` (None: nothing) and hears the rest
+        of them as the trial replays them."""
+        if not recorded:
+            return
+        self.replay_until[trial.trial_id] = int(recorded[-1][R.TRAINING_ITERATION])
+        trial.last_result = dict(recorded[-1])
+        heard_until = int(heard[R.TRAINING_ITERATION]) if heard else 0
+        if heard_until < self.replay_until[trial.trial_id]:
+            self.heard.mark(trial.trial_id, heard)
