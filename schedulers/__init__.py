@@ -25,6 +25,9 @@ from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.pbt import PopulationBasedTraining
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler
 
+#: Ray Tune 1.x/2.x's name of the asynchronous HyperBand scheduler.
+ASHAScheduler = AsyncHyperBandScheduler
+
 SCHEDULERS: dict[str, type[TrialScheduler]] = {
     "fifo": FIFOScheduler,
     "median": MedianStoppingRule,
@@ -50,6 +53,7 @@ def create_scheduler(name: str, **kwargs: Any) -> TrialScheduler:
 
 
 __all__ = [
+    "ASHAScheduler",
     "AsyncHyperBandScheduler",
     "Decision",
     "FIFOScheduler",

@@ -207,6 +207,16 @@ class Analysis:
         """:meth:`get_best_result` by the analysis' metric and mode."""
         return self.get_best_result()
 
+    @property
+    def best_logdir(self) -> Optional[str]:
+        """:meth:`get_best_logdir` by the analysis' metric and mode (Ray Tune 1.x)."""
+        return self.get_best_logdir()
+
+    @property
+    def results_df(self) -> "pandas.DataFrame":
+        """:meth:`dataframe` indexed by ``trial_id`` (Ray Tune 1.x/2.x's ``results_df``)."""
+        return self.dataframe().set_index("trial_id")
+
     def ranked(self, metric: Optional[str] = None, mode: Optional[str] = None) -> list[Trial]:
         """Every trial, best first (trials without the metric last)."""
         metric, mode = self._judged_by(metric, mode)
