@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuneflows.model.by_name import build_by_name
-from tuneflows.schedulers.async_hyperband import AsyncHyperBandScheduler
+from tuneflows.schedulers.async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
 from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.hyperband import HyperBandScheduler
 from tuneflows.schedulers.hyperopt_fifo import HyperOptScheduler
@@ -24,9 +24,6 @@ from tuneflows.schedulers.median_stopping import MedianStoppingRule
 from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.pbt import PopulationBasedTraining
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler
-
-#: Ray Tune 1.x/2.x's name of the asynchronous HyperBand scheduler.
-ASHAScheduler = AsyncHyperBandScheduler
 
 SCHEDULERS: dict[str, type[TrialScheduler]] = {
     "fifo": FIFOScheduler,

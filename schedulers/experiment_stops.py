@@ -48,7 +48,7 @@ class ExperimentStops(TrialScheduler):
                  time_budget: Optional[TimeoutStopper] = None, fail_fast: bool = False) -> None:
         if stopper is not None and not isinstance(stopper, Stopper):
             stopper = FunctionStopper(stopper)
-        self.scheduler = scheduler
+        self.wrapped = scheduler
         self.stopper = stopper
         self.time_budget = time_budget
         self.fail_fast = fail_fast
@@ -63,10 +63,10 @@ class ExperimentStops(TrialScheduler):
 
     # ---------------------------------------------------------------- per result
     def on_trial_add(self, trial: TrialSnapshot) -> None:
-        self.scheduler.on_trial_add(trial)
+        self.wrapped.on_trial_add(trial)
 
     def on_trial_result(self, trial: TrialSnapshot, result: Mapping[str, Any]) -> Decision:
-        decision = self.scheduler.on_trial_result(trial, result)
+        decision = self.wrapped.on_trial_result(trial, result)
         if trial.trial_id in self._stopped:
             return Decision(self.STOP, f"stopped by {type(self.stopper).__name__}")
         if self.stopper is not None and self.stopper(trial.trial_id, result):
@@ -86,15 +86,15 @@ class ExperimentStops(TrialScheduler):
             self._ended = f"time budget of {self.time_budget.timeout_s:g} s spent"
 
     def on_trial_error(self, trial: TrialSnapshot) -> None:
-        self.scheduler.on_trial_error(trial)
+        self.wrapped.on_trial_error(trial)
         if self.fail_fast and not self._ended:
             self._ended = f"fail_fast: trial {trial.trial_id} errored"
 
     def on_trial_complete(self, trial: TrialSnapshot, result: Optional[Mapping[str, Any]]) -> None:
-        self.scheduler.on_trial_complete(trial, result)
+        self.wrapped.on_trial_complete(trial, result)
 
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
-        self.scheduler.on_trial_remove(trial)
+        self.wrapped.on_trial_remove(trial)
 
     # ---------------------------------------------------------------- rounds and slots
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
@@ -103,40 +103,40 @@ class ExperimentStops(TrialScheduler):
         if self._per_result():
             last = trial.last_result or {}
             return float(last.get("training_iteration", 0)) + 1
-        return self.scheduler.next_decision_point(trial)
+        return self.wrapped.next_decision_point(trial)
 
     @property
     def time_attr(self) -> str:
-        return "training_iteration" if self._per_result() else self.scheduler.time_attr
+        return "training_iteration" if self._per_result() else self.wrapped.time_attr
 
     def _per_result(self) -> bool:
         return self.stopper is not None and not isinstance(self.stopper, TimeoutStopper)
 
     def choose_trial_to_run(self, trials: Sequence[TrialSnapshot]) -> Optional[str]:
         self._check_experiment()
-        return None if self._ended else self.scheduler.choose_trial_to_run(trials)
+        return None if self._ended else self.wrapped.choose_trial_to_run(trials)
 
     def paused_trials_to_stop(self, trials: Sequence[TrialSnapshot]) -> dict[str, Decision]:
         if self._ended:
             return {t.trial_id: Decision(self.STOP, self._ended)
                     for t in trials if t.status == PAUSED}
-        return self.scheduler.paused_trials_to_stop(trials)
+        return self.wrapped.paused_trials_to_stop(trials)
 
     def make_searcher(self, experiment_config: Optional[Mapping[str, Any]],
                       num_samples: int) -> Any:
-        return self.scheduler.make_searcher(experiment_config, num_samples)
+        return self.wrapped.make_searcher(experiment_config, num_samples)
 
     def debug_string(self) -> str:
-        return self.scheduler.debug_string()
+        return self.wrapped.debug_string()
 
     # ---------------------------------------------------------------- state
     def get_state(self) -> dict[str, Any]:
         """The wrapped scheduler's state and the stops made so far (a stopper's own
         counters start afresh on resume)."""
-        return {"scheduler": self.scheduler.get_state(), "stopped": sorted(self._stopped),
+        return {"scheduler": self.wrapped.get_state(), "stopped": sorted(self._stopped),
                 "ended": self._ended}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        self.scheduler.set_state(state["scheduler"])
+        self.wrapped.set_state(state["scheduler"])
         self._stopped = set(state.get("stopped", ()))
         self._ended = state.get("ended", "")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
 from tuneflows.error import TuneError
+from tuneflows.model.best_trial import experiment_metric
 from tuneflows.modern.arguments import refuse
 from tuneflows.schedulers import TrialScheduler
 from tuneflows.schedulers.experiment_stops import ExperimentStops
@@ -121,11 +122,12 @@ class Launch:
         self.experiment_stops = ExperimentStops(scheduler, stopper, budget, bool(self.fail_fast))
         return self.experiment_stops
 
-    def run(self) -> tuple[Experiment, list[Trial]]:
+    def run(self) -> tuple[Experiment, list[Trial], tuple[Optional[str], str]]:
         """Runs the experiment to its end.
 
         Returns:
-            The experiment (its run directory) and its trials.
+            The experiment (its run directory), its trials, and the metric and mode it
+            is judged by (``metric``, else the scheduler's, else a stop key's).
 
         Raises:
             ValueError: A setting is refused or invalid, before anything starts.
@@ -142,15 +144,18 @@ class Launch:
             raise ValueError(f"resume={self.resume!r} is not supported: results are local "
                              f"(resume=True, 'AUTO' or 'ERRORED_ONLY').")
         raises = self.raise_on_failed_trial or str(self.fail_fast).upper() == "RAISE"
+        scheduler = self.scheduler_object()
+        judged = ((self.metric, self.mode or "max") if self.metric
+                  else experiment_metric(scheduler, self.search_alg, exp.stop))
         trials = run_experiments(
-            exp, scheduler=self.scheduler_object(), search_alg=self.search_alg,
+            exp, scheduler=scheduler, search_alg=self.search_alg,
             metric=self.metric, mode=self.mode, verbose=verbosity(self.verbose),
             resume=RESUME_VALUES.get(self.resume, self.resume),
             raise_on_failed_trial=raises, max_concurrent_trials=self.max_concurrent_trials,
             queue_trials=self.queue_trials)
         if self.fail_fast and any(t.status == ERROR for t in trials) and raises:
             raise TuneError(f"fail_fast: a trial of {exp.name!r} errored.")
-        return exp, trials
+        return exp, trials, judged
 
 
 def split_stop(stop: Any) -> tuple[dict[str, float], Any]:

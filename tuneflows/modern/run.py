@@ -112,5 +112,5 @@ def run(
         time_budget_s=time_budget_s, max_concurrent_trials=max_concurrent_trials,
         raise_on_failed_trial=raise_on_failed_trial, restore=restore,
         queue_trials=queue_trials)
-    _, trials = launch.run()
-    return ExperimentAnalysis.from_trials(trials, metric=metric, mode=mode)
+    _, trials, (judged_metric, judged_mode) = launch.run()
+    return ExperimentAnalysis.from_trials(trials, metric=judged_metric, mode=judged_mode)

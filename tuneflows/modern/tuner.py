@@ -80,10 +80,9 @@ class Tuner:
             checkpoint_score_attr=checkpoints.score_attr(), max_failures=failures.max_failures,
             fail_fast=failures.fail_fast, verbose=run.verbose, time_budget_s=tune.time_budget_s,
             max_concurrent_trials=tune.max_concurrent_trials, raise_on_failed_trial=False)
-        exp, trials = launch.run()
-        self._results = ResultGrid(
-            ExperimentAnalysis.from_trials(trials, metric=tune.metric, mode=tune.mode),
-            exp.experiment_dir)
+        exp, trials, (metric, mode) = launch.run()
+        self._results = ResultGrid(ExperimentAnalysis.from_trials(trials, metric, mode),
+                                   exp.experiment_dir)
         return self._results
 
     def get_results(self) -> ResultGrid:
