@@ -134,8 +134,8 @@ class TrialScheduler:
         :class:`~tuneflows.schedulers.MetricSpec` in ``_spec``.
 
         Returns:
-            True when the scheduler now uses ``metric`` (it took it, or had it already);
-            False when it has another one of its own or ranks by none.
+            False when the scheduler has another metric (or mode) of its own; else True
+            (it took ``metric``, had it already, or ranks by no metric).
 
         Example:
             >>> from tuneflows.schedulers import AsyncHyperBandScheduler
@@ -147,7 +147,7 @@ class TrialScheduler:
         """
         spec = getattr(self, "_spec", None)
         if spec is None or metric is None:
-            return spec is None and metric is None
+            return True
         if spec.given:
             return spec.metric == metric and (mode is None or spec.mode == mode)
         self._spec = type(spec)(metric, mode or "max")
