@@ -59,7 +59,8 @@ class Result:
         from tuneflows.runs.trial_dirs import read_results
 
         kept = checkpoint_dirs(trial.logdir)
-        history = {r.get("training_iteration"): r for r in read_results(trial.logdir)} if kept else {}
+        history = ({r.get("training_iteration"): r for r in read_results(trial.logdir)}
+                   if kept else {})
         error = None
         if trial.status == ERROR:
             error = TuneError(f"Trial {trial.name} errored: {trial.error_msg} "
