@@ -10,6 +10,10 @@ iterations, no sleeps). On real Ray, Prefect and MLflow (the ``tune_env`` fixtur
 - ``test_asha``: ``python/ray/tune/examples/async_hyperband_example.py``
   (``tune.with_resources``, ``tune.RunConfig(name, stop, verbose)``,
   ``tune.TuneConfig(metric, mode, scheduler, num_samples)``).
+- ``test_stopping_criteria``: the stopping guide of Ray 2's documentation
+  (``doc/source/tune/doc_code/stopping.py``, "How to Define Stopping Criteria"): a
+  function ``stop_fn(trial_id, result)`` and a ``Stopper`` subclass whose ``stop_all``
+  ends the experiment, in ``tune.RunConfig(stop=...)``.
 - ``test_pbt_with_checkpoints``: ``python/ray/tune/examples/pbt_function.py``
   (``tune.get_checkpoint()``, ``Checkpoint.from_directory``, ``tune.report(metrics,
   checkpoint=...)``, ``PopulationBasedTraining``, ``FailureConfig(fail_fast=True)``,
@@ -31,6 +35,7 @@ import ray.cloudpickle
 
 import tuneflows as tune
 from tuneflows import Checkpoint
+from tuneflows.stopper import Stopper
 from tuneflows.schedulers import AsyncHyperBandScheduler, PopulationBasedTraining
 
 # pytest imports this file from a path Ray's workers do not have: ship by value.
@@ -134,6 +139,49 @@ def test_asha(tune_env):
     assert len(best.metrics_dataframe) == 9
     assert best.metrics["mean_loss"] == min(r.metrics["mean_loss"] for r in results
                                             if len(r.metrics_dataframe) == 9)
+
+
+def my_trainable(config):
+    i = 1
+    while True:
+        tune.report({"mean_accuracy": min(i / 10, 1.0)})
+        i += 1
+
+
+class CustomStopper(Stopper):
+    def __init__(self):
+        self.should_stop = False
+
+    def __call__(self, trial_id, result):
+        if not self.should_stop and result["mean_accuracy"] >= 0.8:
+            self.should_stop = True
+        return self.should_stop
+
+    def stop_all(self):
+        return self.should_stop
+
+
+def test_stopping_criteria(tune_env):
+    def stop_fn(trial_id: str, result: dict) -> bool:
+        return result["mean_accuracy"] >= 0.8 or result["training_iteration"] >= 4
+
+    tuner = tune.Tuner(my_trainable, run_config=tune.RunConfig(stop=stop_fn),
+                       tune_config=tune.TuneConfig(num_samples=2))
+    results = tuner.fit()
+    # asked about every result by the driver; no iteration ran past the stop
+    assert [r.metrics["training_iteration"] for r in results] == [4, 4]
+    assert [len(r.metrics_dataframe) for r in results] == [4, 4]
+
+    stopper = CustomStopper()
+    tuner = tune.Tuner(my_trainable, run_config=tune.RunConfig(stop=stopper, name="stop_all"),
+                       tune_config=tune.TuneConfig(num_samples=3, max_concurrent_trials=1))
+    results = tuner.fit()
+    # the first trial reached 0.8 at its 8th result; stop_all ended the experiment, so
+    # the trials waiting for a slot never ran
+    assert stopper.should_stop is True  # the driver asked this very object, as Ray Tune's does
+    ran = [r for r in results if r.metrics]
+    assert len(ran) == 1 and ran[0].metrics["mean_accuracy"] == 0.8
+    assert results.num_terminated == 3 and results.num_errors == 0
 
 
 def pbt_function(config):
