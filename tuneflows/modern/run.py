@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Optional, Union
 from tuneflows.analysis import ExperimentAnalysis
 from tuneflows.modern.arguments import refuse
 from tuneflows.modern.launch import Launch
+from tuneflows.spec import Experiment
 
 
 def run(
@@ -95,6 +96,9 @@ def run(
         TuneError: Trials errored (with ``raise_on_failed_trial``).
     """
     refuse("tuneflows.run", refused)
+    if isinstance(run_or_experiment, (Experiment, list, dict)):
+        raise ValueError("tuneflows.run takes one trainable (a function, a Trainable class or a "
+                         "registered name); run Experiment objects with run_experiments.")
     if storage_path is not None and local_dir is not None and storage_path != local_dir:
         raise ValueError("tuneflows.run: give storage_path or local_dir, not both.")
     if checkpoint_config is not None:
