@@ -9,3 +9,7 @@ engine), ``run`` (``tuneflows.run``), ``tuner`` (``Tuner``), ``result_grid``
 (``ResultGrid``, ``Result``), ``wrappers`` (``with_parameters``, ``with_resources``),
 ``spec_styles`` (YAML specs in tune.run's and the Tuner's shapes).
 """
+
+from tuneflows.services.process_defaults import apply_defaults
+
+apply_defaults()  # before any engine loads (the Tuner reads Ray's pickles)

@@ -48,7 +48,7 @@ class Result:
         """Every result of the trial, a row each, oldest first."""
         import pandas
 
-        from tuneflows.runs.trial_dirs import read_results
+        from tuneflows.recording.trial_dirs import read_results
 
         return pandas.DataFrame([flatten({k: v for k, v in r.items() if k != "config"})
                                  for r in read_results(self.path)])
@@ -56,7 +56,7 @@ class Result:
     @classmethod
     def of_trial(cls, trial: Trial) -> "Result":
         """The result of a finished (or stopped) trial, read from its directory."""
-        from tuneflows.runs.trial_dirs import read_results
+        from tuneflows.recording.trial_dirs import read_results
 
         kept = checkpoint_dirs(trial.logdir)
         history = ({r.get("training_iteration"): r for r in read_results(trial.logdir)}

@@ -17,7 +17,7 @@ from tuneflows.modern.result_grid import ResultGrid
 from tuneflows.registry import get_trainable
 from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.runs.state import CONFIGURATION_FILE, load_state
-from tuneflows.runs.trial_dirs import saved_metric
+from tuneflows.recording.trial_dirs import saved_metric
 from tuneflows.spec import Experiment
 
 
