@@ -81,7 +81,8 @@ def tune_spec(spec_file: str, metric: str, mode: Optional[str] = None,
         dataset_path: Where it is (the event's ``payload.path``): tagged
             ``tuneflows.dataset.path`` and given to every trial as ``config["dataset_path"]``.
     """
-    tags = {k: v for k, v in ((dataset), (dataset_path)) if v}
+    tags = {k: v for k, v in ((mlflow_tags.DATASET, dataset),
+                              (mlflow_tags.DATASET_PATH, dataset_path)) if v}
     if tags:
         print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
     spec, options = read_spec_file(spec_file)
