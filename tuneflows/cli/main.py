@@ -159,6 +159,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     experiment.local_dir = os.path.dirname(os.path.dirname(directory))
     experiment.name = os.path.basename(os.path.dirname(directory))
     run_id = os.path.basename(directory)
+    what = "Re-running the failed trials of" if args.errored_only else "Resuming"
+    print(f"{what} run {run_id} of experiment {experiment.name!r} ({directory})", flush=True)
     trials = tuneflows.run_experiments(
         experiment, scheduler=scheduler, search_alg=searcher,
         resume=_errored_only_of(experiment.experiment_dir, run_id) if args.errored_only

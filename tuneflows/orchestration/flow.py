@@ -17,13 +17,16 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Cancelled, Completed, Failed, State
 from prefect_ray.task_runners import RayTaskRunner
 
+from tuneflows.orchestration.cancel_watch import Cancellation
 from tuneflows.orchestration.experiment_loop import ExperimentLoop
+from tuneflows.orchestration.run_endings import resume_hint
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.runs.state import load_state
 from tuneflows.model.codes import RoundEnd, RoundStateName
+from tuneflows.services.prefect_limits import PrefectOutage
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.trial_outcome import failures_text
 
@@ -102,6 +105,11 @@ class ExperimentParameter:
         # The flow run's trials once it has run; None when Prefect did not run it (a
         # retried parent flow run returns a completed subflow's result instead).
         self.trials: Optional[list[Trial]] = None
+        # What stopped the experiment before its end: a cancel in Prefect, a signal.
+        self.cancelled: Optional[Cancellation] = None
+        self.stopped_by: Optional[str] = None
+        # What the Prefect API missed of the experiment (None: it did not start).
+        self.prefect_outage: Optional[PrefectOutage] = None
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         exp = self.request.experiment
@@ -138,13 +146,24 @@ async def experiment_flow(experiment_name: str,
         (:meth:`~tuneflows.orchestration.views.ExperimentViews.flow_result`); when
         trials ended in ERROR and the request says to fail on them
         (``raise_on_failed_trial``), a Failed state carrying that result, its message
-        naming each errored trial.
+        naming each errored trial; when the flow run (or the one that started it) was
+        cancelled in Prefect, a Cancelled state carrying that result, its message saying
+        how to resume.
     """
     request = experiment.request
     retry_state = load_state(request.experiment.dir) if flow_run.run_count > 1 else None
     loop = ExperimentLoop(request, resume_state=retry_state)
-    experiment.trials = await loop.run(play_round)
+    experiment.prefect_outage = loop.views.reports.outage
+    try:
+        experiment.trials = await loop.run(play_round)
+    finally:
+        experiment.stopped_by = loop.stopped_by
     result = loop.views.flow_result(loop.experiment_id)
+    experiment.cancelled = loop.cancelled
+    if loop.cancelled is not None:
+        return Cancelled(message=f"The experiment stopped: {loop.cancelled.describe()}. "
+                                 f"Resume it: {resume_hint(request.experiment.dir)}",
+                         data=result)
     if request.fail_on_errored_trials and any(t.status == ERROR for t in experiment.trials):
         return Failed(message=failures_text(experiment.trials), data=result)
     return result

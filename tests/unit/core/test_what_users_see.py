@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-import time
+import os
 from contextlib import redirect_stdout
 
 import pytest
@@ -20,6 +20,7 @@ from tuneflows.recording.experiment_report import (
     summary_markdown,
 )
 from tuneflows.recording.prefect_reports import BoundedWrites
+from tuneflows.services.prefect_limits import PrefectOutage, restore_client_settings
 from tuneflows.recording.status_block import (
     QUIET, RESULTS, TABLE, StatusDisplay, status_text, verbosity_level,
 )
@@ -203,17 +204,25 @@ def test_artifact_writes_never_raise_nor_hang():
     async def fails():
         raise ConnectionError("no Prefect API")
 
-    writes = BoundedWrites("e", timeout_s=0.05)
-    started = time.monotonic()
-    assert asyncio.run(writes("progress", fails())) is None
-    assert asyncio.run(writes("leaderboard", asyncio.sleep(30))) is None
-    assert time.monotonic() - started < 2
-    assert writes.failures == 2
-
     async def works():
         return 7
 
-    assert asyncio.run(writes("summary", works())) == 7
+    os.environ["TUNEFLOWS_PREFECT_DEADLINE_S"] = "0.05"
+    try:
+        writes = BoundedWrites(PrefectOutage())
+        assert asyncio.run(writes("leaderboard", asyncio.sleep(30))) is None  # past the deadline
+        assert writes.outage.down
+        assert asyncio.run(writes("summary", works())) is None  # skipped while down
+        assert writes.outage.missed == {"leaderboard artifact": 1, "summary artifact": 1}
+        assert "leaderboard artifact, summary artifact" in writes.outage.summary()
+        assert asyncio.run(writes.outage.call("cancel checks", works())) == 7  # up again
+        assert not writes.outage.down
+        assert asyncio.run(writes("progress", fails())) is None
+        assert asyncio.run(writes.outage.call("cancel checks", works())) == 7
+        assert asyncio.run(writes("summary", works())) == 7
+    finally:
+        del os.environ["TUNEFLOWS_PREFECT_DEADLINE_S"]
+        restore_client_settings()
 
 
 class OneAtATime(Searcher):
