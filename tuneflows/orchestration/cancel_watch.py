@@ -11,7 +11,7 @@ loop, where the HTTP wait costs the trials nothing. A poll that fails is counted
 experiment goes on.
 
 Example:
-    >>> watch = CancelWatch(["0b07fa6a-cb56-4484-995e-47c103d3391c"], print,
+    >>> watch = CancelWatch("0b07fa6a-cb56-4484-995e-47c103d3391c", None, print,
     ...                     PrefectOutage())                              # doctest: +SKIP
     >>> await watch.start()            # inside the flow run              # doctest: +SKIP
     >>> await watch.stop()                                                # doctest: +SKIP
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from tuneflows.services.prefect_limits import PrefectOutage
 
@@ -59,16 +59,18 @@ class CancelWatch:
     """Polls flow runs' states and reports the first cancel once.
 
     Args:
-        flow_run_ids: The experiment's flow run first, then the one that called
-            ``run_experiments``, if any.
+        own: The experiment's flow run (None outside one).
+        caller: The flow run that called ``run_experiments`` (None: a script).
         on_cancel: Called on the event loop with the :class:`Cancellation`.
         outage: Bounds each poll and counts the failed ones.
         interval_s: Seconds between polls.
     """
 
-    def __init__(self, flow_run_ids: Sequence[str], on_cancel: Callable[[Cancellation], None],
-                 outage: PrefectOutage, interval_s: float = POLL_INTERVAL_S) -> None:
-        self._ids = [i for i in dict.fromkeys(flow_run_ids) if i]
+    def __init__(self, own: Optional[str], caller: Optional[str],
+                 on_cancel: Callable[[Cancellation], None], outage: PrefectOutage,
+                 interval_s: float = POLL_INTERVAL_S) -> None:
+        self._ids = [i for i in dict.fromkeys((own, caller)) if i]
+        self._caller = caller
         self._on_cancel = on_cancel
         self._outage = outage
         self._interval_s = interval_s
@@ -115,7 +117,7 @@ class CancelWatch:
         for run in sorted(runs, key=lambda r: self._ids.index(str(r.id))):
             state = run.state
             if state is not None and (state.is_cancelling() or state.is_cancelled()):
-                return Cancellation(str(run.id), run.name, str(run.id) != self._ids[0],
+                return Cancellation(str(run.id), run.name, str(run.id) == self._caller,
                                     str(run.deployment_id) if run.deployment_id else None,
                                     state.message or "")
         return None

@@ -131,7 +131,7 @@ class ExperimentLoop:
         if self.request.on_loop is not None:
             self.request.on_loop(self)
         status = "FAILED"
-        watch = CancelWatch([self.views.reports.flow_run_id or "", self.request.flow_run_id or ""],
+        watch = CancelWatch(self.views.reports.flow_run_id, self.request.flow_run_id,
                             self._stop_on_cancel, self.views.reports.outage)
         # SIGINT/SIGTERM and a cancel in Prefect stop the loop; the trials, state and
         # runs then end as below.

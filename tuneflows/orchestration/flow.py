@@ -26,7 +26,7 @@ from tuneflows.orchestration.run_endings import resume_hint
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.runs.state import load_state
 from tuneflows.model.codes import RoundEnd, RoundStateName
-from tuneflows.services.prefect_limits import PrefectOutage
+from tuneflows.services.prefect_limits import NoTracebackWhileDown, PrefectOutage
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.trial_outcome import failures_text
 
@@ -42,6 +42,7 @@ class _NoEmptyTraceback(logging.Filter):
 
 
 logging.getLogger("prefect.task_runs").addFilter(_NoEmptyTraceback())
+logging.getLogger("prefect.flow_runs").addFilter(NoTracebackWhileDown())
 
 
 @task(

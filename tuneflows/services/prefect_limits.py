@@ -7,10 +7,11 @@ away must cost the experiment nothing.
   :meth:`PrefectOutage.call`. A failed or late call is counted, never raised.
 - Prefect's own client retries a failed request 5 times with a doubling back-off
   (≈ 1 minute a call against a server that is gone) and waits 60 s for an answer. Once
-  tuneflows has seen the API fail, :meth:`PrefectOutage.call` turns that down for the
-  rest of the process's run (``PREFECT_CLIENT_MAX_RETRIES=0``,
-  ``PREFECT_API_REQUEST_TIMEOUT`` = the deadline), so the flow engine's last state
-  report costs one attempt; :func:`restore_client_settings` puts the user's back.
+  tuneflows has seen the API fail, :meth:`PrefectOutage.call` turns that down
+  (``PREFECT_CLIENT_MAX_RETRIES=0``, ``PREFECT_API_REQUEST_TIMEOUT`` = the deadline), so
+  the flow engine's last state report and the logs Prefect flushes at exit cost one
+  attempt each; the user's settings are put back once the API answers again
+  (:func:`report_prefect_outage`, :func:`restore_client_settings`).
 - The task runs' states travel as events, on a queue Prefect drains when the process
   exits, one reconnection round (≈ 7 s) an event against a server that is gone:
   :func:`drop_undelivered_events` bounds that wait.
@@ -117,6 +118,17 @@ class PrefectOutage:
                 f"complete; the flow run in the Prefect UI is not.")
 
 
+class NoTracebackWhileDown(logging.Filter):
+    """Keeps Prefect's log lines but drops their tracebacks while tuneflows has seen the
+    API down: the flow engine's failed last state report is then one line, not forty
+    (what the API missed is said once, at the end)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and _saved_client_settings is not None:
+            record.exc_info, record.exc_text = None, None  # the line names the error
+        return True
+
+
 def _give_up_quickly() -> None:
     """Prefect's client makes one attempt a request, waiting at most the deadline, until
     :func:`restore_client_settings` (the user's own settings are kept aside)."""
@@ -177,13 +189,15 @@ def drop_undelivered_events(timeout_s: float) -> int:
 
 
 def report_prefect_outage(experiment_name: str, outage: PrefectOutage) -> None:
-    """After an experiment's flow run: when the Prefect API went down, drops the events it
-    can no longer take (within the deadline), says once what it missed, and puts
-    Prefect's client settings back."""
+    """After an experiment's flow run: says once what the Prefect API missed. While the
+    API is down, drops the events it can no longer take (after 1 s) and leaves Prefect's
+    client making one attempt a request (the logs Prefect flushes at exit then cost
+    seconds, not minutes); once it answers again, puts the user's settings back."""
     if outage.down:
-        dropped = drop_undelivered_events(prefect_deadline_s())
+        dropped = drop_undelivered_events(timeout_s=1.0)
         if dropped:
             outage.missed["task-run state events"] = dropped
+    else:
+        restore_client_settings()
     if outage.missed:
         logger.warning("Experiment %r: %s", experiment_name, outage.summary())
-    restore_client_settings()
