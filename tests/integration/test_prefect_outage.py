@@ -22,7 +22,7 @@ from tuneflows import latest_run_dir
 from tuneflows.recording.trial_files import count_results
 
 DRIVER = os.path.join(os.path.dirname(__file__), "recording_driver.py")
-ITERATIONS = 40
+ITERATIONS = 30
 
 
 class Proxy:
@@ -99,7 +99,7 @@ def test_losing_the_prefect_server_costs_the_experiment_nothing(prefect_server, 
                TUNEFLOWS_PREFECT_DEADLINE_S="3")
     driver = subprocess.Popen(
         [sys.executable, DRIVER, name, str(tmp_path / "pids.json"), "--iterations",
-         str(ITERATIONS), "--sleep", "0.25"],
+         str(ITERATIONS), "--sleep", "0.2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 180
