@@ -82,7 +82,7 @@ def publish(job: PicturesJob) -> dict[str, Any]:
 
 
 def _parent_run(job: PicturesJob) -> Any:
-    from tuneflows.mlflow_runs import parent_run, tracking_client
+    from tuneflows.recording.mlflow.runs import parent_run, tracking_client
 
     try:
         return parent_run(tracking_client(job.tracking_uri), job.experiment_name,
