@@ -88,20 +88,18 @@ def search_space_scales(config: Mapping[str, Any]) -> dict[str, str]:
     return scales
 
 
-def log_parameters(trials: Sequence[TrialHistory], scales: Mapping[str, str]) -> list[str]:
+def log_parameters(configs: Sequence[Mapping[str, Any]], scales: Mapping[str, str]) -> list[str]:
     """The parameters to draw on a log axis: ``scales``' log ones, and those it does not
     name whose values are positive numbers spanning two decades or more.
 
     Example:
-        >>> from tuneflows.insight.histories import TrialHistory
-        >>> ts = [TrialHistory(str(i), "", {"lr": lr, "n": n}, "TERMINATED")
-        ...       for i, (lr, n) in enumerate([(1e-4, 1), (1e-2, 5)])]
-        >>> log_parameters(ts, {}), log_parameters(ts, {"lr": "linear"})
+        >>> configs = [{"lr": 1e-4, "n": 1}, {"lr": 1e-2, "n": 5}]
+        >>> log_parameters(configs, {}), log_parameters(configs, {"lr": "linear"})
         (['lr'], [])
     """
     columns: dict[str, list[Any]] = {}
-    for trial in trials:
-        for name, value in flatten(trial.config).items():
+    for config in configs:
+        for name, value in flatten(config).items():
             columns.setdefault(name, []).append(value)
     found = []
     for name, column in sorted(columns.items()):
@@ -128,7 +126,7 @@ def write_pictures(trials: Sequence[TrialHistory], metric: str, mode: str, direc
         directory: Where the files go (created if missing).
         scales: The search space's scales (:func:`search_space_scales`).
     """
-    logs = log_parameters(trials, scales or {})
+    logs = log_parameters([t.config for t in trials], scales or {})
     ended = figures.ended_in_order(trials)
     importances = parameter_importances([t.config for t in ended], [t.final for t in ended],
                                         log_params=logs)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
+from tuneflows.recording.pictures.refresher import PicturesRefresher
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_board import StatusBoard
@@ -31,6 +32,7 @@ class ExperimentRecorder:
         mlflow: The experiment's MLflow records (parent run, a nested run per trial).
         board: The experiment's status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log (None: none).
+        pictures: Refreshes the run's pictures as trials end (None: no pictures).
 
     Example:
         >>> recorder = ExperimentRecorder(mlflow_log, board)  # doctest: +SKIP
@@ -39,9 +41,11 @@ class ExperimentRecorder:
     """
 
     def __init__(self, mlflow: MlflowExperimentLog, board: StatusBoard,
-                 reports: Optional[PrefectReports] = None) -> None:
+                 reports: Optional[PrefectReports] = None,
+                 pictures: Optional[PicturesRefresher] = None) -> None:
         self._mlflow = mlflow
         self.reports = reports
+        self.pictures = pictures
         self._board = board
         self._display = board.display
         self._thread = RecordingThread()
@@ -120,6 +124,8 @@ class ExperimentRecorder:
                             dict(trial.last_result or {}))
         if self.reports is not None:
             self.reports.on_trial_end(trial)
+        if self.pictures is not None:
+            self.pictures.on_trial_end()
         self._thread.submit(self._mlflow.end_trial_run, trial, dict(tags or {}))
         self.show_status(force=True)
 

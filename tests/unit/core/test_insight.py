@@ -123,7 +123,7 @@ def test_log_uniform_parameters_get_log_axes(tmp_path):
     scales = search_space_scales(space)
     assert scales == {"lr": "log", "momentum": "linear"}
     trials = histories()
-    assert log_parameters(trials, scales) == ["lr"]
+    assert log_parameters([t.config for t in trials], scales) == ["lr"]
     fig = metric_by_parameter(trials, "acc", ["lr", "momentum", "net/act"], ["lr"])
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.type != "log"
     made = write_pictures(trials, "acc", "max", str(tmp_path), scales)

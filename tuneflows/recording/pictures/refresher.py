@@ -85,8 +85,9 @@ class PicturesRefresher:
         """A trial ended: the pictures are due at the next interval."""
         self._changed = True
 
-    def finish(self) -> Optional[dict[str, Any]]:
-        """Stops refreshing and draws the pictures of the ended experiment.
+    def finish(self, draw: bool = True) -> Optional[dict[str, Any]]:
+        """Stops refreshing and (unless not ``draw``) draws the pictures of the ended
+        experiment.
 
         Returns:
             What the child made (``importances``, ``files``, ``mlflow_run_id``...), or
@@ -96,7 +97,7 @@ class PicturesRefresher:
         deadline = time.monotonic() + self.deadline_s
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
-        return self._refresh(deadline)
+        return self._refresh(deadline) if draw else None
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -135,3 +136,25 @@ class PicturesRefresher:
                 return json.loads(out.strip().splitlines()[-1])
             except (ValueError, IndexError):
                 return None
+
+
+def pictures_for(experiment: Any, experiment_id: str, metric: Optional[str],
+                 mode: str) -> Optional[PicturesRefresher]:
+    """The refresher of an experiment's pictures, or None when pictures are off
+    (``TUNEFLOWS_PICTURES=0``) or no metric is known to draw.
+
+    Args:
+        experiment: The :class:`~tuneflows.spec.Experiment` (its run directory, name,
+            results root and search space).
+        experiment_id: The tuneflows experiment id (tags its MLflow parent run).
+        metric: The metric trials are ranked by.
+        mode: ``"max"`` or ``"min"``.
+    """
+    if not metric or not pictures_enabled():
+        return None
+    from tuneflows.insight.pictures import search_space_scales
+    from tuneflows.recording.mlflow.store import tracking_uri_for
+
+    return PicturesRefresher(PicturesJob(
+        experiment.dir, metric, mode, experiment.name, experiment_id,
+        tracking_uri_for(experiment.local_dir), search_space_scales(experiment.config or {})))
