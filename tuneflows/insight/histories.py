@@ -22,7 +22,7 @@ from typing import Any, Optional
 from tuneflows.runs.trial_dirs import read_results, read_trial_dirs
 
 #: ``events.json`` kinds drawn on the learning curves (a stop is an ending event
-#: whose trial's last result is marked ``early_stopped``).
+#: marked ``early_stopped``).
 MARKED_EVENTS = ("pause", "perturb", "restart")
 STOP = "stop"
 
@@ -72,8 +72,7 @@ def read_histories(run_dir: str, metric: str) -> list[TrialHistory]:
         trial = found.trial
         history = TrialHistory(trial.trial_id, found.name, dict(trial.config), trial.status,
                                curve=metric_curve(read_results(trial.logdir), metric))
-        _add_events(history, os.path.join(trial.logdir, "events.json"),
-                    bool((trial.last_result or {}).get("early_stopped")))
+        _add_events(history, os.path.join(trial.logdir, "events.json"))
         histories.append(history)
     return histories
 
@@ -94,7 +93,7 @@ def metric_curve(results: list[dict[str, Any]], metric: str) -> list[tuple[int, 
     return curve
 
 
-def _add_events(history: TrialHistory, path: str, early_stopped: bool) -> None:
+def _add_events(history: TrialHistory, path: str) -> None:
     if not os.path.exists(path):
         return
     with open(path) as f:
@@ -111,5 +110,5 @@ def _add_events(history: TrialHistory, path: str, early_stopped: bool) -> None:
             history.decisions.append(Decision(kind, iteration, reason))
         elif kind in ("terminated", "error"):
             history.ended_at = float(event.get("time") or 0.0)
-            if kind == "terminated" and early_stopped:
+            if kind == "terminated" and event.get("early_stopped"):
                 history.decisions.append(Decision(STOP, iteration, reason))

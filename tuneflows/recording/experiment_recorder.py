@@ -118,8 +118,11 @@ class ExperimentRecorder:
 
     def on_trial_end(self, trial: Trial, reason: str,
                      tags: Optional[Mapping[str, Any]] = None) -> None:
-        """The trial ended (its status is final): event, MLflow status, status block."""
-        self.on_event(trial, EventKind(trial.status.lower()), reason)
+        """The trial ended (its status is final): event (marked ``early_stopped`` when a
+        scheduler or client stopped it), MLflow status, status block."""
+        stopped = {"early_stopped": True} if (trial.last_result or {}).get("early_stopped") \
+            else {}
+        self.on_event(trial, EventKind(trial.status.lower()), reason, **stopped)
         self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
                             dict(trial.last_result or {}))
         if self.reports is not None:

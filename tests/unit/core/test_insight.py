@@ -66,19 +66,22 @@ def write_trial(root, name, config, results, events):
 def test_histories_carry_curves_and_decisions(tmp_path):
     root = str(tmp_path)
     write_trial(root, "t0", {"lr": 0.1}, [
-        {"training_iteration": i, "acc": 0.1 * i} for i in (1, 2, 3)] + [
-        {"training_iteration": 3, "acc": 0.3, "early_stopped": True}], [
+        {"training_iteration": i, "acc": 0.1 * i} for i in (1, 2, 3)], [
         {"event": "pause", "iteration": 1, "reason": "rung 1"},
         {"event": "perturb", "iteration": 2, "reason": "exploit t1"},
-        {"event": "terminated", "iteration": 3, "reason": "cutoff 0.5", "time": 20.0}])
+        {"event": "terminated", "iteration": 3, "reason": "cutoff 0.5", "time": 20.0,
+         "early_stopped": True}])
     write_trial(root, "t1", {"lr": 0.01}, [{"training_iteration": 1, "acc": 0.7}],
                 [{"event": "restart", "iteration": 1, "reason": "boom"}])
-    first, second = read_histories(root, "acc")
+    write_trial(root, "t2", {"lr": 0.2}, [{"training_iteration": 1, "acc": 0.9}],
+                [{"event": "terminated", "iteration": 1, "reason": "done", "time": 5.0}])
+    first, second, third = read_histories(root, "acc")
     assert first.curve[:3] == [(1, 0.1), (2, 0.2), (3, pytest.approx(0.3))]
     assert [(d.kind, d.iteration) for d in first.decisions] == [
         ("pause", 1), ("perturb", 2), ("stop", 3)]
     assert first.ended_at == 20.0 and first.final == pytest.approx(0.3)
     assert second.ended_at is None and [d.kind for d in second.decisions] == ["restart"]
+    assert third.ended_at == 5.0 and third.decisions == []  # completed: nothing marked
 
 
 def histories():
