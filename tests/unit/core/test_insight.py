@@ -142,3 +142,17 @@ def test_log_uniform_parameters_get_log_axes(tmp_path):
 def test_docstring_examples_run(module):
     failed, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failed == 0
+
+
+def test_analysis_ranks_the_parameter_that_matters_first(tmp_path):
+    from tuneflows.analysis import Analysis
+
+    configs, values = objective_trials(n=30, seed=1)
+    for i, (config, value) in enumerate(zip(configs, values)):
+        write_trial(str(tmp_path), f"t{i:02d}", config,
+                    [{"training_iteration": 1, "acc": value}],
+                    [{"event": "terminated", "iteration": 1, "reason": "done", "time": i}])
+    importances = Analysis(str(tmp_path), metric="acc", mode="max").importances()
+    assert list(importances)[0] == "lr"
+    with pytest.raises(ValueError, match="No metric"):
+        Analysis(str(tmp_path)).importances()
