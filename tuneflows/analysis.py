@@ -28,6 +28,8 @@ from tuneflows.recording.mlflow.runs import (
     metric_history, parent_run, tracking_client, trial_config,
     trial_runs, trial_status,
 )
+from tuneflows.recording.pictures.importances import parameter_importances
+from tuneflows.recording.pictures.pages import log_parameters
 from tuneflows.recording.trial_files import flatten
 from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
@@ -257,7 +259,7 @@ class Analysis:
                     mode: Optional[str] = None) -> dict[str, float]:
         """Each config parameter's importance for ``metric`` (default the analysis'),
         most important first; they add up to 1
-        (:func:`~tuneflows.insight.importances.parameter_importances`: fANOVA over the
+        (:func:`~tuneflows.recording.pictures.importances.parameter_importances`: fANOVA over the
         ended trials' last values; a parameter whose values are positive and span two
         decades or more is taken on a log scale). Empty with fewer than two ended trials
         reporting the metric. The MLflow parent run holds the same numbers as metrics
@@ -270,9 +272,6 @@ class Analysis:
         Raises:
             ValueError: No metric is known.
         """
-        from tuneflows.insight.importances import parameter_importances
-        from tuneflows.insight.pictures import log_parameters
-
         metric, _ = self._judged_by(metric, mode)
         ended = [t for t in self._source.trials if t.is_finished()]
         configs = [t.config for t in ended]

@@ -1,5 +1,5 @@
 """The pictures' child process: reads a run directory's trial files, writes the picture
-pages and ``importances.json`` (:func:`~tuneflows.insight.pictures.write_pictures`) into
+pages and ``importances.json`` (:func:`~tuneflows.recording.pictures.pages.write_pictures`) into
 ``<run dir>/pictures/``, then logs them to the experiment's MLflow parent run as
 artifacts under ``pictures/`` and the importances as metrics ``importance.<parameter>``
 (step: how many trials had ended, so the metric's history shows the importances
@@ -18,6 +18,10 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Sequence
+
+from tuneflows.recording.mlflow.runs import parent_run, tracking_client
+from tuneflows.recording.pictures.histories import read_histories
+from tuneflows.recording.pictures.pages import IMPORTANCES_FILE, write_pictures
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +70,6 @@ def publish(job: PicturesJob) -> dict[str, Any]:
         What was made: ``importances.json``'s content plus the parent run's id and the
         MLflow experiment's id (also written back to ``importances.json``).
     """
-    from tuneflows.insight.histories import read_histories
-    from tuneflows.insight.pictures import IMPORTANCES_FILE, write_pictures
-
     made = write_pictures(read_histories(job.run_dir, job.metric), job.metric, job.mode,
                           job.directory, job.scales)
     record = asdict(made)
@@ -82,8 +83,6 @@ def publish(job: PicturesJob) -> dict[str, Any]:
 
 
 def _parent_run(job: PicturesJob) -> Any:
-    from tuneflows.recording.mlflow.runs import parent_run, tracking_client
-
     try:
         return parent_run(tracking_client(job.tracking_uri), job.experiment_name,
                           job.experiment_id)

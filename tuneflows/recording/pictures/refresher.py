@@ -27,6 +27,8 @@ import threading
 import time
 from typing import Any, Optional
 
+from tuneflows.recording.mlflow.store import tracking_uri_for
+from tuneflows.recording.pictures.pages import search_space_scales
 from tuneflows.recording.pictures.publish import PicturesJob
 
 logger = logging.getLogger(__name__)
@@ -152,9 +154,6 @@ def pictures_for(experiment: Any, experiment_id: str, metric: Optional[str],
     """
     if not metric or not pictures_enabled():
         return None
-    from tuneflows.insight.pictures import search_space_scales
-    from tuneflows.recording.mlflow.store import tracking_uri_for
-
     return PicturesRefresher(PicturesJob(
         experiment.dir, metric, mode, experiment.name, experiment_id,
         tracking_uri_for(experiment.local_dir), search_space_scales(experiment.config or {})))

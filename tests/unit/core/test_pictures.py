@@ -12,10 +12,10 @@ import random
 import pytest
 
 import tuneflows
-from tuneflows.insight.figures import learning_curves, metric_by_parameter, optimization_history
-from tuneflows.insight.histories import Decision, TrialHistory, read_histories
-from tuneflows.insight.importances import parameter_importances
-from tuneflows.insight.pictures import (
+from tuneflows.recording.pictures.figures import learning_curves, metric_by_parameter, optimization_history
+from tuneflows.recording.pictures.histories import Decision, TrialHistory, read_histories
+from tuneflows.recording.pictures.importances import parameter_importances
+from tuneflows.recording.pictures.pages import (
     IMPORTANCES_FILE, PAGES, Pictures, log_parameters, search_space_scales, write_pictures,
 )
 
@@ -137,8 +137,8 @@ def test_log_uniform_parameters_get_log_axes(tmp_path):
     assert "stopped early (20)" in page and "plotly" in page
 
 
-@pytest.mark.parametrize("module", ["tuneflows.insight.importances", "tuneflows.insight.figures",
-                                    "tuneflows.insight.histories", "tuneflows.insight.pictures"])
+@pytest.mark.parametrize("module", ["tuneflows.recording.pictures.importances", "tuneflows.recording.pictures.figures",
+                                    "tuneflows.recording.pictures.histories", "tuneflows.recording.pictures.pages"])
 def test_docstring_examples_run(module):
     failed, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failed == 0

@@ -20,10 +20,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
-from tuneflows.insight import figures
-from tuneflows.insight.histories import TrialHistory
-from tuneflows.insight.importances import parameter_importances
+from tuneflows.recording.pictures import figures
+from tuneflows.recording.pictures.histories import TrialHistory
+from tuneflows.recording.pictures.importances import parameter_importances
 from tuneflows.recording.trial_files import flatten
+from tuneflows.search import LogUniform, QUniform, Uniform
 
 IMPORTANCES_FILE = "importances.json"
 #: The picture pages, in the order a reader wants them.
@@ -77,13 +78,11 @@ def search_space_scales(config: Mapping[str, Any]) -> dict[str, str]:
         ...                      "m": tuneflows.uniform(0, 1), "k": 3})
         {'lr': 'log', 'm': 'linear'}
     """
-    from tuneflows.search.domains import Float, LogUniform
-
     scales = {}
     for name, value in flatten(config).items():
-        if isinstance(value, LogUniform):
+        if isinstance(value, LogUniform):  # QLogUniform too
             scales[name] = LOG
-        elif isinstance(value, Float):
+        elif isinstance(value, (Uniform, QUniform)):
             scales[name] = LINEAR
     return scales
 

@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from tuneflows.runs.trial_dirs import read_results, read_trial_dirs
+from tuneflows.recording.trial_dirs import read_results, read_trial_dirs
 
 #: ``events.json`` kinds drawn on the learning curves (a stop is an ending event
 #: marked ``early_stopped``).

@@ -3,11 +3,11 @@ curves of every trial with each decision marked, the parameter importances, and 
 metric against each parameter (log axes for log-uniform parameters).
 
 Plotly draws them (interactive HTML, which MLflow's artifact view shows); the numbers
-behind them are :mod:`~tuneflows.insight.importances`' and
-:mod:`~tuneflows.insight.histories`'.
+behind them are :mod:`~tuneflows.recording.pictures.importances`' and
+:mod:`~tuneflows.recording.pictures.histories`'.
 
 Example:
-    >>> from tuneflows.insight.histories import Decision, TrialHistory
+    >>> from tuneflows.recording.pictures.histories import Decision, TrialHistory
     >>> trials = [TrialHistory("a", "1_lr=0.1", {"lr": 0.1}, "TERMINATED", [(1, 0.5), (2, 0.7)],
     ...                        [Decision("stop", 2, "rung 2")], ended_at=2.0),
     ...           TrialHistory("b", "2_lr=0.01", {"lr": 0.01}, "TERMINATED", [(1, 0.6)],
@@ -23,8 +23,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
-from tuneflows.insight.histories import TrialHistory
-from tuneflows.insight.importances import category
+from tuneflows.recording.pictures.histories import TrialHistory
+from tuneflows.recording.pictures.importances import category
 from tuneflows.recording.trial_files import flatten
 
 if TYPE_CHECKING:
