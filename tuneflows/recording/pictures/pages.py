@@ -44,6 +44,8 @@ class Pictures:
         log_params: The parameters drawn on log axes.
         files: The pages written (names in the directory).
         trials: How many trials were drawn; ``ended``: how many had ended.
+        mlflow_run_id: The MLflow parent run they were logged to (None: not logged).
+        mlflow_experiment_id: Its MLflow experiment.
     """
 
     metric: str
@@ -53,6 +55,8 @@ class Pictures:
     files: list[str] = field(default_factory=list)
     trials: int = 0
     ended: int = 0
+    mlflow_run_id: Optional[str] = None
+    mlflow_experiment_id: Optional[str] = None
 
     def to_json(self) -> str:
         """As ``importances.json`` holds it."""

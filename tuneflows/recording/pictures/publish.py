@@ -3,7 +3,7 @@ pages and ``importances.json`` (:func:`~tuneflows.recording.pictures.pages.write
 ``<run dir>/pictures/``, then logs them to the experiment's MLflow parent run as
 artifacts under ``pictures/`` and the importances as metrics ``importance.<parameter>``
 (step: how many trials had ended, so the metric's history shows the importances
-settle). Runs at a lower CPU priority than the trials.
+settle). While trials run, it runs at a lower CPU priority than they do.
 
 Usage: ``python -m tuneflows.recording.pictures.publish '<job as JSON>'``
 (:class:`PicturesJob`).
@@ -16,12 +16,14 @@ import logging
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional, Sequence
 
+from tuneflows.recording.mlflow.limits import writer_http_settings
+from tuneflows.recording.mlflow.names import MlflowNames
 from tuneflows.recording.mlflow.runs import parent_run, tracking_client
 from tuneflows.recording.pictures.histories import read_histories
-from tuneflows.recording.pictures.pages import IMPORTANCES_FILE, write_pictures
+from tuneflows.recording.pictures.pages import IMPORTANCES_FILE, Pictures, write_pictures
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class PicturesJob:
         experiment_name: The MLflow experiment.
         experiment_id: The tuneflows experiment id (tags its parent run).
         tracking_uri: The MLflow store.
+        nice: How much lower than the driver's the child's CPU priority is (while
+            trials run, they come first).
     """
 
     run_dir: str
@@ -52,6 +56,7 @@ class PicturesJob:
     experiment_id: str
     tracking_uri: str
     scales: dict[str, str] = field(default_factory=dict)
+    nice: int = 0
 
     @property
     def directory(self) -> str:
@@ -63,56 +68,49 @@ class PicturesJob:
         return json.dumps(asdict(self))
 
 
-def publish(job: PicturesJob) -> dict[str, Any]:
+def publish(job: PicturesJob) -> Pictures:
     """Draws the pictures and logs them to the parent run.
 
     Returns:
-        What was made: ``importances.json``'s content plus the parent run's id and the
-        MLflow experiment's id (also written back to ``importances.json``).
+        What was made, with the parent run's id and the MLflow experiment's id when it
+        was logged (as ``importances.json`` holds it).
     """
     made = write_pictures(read_histories(job.run_dir, job.metric), job.metric, job.mode,
                           job.directory, job.scales)
-    record = asdict(made)
-    run = _parent_run(job)
-    if run is not None:
-        record.update(mlflow_run_id=run.info.run_id, mlflow_experiment_id=run.info.experiment_id)
-        with open(os.path.join(job.directory, IMPORTANCES_FILE), "w") as f:
-            json.dump(record, f, indent=2)
-        _log(job, run.info.run_id, made.importances, made.ended)
-    return record
-
-
-def _parent_run(job: PicturesJob) -> Any:
     try:
-        return parent_run(tracking_client(job.tracking_uri), job.experiment_name,
-                          job.experiment_id)
-    except ValueError as exc:  # not created yet, or the store is gone: files only
+        client = tracking_client(job.tracking_uri)
+        run = parent_run(client, job.experiment_name, job.experiment_id)
+    except ValueError as exc:  # no parent run (yet): the files only
         logger.warning("The pictures were not logged to MLflow: %s", exc)
-        return None
+        return made
+    made = replace(made, mlflow_run_id=run.info.run_id,
+                   mlflow_experiment_id=run.info.experiment_id)
+    with open(os.path.join(job.directory, IMPORTANCES_FILE), "w") as f:
+        f.write(made.to_json())
+    client.log_artifacts(run.info.run_id, job.directory, ARTIFACT_DIR)
+    _log_importances(client, run.info.run_id, made)
+    return made
 
 
-def _log(job: PicturesJob, run_id: str, importances: dict[str, float], ended: int) -> None:
+def _log_importances(client: Any, run_id: str, made: Pictures) -> None:
     from mlflow.entities import Metric
-    from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=job.tracking_uri)
-    client.log_artifacts(run_id, job.directory, ARTIFACT_DIR)
     stamp = int(time.time() * 1000)
-    metrics = [Metric(f"{IMPORTANCE_PREFIX}{name}", share, stamp, ended)
-               for name, share in importances.items()]
-    if metrics:
-        client.log_batch(run_id, metrics=metrics)
+    named = MlflowNames().metrics({f"{IMPORTANCE_PREFIX}{name}": share
+                                   for name, share in made.importances.items()})
+    if named:
+        client.log_batch(run_id, metrics=[Metric(key, share, stamp, made.ended)
+                                          for key, share in named.items()])
 
 
 def main(argv: Sequence[str]) -> Optional[int]:
     """Entry point: one argument, the job as JSON; prints the record as JSON."""
+    os.environ.update(writer_http_settings(os.environ))  # bounded waits on a dead server
     logging.basicConfig(level=logging.WARNING, format="tuneflows pictures: %(message)s")
-    try:
-        os.nice(10)  # the trials come first
-    except OSError:
-        pass
-    record = publish(PicturesJob(**json.loads(argv[0])))
-    print(json.dumps(record))
+    job = PicturesJob(**json.loads(argv[0]))
+    if job.nice:
+        os.nice(job.nice)
+    print(json.dumps(asdict(publish(job))))
     return 0
 
 

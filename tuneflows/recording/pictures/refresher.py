@@ -5,7 +5,8 @@ starts the pictures' child process (:mod:`~tuneflows.recording.pictures.publish`
 its files are written, waiting at most ``TUNEFLOWS_PICTURES_DEADLINE_S``.
 
 ``TUNEFLOWS_PICTURES=0`` turns the pictures off. The child's CPU is its own (another
-process, at a lower priority), so the experiment loop never shares the GIL with it.
+process, at a lower priority while trials run), so the experiment loop never shares the
+GIL with it.
 
 Example:
     >>> refresher = PicturesRefresher(job)      # doctest: +SKIP
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any, Optional
 
 from tuneflows.recording.mlflow.store import tracking_uri_for
@@ -38,6 +40,8 @@ INTERVAL_ENV = "TUNEFLOWS_PICTURES_INTERVAL_S"
 DEADLINE_ENV = "TUNEFLOWS_PICTURES_DEADLINE_S"
 DEFAULT_INTERVAL_S = 120.0
 DEFAULT_DEADLINE_S = 60.0
+#: The refreshes while trials run yield the CPU to them (``nice``).
+RUNNING_NICE = 10
 
 
 def pictures_enabled() -> bool:
@@ -99,21 +103,22 @@ class PicturesRefresher:
         deadline = time.monotonic() + self.deadline_s
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
-        return self._refresh(deadline) if draw else None
+        return self._refresh(self.job, deadline) if draw else None
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             if self._changed:
                 self._changed = False
-                self._refresh(time.monotonic() + max(self.interval_s, self.deadline_s))
+                self._refresh(replace(self.job, nice=RUNNING_NICE),
+                              time.monotonic() + max(self.interval_s, self.deadline_s))
 
-    def _refresh(self, deadline: float) -> Optional[dict[str, Any]]:
+    def _refresh(self, job: PicturesJob, deadline: float) -> Optional[dict[str, Any]]:
         with self._lock:
             started = time.monotonic()
             try:
                 child = subprocess.Popen(
                     [sys.executable, "-m", "tuneflows.recording.pictures.publish",
-                     self.job.to_json()], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                     job.to_json()], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                     text=True)
             except OSError as exc:
                 logger.warning("The pictures of %r were not made: %s", self.job.experiment_name,
