@@ -156,3 +156,29 @@ def test_analysis_ranks_the_parameter_that_matters_first(tmp_path):
     assert list(importances)[0] == "lr"
     with pytest.raises(ValueError, match="No metric"):
         Analysis(str(tmp_path)).importances()
+
+
+def test_the_child_draws_each_job_and_the_end_waits_at_most_the_deadline(tmp_path, caplog,
+                                                                           monkeypatch):
+    from tuneflows.recording.pictures.publish import PicturesJob
+    from tuneflows.recording.pictures.refresher import PicturesRefresher
+
+    configs, values = objective_trials(n=30)
+    for i, (config, value) in enumerate(zip(configs, values)):
+        write_trial(str(tmp_path / "run"), f"t{i:02d}", config,
+                    [{"training_iteration": 1, "acc": value}],
+                    [{"event": "terminated", "iteration": 1, "reason": "done", "time": i}])
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    job = PicturesJob(str(tmp_path / "run"), "acc", "max", "exp", "x",
+                      "http://127.0.0.1:9", {"lr": "log"})  # a store that is down: files only
+    refresher = PicturesRefresher(job, interval_s=3600)
+    refresher.start()
+    made = refresher.finish()
+    assert list(made["importances"])[0] == "lr" and made["mlflow_run_id"] is None
+    assert sorted(os.listdir(tmp_path / "run" / "pictures")) == sorted([*PAGES, IMPORTANCES_FILE])
+    assert refresher.finish() is None  # the child has ended
+
+    slow = PicturesRefresher(job, interval_s=3600, deadline_s=0.001)
+    slow.start()
+    assert slow.finish() is None
+    assert "longer than the deadline (TUNEFLOWS_PICTURES_DEADLINE_S)" in caplog.text

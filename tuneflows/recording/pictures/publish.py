@@ -1,12 +1,18 @@
-"""The pictures' child process: reads a run directory's trial files, writes the picture
-pages and ``importances.json`` (:func:`~tuneflows.recording.pictures.pages.write_pictures`) into
-``<run dir>/pictures/``, then logs them to the experiment's MLflow parent run as
-artifacts under ``pictures/`` and the importances as metrics ``importance.<parameter>``
-(step: how many trials had ended, so the metric's history shows the importances
-settle). While trials run, it runs at a lower CPU priority than they do.
+"""The pictures' child process: for each job it is sent, reads the run directory's trial
+files, writes the picture pages and ``importances.json``
+(:func:`~tuneflows.recording.pictures.pages.write_pictures`) into ``<run dir>/pictures/``,
+then logs them to the experiment's MLflow parent run as artifacts under ``pictures/``
+and the importances as metrics ``importance.<parameter>`` (step: how many trials had
+ended, so the metric's history shows the importances settle).
 
-Usage: ``python -m tuneflows.recording.pictures.publish '<job as JSON>'``
-(:class:`PicturesJob`).
+It is started with the experiment and serves until its input closes (the driver ended
+it, or died), so its imports (Optuna, scikit-learn, plotly, MLflow: ≈ 2–3 s of CPU) and
+its MLflow client are paid once, not at the end of the run; it runs at a lower CPU
+priority than the trials.
+
+Usage: ``python -m tuneflows.recording.pictures.publish NICE``, then one job a line on
+standard input (:class:`PicturesJob` as JSON); it answers each with a line of JSON
+(:class:`~tuneflows.recording.pictures.pages.Pictures`, or ``{"error": ...}``).
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, TextIO
 
 from tuneflows.recording.mlflow.limits import writer_http_settings
 from tuneflows.recording.mlflow.names import MlflowNames
@@ -45,8 +52,6 @@ class PicturesJob:
         experiment_name: The MLflow experiment.
         experiment_id: The tuneflows experiment id (tags its parent run).
         tracking_uri: The MLflow store.
-        nice: How much lower than the driver's the child's CPU priority is (while
-            trials run, they come first).
     """
 
     run_dir: str
@@ -56,7 +61,6 @@ class PicturesJob:
     experiment_id: str
     tracking_uri: str
     scales: dict[str, str] = field(default_factory=dict)
-    nice: int = 0
 
     @property
     def directory(self) -> str:
@@ -68,8 +72,12 @@ class PicturesJob:
         return json.dumps(asdict(self))
 
 
-def publish(job: PicturesJob) -> Pictures:
+def publish(job: PicturesJob, clients: Optional[dict[str, Any]] = None) -> Pictures:
     """Draws the pictures and logs them to the parent run.
+
+    Args:
+        job: What to draw and where to log it.
+        clients: MLflow clients by tracking URI, kept between jobs.
 
     Returns:
         What was made, with the parent run's id and the MLflow experiment's id when it
@@ -77,19 +85,22 @@ def publish(job: PicturesJob) -> Pictures:
     """
     made = write_pictures(read_histories(job.run_dir, job.metric), job.metric, job.mode,
                           job.directory, job.scales)
+    clients = {} if clients is None else clients
     try:
-        client = tracking_client(job.tracking_uri)
+        client = clients.get(job.tracking_uri) or tracking_client(job.tracking_uri)
+        clients[job.tracking_uri] = client
         run = parent_run(client, job.experiment_name, job.experiment_id)
-    except ValueError as exc:  # no parent run (yet): the files only
-        logger.warning("The pictures were not logged to MLflow: %s", exc)
+        logged = replace(made, mlflow_run_id=run.info.run_id,
+                         mlflow_experiment_id=run.info.experiment_id)
+        with open(os.path.join(job.directory, IMPORTANCES_FILE), "w") as f:
+            f.write(logged.to_json())
+        client.log_artifacts(run.info.run_id, job.directory, ARTIFACT_DIR)
+        _log_importances(client, run.info.run_id, logged)
+    except Exception as exc:  # noqa: BLE001 - no parent run (yet), a store down: files only
+        logger.warning("The pictures were not logged to MLflow: %s: %s", type(exc).__name__,
+                       exc)
         return made
-    made = replace(made, mlflow_run_id=run.info.run_id,
-                   mlflow_experiment_id=run.info.experiment_id)
-    with open(os.path.join(job.directory, IMPORTANCES_FILE), "w") as f:
-        f.write(made.to_json())
-    client.log_artifacts(run.info.run_id, job.directory, ARTIFACT_DIR)
-    _log_importances(client, run.info.run_id, made)
-    return made
+    return logged
 
 
 def _log_importances(client: Any, run_id: str, made: Pictures) -> None:
@@ -103,14 +114,26 @@ def _log_importances(client: Any, run_id: str, made: Pictures) -> None:
                                           for key, share in named.items()])
 
 
-def main(argv: Sequence[str]) -> Optional[int]:
-    """Entry point: one argument, the job as JSON; prints the record as JSON."""
+def serve(jobs: Iterable[str], answer: TextIO) -> None:
+    """Answers each job (a line of JSON) with a line of JSON, until ``jobs`` ends."""
+    clients: dict[str, Any] = {}
+    for line in jobs:
+        try:
+            reply = asdict(publish(PicturesJob(**json.loads(line)), clients))
+        except Exception as exc:  # noqa: BLE001 - told to the driver, which warns
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        answer.write(json.dumps(reply) + "\n")
+        answer.flush()
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point: ``NICE`` (how much lower its CPU priority is than the driver's)."""
     os.environ.update(writer_http_settings(os.environ))  # bounded waits on a dead server
     logging.basicConfig(level=logging.WARNING, format="tuneflows pictures: %(message)s")
-    job = PicturesJob(**json.loads(argv[0]))
-    if job.nice:
-        os.nice(job.nice)
-    print(json.dumps(asdict(publish(job))))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which ends it
+    if argv and int(argv[0]):
+        os.nice(int(argv[0]))
+    serve(sys.stdin, sys.stdout)
     return 0
 
 

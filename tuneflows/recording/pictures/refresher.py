@@ -1,12 +1,13 @@
-"""Keeps an experiment's pictures fresh without holding up a round: a driver thread
-starts the pictures' child process (:mod:`~tuneflows.recording.pictures.publish`) every
-``TUNEFLOWS_PICTURES_INTERVAL_S`` seconds while trials end (one child at a time), and
-:meth:`PicturesRefresher.finish` runs it once more when the experiment has ended and
-its files are written, waiting at most ``TUNEFLOWS_PICTURES_DEADLINE_S``.
+"""Keeps an experiment's pictures fresh without holding up a round: the pictures' child
+process (:mod:`~tuneflows.recording.pictures.publish`) starts with the experiment, a
+driver thread sends it a job every ``TUNEFLOWS_PICTURES_INTERVAL_S`` seconds while
+trials end, and :meth:`PicturesRefresher.finish` sends the last one when the experiment
+has ended and its files are written, waiting at most ``TUNEFLOWS_PICTURES_DEADLINE_S``
+for it, then ends the child.
 
 ``TUNEFLOWS_PICTURES=0`` turns the pictures off. The child's CPU is its own (another
-process, at a lower priority while trials run), so the experiment loop never shares the
-GIL with it.
+process, at a lower priority), so the experiment loop never shares the GIL with it; the
+child ends when its input closes, so it never outlives the driver.
 
 Example:
     >>> refresher = PicturesRefresher(job)      # doctest: +SKIP
@@ -22,11 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import select
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from typing import Any, Optional
 
 from tuneflows.recording.mlflow.store import tracking_uri_for
@@ -40,8 +41,8 @@ INTERVAL_ENV = "TUNEFLOWS_PICTURES_INTERVAL_S"
 DEADLINE_ENV = "TUNEFLOWS_PICTURES_DEADLINE_S"
 DEFAULT_INTERVAL_S = 120.0
 DEFAULT_DEADLINE_S = 60.0
-#: The refreshes while trials run yield the CPU to them (``nice``).
-RUNNING_NICE = 10
+#: How much lower the child's CPU priority is than the driver's: the trials come first.
+CHILD_NICE = 10
 
 
 def pictures_enabled() -> bool:
@@ -61,7 +62,7 @@ def _seconds(name: str, default: float) -> float:
 
 
 class PicturesRefresher:
-    """Starts the pictures' child process now and then, and once at the end.
+    """Runs the pictures' child process and sends it jobs now and then, and once at the end.
 
     Args:
         job: What to draw and where to log it.
@@ -78,11 +79,20 @@ class PicturesRefresher:
         self.deadline_s = deadline_s or _seconds(DEADLINE_ENV, DEFAULT_DEADLINE_S)
         self._changed = False
         self._stop = threading.Event()
-        self._lock = threading.Lock()  # one child at a time
+        self._lock = threading.Lock()  # one job at a time
+        self._child: Optional[subprocess.Popen] = None
         self._thread: Optional[threading.Thread] = None
 
     def start(self) -> None:
-        """Starts the refreshing thread."""
+        """Starts the child (its imports overlap the experiment) and the refreshing thread."""
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "tuneflows.recording.pictures.publish", str(CHILD_NICE)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        except OSError as exc:
+            logger.warning("The pictures of %r will not be made: %s", self.job.experiment_name,
+                           exc)
+            return
         self._thread = threading.Thread(target=self._loop, name="tuneflows-pictures",
                                         daemon=True)
         self._thread.start()
@@ -92,8 +102,8 @@ class PicturesRefresher:
         self._changed = True
 
     def finish(self, draw: bool = True) -> Optional[dict[str, Any]]:
-        """Stops refreshing and (unless not ``draw``) draws the pictures of the ended
-        experiment.
+        """Stops refreshing, (unless not ``draw``) draws the pictures of the ended
+        experiment, and ends the child.
 
         Returns:
             What the child made (``importances``, ``files``, ``mlflow_run_id``...), or
@@ -101,48 +111,52 @@ class PicturesRefresher:
         """
         self._stop.set()
         deadline = time.monotonic() + self.deadline_s
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
-        return self._refresh(self.job, deadline) if draw else None
+        made = self._refresh(deadline) if draw else None
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.stdin.close()  # the child's input ends: it exits
+            try:
+                child.wait(max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            child.stdout.close()
+        return made
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             if self._changed:
                 self._changed = False
-                self._refresh(replace(self.job, nice=RUNNING_NICE),
-                              time.monotonic() + max(self.interval_s, self.deadline_s))
+                self._refresh(time.monotonic() + max(self.interval_s, self.deadline_s))
 
-    def _refresh(self, job: PicturesJob, deadline: float) -> Optional[dict[str, Any]]:
+    def _refresh(self, deadline: float) -> Optional[dict[str, Any]]:
+        """Sends the job and waits for the child's answer until ``deadline``; a child
+        that misses it is killed (no later pictures)."""
         with self._lock:
-            started = time.monotonic()
-            try:
-                child = subprocess.Popen(
-                    [sys.executable, "-m", "tuneflows.recording.pictures.publish",
-                     job.to_json()], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                    text=True)
-            except OSError as exc:
-                logger.warning("The pictures of %r were not made: %s", self.job.experiment_name,
-                               exc)
+            child, name = self._child, self.job.experiment_name
+            if child is None or child.poll() is not None:
                 return None
             try:
-                out, err = child.communicate(timeout=max(0.1, deadline - started))
-            except subprocess.TimeoutExpired:
+                child.stdin.write(self.job.to_json() + "\n")
+                child.stdin.flush()
+                ready, _, _ = select.select([child.stdout], [], [],
+                                            max(0.0, deadline - time.monotonic()))
+                line = child.stdout.readline() if ready else ""
+            except (OSError, ValueError) as exc:
+                line, ready = "", [exc]
+            if not line:
                 child.kill()
-                child.communicate()
-                logger.warning("The pictures of %r took longer than %.0f s and were not "
-                               "made (%s).", self.job.experiment_name, deadline - started,
-                               DEADLINE_ENV)
+                self._child = None
+                logger.warning("The pictures of %r were not made: %s", name,
+                               "the pictures' process stopped" if ready else
+                               f"they took longer than the deadline ({DEADLINE_ENV})")
                 return None
-            if child.returncode != 0:
-                logger.warning("The pictures of %r were not made: %s", self.job.experiment_name,
-                               (err.strip().splitlines() or ["exit code %d" % child.returncode])[-1])
-                return None
-            logger.debug("Pictures of %r made in %.1f s.", self.job.experiment_name,
-                         time.monotonic() - started)
-            try:
-                return json.loads(out.strip().splitlines()[-1])
-            except (ValueError, IndexError):
-                return None
+        made = json.loads(line)
+        if "error" in made:
+            logger.warning("The pictures of %r were not made: %s", name, made["error"])
+            return None
+        return made
 
 
 def pictures_for(experiment: Any, experiment_id: str, metric: Optional[str],
