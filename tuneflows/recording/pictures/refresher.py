@@ -111,6 +111,11 @@ class PicturesRefresher:
         """
         self._stop.set()
         deadline = time.monotonic() + self.deadline_s
+        if draw and self._child is not None:
+            try:  # no trial is left to yield to (allowed where the driver may raise priority)
+                os.setpriority(os.PRIO_PROCESS, self._child.pid, os.getpriority(os.PRIO_PROCESS, 0))
+            except (OSError, AttributeError):
+                pass
         made = self._refresh(deadline) if draw else None
         with self._lock:
             child, self._child = self._child, None
