@@ -21,6 +21,7 @@ from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.tensorboard_files import TensorBoardLog
 from tuneflows.recording.trial_files import TrialFiles, error_file
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.trial import Trial
 from tuneflows.model.codes import EventKind
 
@@ -120,8 +121,7 @@ class ExperimentRecorder:
                      tags: Optional[Mapping[str, Any]] = None) -> None:
         """The trial ended (its status is final): event (marked ``early_stopped`` when a
         scheduler or client stopped it), MLflow status, status block."""
-        stopped = {"early_stopped": True} if (trial.last_result or {}).get("early_stopped") \
-            else {}
+        stopped = {EARLY_STOPPED: True} if (trial.last_result or {}).get(EARLY_STOPPED) else {}
         self.on_event(trial, EventKind(trial.status.lower()), reason, **stopped)
         self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
                             dict(trial.last_result or {}))

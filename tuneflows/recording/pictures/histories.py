@@ -19,11 +19,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from tuneflows.model.codes import EventKind
 from tuneflows.recording.trial_dirs import read_results, read_trial_dirs
+from tuneflows.result import EARLY_STOPPED
 
 #: ``events.json`` kinds drawn on the learning curves (a stop is an ending event
 #: marked ``early_stopped``).
-MARKED_EVENTS = ("pause", "perturb", "restart")
+MARKED_EVENTS = (EventKind.PAUSE, EventKind.PERTURB, EventKind.RESTART)
 STOP = "stop"
 
 
@@ -107,8 +109,8 @@ def _add_events(history: TrialHistory, path: str) -> None:
         iteration = int(event.get("iteration") or 0)
         reason = str(event.get("reason", ""))
         if kind in MARKED_EVENTS:
-            history.decisions.append(Decision(kind, iteration, reason))
-        elif kind in ("terminated", "error"):
+            history.decisions.append(Decision(str(kind), iteration, reason))
+        elif kind in (EventKind.TERMINATED, EventKind.ERROR):
             history.ended_at = float(event.get("time") or 0.0)
-            if kind == "terminated" and event.get("early_stopped"):
+            if kind == EventKind.TERMINATED and event.get(EARLY_STOPPED):
                 history.decisions.append(Decision(STOP, iteration, reason))

@@ -152,6 +152,7 @@ class PicturesRefresher:
                 line, ready = "", [exc]
             if not line:
                 child.kill()
+                child.wait()
                 self._child = None
                 logger.warning("The pictures of %r were not made: %s", name,
                                "the pictures' process stopped" if ready else
