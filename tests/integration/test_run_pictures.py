@@ -59,7 +59,8 @@ def prefect_artifacts(name):
     return asyncio.run(read())
 
 
-def test_a_run_is_explained_in_pictures_and_importances(tune_env, capsys):
+def test_a_run_is_explained_in_pictures_and_importances(tune_env, capsys, monkeypatch):
+    monkeypatch.setenv("TUNEFLOWS_PICTURES", "1")  # the default; the suite turns it off
     name = f"pictures_{uuid.uuid4().hex[:6]}"
     trials = tuneflows.run_experiments({name: {
         "run": climb, "stop": {"training_iteration": 6},
@@ -75,7 +76,8 @@ def test_a_run_is_explained_in_pictures_and_importances(tune_env, capsys):
     experiment = client.get_experiment_by_name(name)
     [parent] = client.search_runs([experiment.experiment_id],
                                   filter_string="tags.`tuneflows.experiment_id` LIKE '%'")
-    files = {os.path.basename(f.path) for f in client.list_artifacts(parent.info.run_id, "pictures")}
+    files = {os.path.basename(f.path)
+             for f in client.list_artifacts(parent.info.run_id, "pictures")}
     assert files == PAGES
     metrics = parent.data.metrics
     assert metrics["importance.lr"] > metrics["importance.noise"]
