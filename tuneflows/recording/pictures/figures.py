@@ -162,7 +162,8 @@ def metric_by_parameter(trials: Sequence[TrialHistory], metric: str,
         if col == 0:
             fig.update_yaxes(title_text=metric, row=row + 1, col=col + 1)
     fig.update_layout(title=f"{metric} against each parameter ({len(ended)} ended trials)",
-                      height=max(380, 320 * rows), **_LAYOUT)
+                      height=max(380, 320 * rows),
+                      **{**_LAYOUT, "margin": {**_LAYOUT["margin"], "t": 90}})  # room for titles
     return fig
 
 
