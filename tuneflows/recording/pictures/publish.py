@@ -114,6 +114,16 @@ def _log_importances(client: Any, run_id: str, made: Pictures) -> None:
                                           for key, share in named.items()])
 
 
+def warm_up() -> None:
+    """Imports what a job needs (Optuna and scikit-learn, plotly, MLflow's client), so
+    the first job, often the last one at the end of a run, does not pay for it."""
+    import mlflow.tracking  # noqa: F401
+    import optuna.importance  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import plotly.subplots  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+
 def serve(jobs: Iterable[str], answer: TextIO) -> None:
     """Answers each job (a line of JSON) with a line of JSON, until ``jobs`` ends."""
     clients: dict[str, Any] = {}
@@ -133,6 +143,7 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the driver, which ends it
     if argv and int(argv[0]):
         os.nice(int(argv[0]))
+    warm_up()
     serve(sys.stdin, sys.stdout)
     return 0
 
