@@ -26,6 +26,7 @@ from tuneflows.orchestration.views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow.limits import mlflow_deadline_s
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
+from tuneflows.recording.pictures.refresher import pictures_for
 from tuneflows.orchestration.resume import restore_experiment
 from tuneflows.runs.run_dirs import write_run_file
 from tuneflows.services.startup_timeline import mark
@@ -118,8 +119,12 @@ class ExperimentLoop:
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)
-        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports)
+        pictures = pictures_for(exp, self.experiment_id, self.views.metric, self.views.mode)
+        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports,
+                                            pictures)
         await self.views.reports.start()
+        if pictures is not None:
+            pictures.start()
         if self._resume_state is not None:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
                                self.request.errored_only)
@@ -224,8 +229,12 @@ class ExperimentLoop:
                 gaps = await asyncio.to_thread(self._recorder.on_experiment_end, status,
                                                list(self.trials.values()))
                 self.views.note_mlflow_gaps(gaps)
+                pictures = self._recorder.pictures
+                if pictures is not None:  # drawn from the trial files, all written now
+                    self.views.note_pictures(await asyncio.to_thread(
+                        pictures.finish, status != "KILLED"))
                 await self.views.reports.finish(self.views.summary_facts(status))
-        self._recorder.show_where_to_look(self.views.where_to_look())
+        self._recorder.show_where_to_look(self.views.closing_lines())
 
     def _persist(self, force: bool = False) -> None:
         """Saves the experiment state (throttled unless ``force``)."""

@@ -24,11 +24,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Coroutine, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Coroutine, Mapping, Optional, Sequence
 
 from tuneflows.recording.experiment_report import (
-    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
+    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_text,
+    summary_markdown,
 )
 from tuneflows.services.prefect_limits import PrefectOutage
 from tuneflows.trial import ERROR, Trial
@@ -49,6 +50,7 @@ class ReportSettings:
         interval_s: Least seconds between two leaderboard versions while running.
         progress_interval_s: Least seconds between two progress updates.
         max_rows: Most rows of a leaderboard (the best trials).
+        stop: The experiment's stop criteria (a trial's iteration budget).
     """
 
     metric: Optional[str]
@@ -57,6 +59,7 @@ class ReportSettings:
     interval_s: float = 10.0
     progress_interval_s: float = 2.0
     max_rows: int = 200
+    stop: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PrefectReports:
@@ -105,7 +108,7 @@ class PrefectReports:
         self._progress_id = await self._write(
             "progress", acreate_progress_artifact(
                 progress_percent(ended, total), key=self.keys["progress"],
-                description=self._progress_text(ended, total)))
+                description=self._progress_text()))
         self._board_changed = True
         self._writer = asyncio.ensure_future(self._keep_up())
 
@@ -183,16 +186,16 @@ class PrefectReports:
         ended, total = self._counts()
         percent = 100.0 if final else progress_percent(ended, total)
         await self._write("progress", aupdate_progress_artifact(
-            self._progress_id, percent, description=self._progress_text(ended, total)))
+            self._progress_id, percent, description=self._progress_text()))
 
     def _counts(self) -> tuple[int, int]:
         trials = list(self._trials())
         ended = sum(1 for t in trials if t.is_finished())
         return ended, max(len(trials), self._budget() or 0)
 
-    @staticmethod
-    def _progress_text(ended: int, total: int) -> str:
-        return f"{ended} of {total} trials ended"
+    def _progress_text(self) -> str:
+        return progress_text(list(self._trials()), self._budget() or 0, self.settings.rule,
+                             self.settings.stop)
 
 
 class BoundedWrites:

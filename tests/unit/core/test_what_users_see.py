@@ -17,6 +17,7 @@ from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import round_report
 from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, iteration_budget, leaderboard_rows, progress_percent,
+    progress_text,
     summary_markdown,
 )
 from tuneflows.recording.prefect_reports import BoundedWrites
@@ -72,9 +73,10 @@ def test_leaderboard_is_best_first_in_either_mode_with_ties_to_fewer_iterations(
     rows = leaderboard_rows(trials, "acc", "max", "ASHA")
     assert [r["trial_id"] for r in rows[:3]] == ["x_00002", "x_00001", "x_00000"]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
-    assert rows[0] == {"rank": 1, "trial": "train_2_lr=0.2", "trial_id": "x_00002",
+    assert rows[0] == {"lr": 0.2, "m/d": 2, "rank": 1, "trial": "train_2_lr=0.2", "acc": 0.9,
                        "status": TERMINATED, "outcome": "completed", "reason": "",
-                       "iterations": 4, "acc": 0.9, "config": "lr=0.2, m/d=2"}
+                       "iterations": 4, "trial_id": "x_00002"}
+    assert list(rows[0])[:2] == ["lr", "m/d"]  # the config's parameters come first
     # no metric value (an error, NaN): last, and JSON-safe
     assert {r["trial_id"] for r in rows[3:]} == {"x_00003", "x_00004"}
     assert all(r["acc"] is None for r in rows[3:])
@@ -82,6 +84,22 @@ def test_leaderboard_is_best_first_in_either_mode_with_ties_to_fewer_iterations(
     assert [r["trial_id"] for r in low_first[:3]] == ["x_00000", "x_00002", "x_00001"]
     stopped = leaderboard_rows([trial(5, acc=0.1, stopped=True, reason="r")], "acc", "max", "PBT")
     assert (stopped[0]["outcome"], stopped[0]["reason"]) == ("stopped early by PBT", "r")
+
+
+def test_leaderboard_numbers_have_four_significant_digits():
+    t = Trial("t", "0", {"lr": 0.000123456789, "rank": 3, "opt": [1, 2]}, "f", "",
+              status=TERMINATED, last_result={"acc": 0.987654321, "training_iteration": 2})
+    [row] = leaderboard_rows([t], "acc", "max", "FIFO")
+    assert (row["lr"], row["acc"], row["config/rank"], row["opt"]) == (0.0001235, 0.9877, 3,
+                                                                       "[1, 2]")
+
+
+def test_progress_counts_trials_by_state_and_iterations_against_the_budget():
+    trials = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=1, stopped=True),
+              trial(2, status=RUNNING, acc=0.5, iterations=4), trial(3, status=PENDING)]
+    assert progress_text(trials, 6, "ASHA", {"training_iteration": 9}) == (
+        "2 of 6 trials ended (1 completed, 1 stopped early); 1 running, 1 pending, 2 to come"
+        " · 14 of 54 iterations (26 %)")
 
 
 def test_a_metric_named_like_a_column_keeps_both():
@@ -114,6 +132,13 @@ def test_summary_names_best_config_counts_budget_and_where_to_look():
     assert "11 iterations spent of 36 without early stopping (4 trials × 9): 69 % saved." in text
     assert text.endswith("## Where to look\n- Logdir: `/r`\n"
                          "- MLflow: `mlflow ui --backend-store-uri sqlite:////r/m.db`\n")
+    pictured = summary_markdown(trials, SummaryFacts(
+        "exp", "acc", "max", "ASHA", importances={"lr": 0.91234, "m/d": 0.08766},
+        pictures=["[MLflow parent run](http://127.0.0.1:5000/#/experiments/1/runs/ab)"]))
+    assert ("## Parameter importances for acc (fANOVA)\n\n| parameter | importance |\n|---|---|\n"
+            "| lr | 0.912 |\n| m/d | 0.088 |\n") in pictured
+    assert "## Pictures\n[MLflow parent run](http://127.0.0.1:5000/#/experiments/1/runs/ab)" \
+        in pictured
     none = summary_markdown([trial(0, status=PENDING)], SummaryFacts("e", "acc", "min", "FIFO",
                                                                        status="FAILED"))
     assert none.startswith("# e: 1 trials (FAILED)") and "none (no trial reported 'acc')" in none
