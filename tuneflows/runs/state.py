@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 from tuneflows.error import TuneError
@@ -88,7 +88,11 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 def encode_state(state: ExperimentState) -> bytes:
     """The state file's bytes (JSON)."""
-    return json.dumps(plain(asdict(state)), sort_keys=True).encode()
+    # asdict deep-copies every field: the two that list every trial (plain strings and
+    # ints) are copied once, by plain(), not twice.
+    data = asdict(replace(state, trial_order=[], rounds={}))
+    data.update(trial_order=state.trial_order, rounds=state.rounds)
+    return json.dumps(plain(data), sort_keys=True).encode()
 
 
 def save_state(experiment_dir: str, state: ExperimentState) -> None:
