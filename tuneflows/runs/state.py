@@ -88,10 +88,10 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 def encode_state(state: ExperimentState) -> bytes:
     """The state file's bytes (JSON)."""
-    # asdict deep-copies every field: the two that list every trial (plain strings and
-    # ints) are copied once, by plain(), not twice.
-    data = asdict(replace(state, trial_order=[], rounds={}))
-    data.update(trial_order=state.trial_order, rounds=state.rounds)
+    # asdict deep-copies every field; the trials' records (already plain data from
+    # ``Trial.to_dict``) and the two lists of every trial are copied once, by plain().
+    data = asdict(replace(state, trials=[], trial_order=[], rounds={}))
+    data.update(trials=state.trials, trial_order=state.trial_order, rounds=state.rounds)
     return json.dumps(plain(data), sort_keys=True).encode()
 
 
