@@ -4,6 +4,7 @@ walks over the trials, never seconds."""
 from __future__ import annotations
 
 import io
+import os
 from contextlib import redirect_stdout
 
 from tuneflows.recording.status_block import StatusDisplay
@@ -47,3 +48,50 @@ def test_a_quiet_board_never_walks_the_trials():
     for i in range(100):
         board.refresh(force=i % 2 == 0)
     assert walks == []
+
+
+def test_a_long_state_write_stretches_the_interval_to_the_next(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from tuneflows.runs import state_writer
+    from tuneflows.runs.checkpoint_store import CheckpointStore
+    from tuneflows.schedulers import FIFOScheduler
+    from tuneflows.search.variant_generator import BasicVariantGenerator
+    from tuneflows.spec import Experiment
+
+    clock, written = [100.0], []
+
+    def slow_save(directory, state):  # a write that takes 2 s on the fake clock
+        written.append(clock[0])
+        clock[0] += 2.0
+
+    monkeypatch.setattr(state_writer, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(state_writer, "save_state", slow_save)
+    experiment = Experiment("exp", lambda config, reporter: None, local_dir=str(tmp_path))
+    os.makedirs(experiment.dir)
+    scheduler, searcher = FIFOScheduler(), BasicVariantGenerator({})
+    writer = state_writer.StateWriter(experiment, "e1", scheduler, searcher, min_interval_s=0.5)
+    for _ in range(200):  # a decision every 0.5 s for 100 s
+        writer.write({}, CheckpointStore(), scheduler, searcher, False, {})
+        clock[0] += 0.5
+    gaps = {round(b - a, 1) for a, b in zip(written, written[1:])}
+    assert min(gaps) >= 2.0 * state_writer.WRITE_SHARE_INVERSE
+    assert len(written) <= 100 // (2 * state_writer.WRITE_SHARE_INVERSE) + 2
+
+
+def test_the_state_file_holds_nested_dataclasses_as_their_fields():
+    import json
+    from dataclasses import dataclass
+
+    from tuneflows.runs.state import ExperimentState, encode_state
+
+    @dataclass
+    class Rung:
+        milestone: int
+        scores: tuple
+
+    state = ExperimentState("e1", trial_order=["a"], rounds={"a": 1},
+                            scheduler_state={"rungs": [Rung(1, (0.5, 2))]})
+    data = json.loads(encode_state(state))
+    assert data["scheduler_state"] == {"rungs": [{"milestone": 1, "scores": [0.5, 2]}]}
+    assert data["trial_order"] == ["a"] and data["rounds"] == {"a": 1}
