@@ -64,7 +64,7 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "versions": versions}
 
 
-def _child_env(tmp_root: str, extra: dict[str, str], side: str) -> dict[str, str]:
+def child_env(tmp_root: str, extra: dict[str, str], side: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -90,7 +90,7 @@ def run_child(side: str, w: Workload, tmp_root: str, extra: dict[str, str],
            "--tmp-root", tmp_root]
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=_child_env(tmp_root, extra, side),
+        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(tmp_root, extra, side),
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             rc = proc.wait(timeout=timeout)

@@ -20,6 +20,10 @@ from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 
 QUIET, TABLE, RESULTS = 0, 1, 2
 
+#: Least seconds between two forced refreshes in a terminal (a trial's end shows at
+#: once unless trials end faster than this: rendering walks every trial).
+FORCED_GAP_S = 0.1
+
 #: Statuses in the order the block counts them.
 STATUS_ORDER = (RUNNING, PAUSED, PENDING, TERMINATED, ERROR)
 
@@ -55,11 +59,11 @@ def verbosity_level(verbose: Union[bool, int]) -> int:
 def column_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
     """The reported key each trial line shows (a display choice, not what the experiment
     is judged by): the experiment's metric, else a well-known one, else a stop key."""
+    if preferred and any(preferred in (t.last_result or ()) for t in trials):
+        return preferred  # found without collecting every trial's keys
     seen: set[str] = set()
     for trial in trials:
         seen.update((trial.last_result or {}).keys())
-    if preferred and preferred in seen:
-        return preferred
     for key in _METRIC_ABBREVIATIONS:
         if key in seen:
             return key
@@ -225,27 +229,43 @@ class StatusDisplay:
         """Whether anything shows (the level is above QUIET)."""
         return self.level > QUIET
 
-    def update(self, text: str, force: bool = False) -> None:
-        """Shows ``text``: in a terminal at most 4×/s (at once when ``force``), else at
-        most every ``interval_s`` so a log file is not flooded."""
+    def due(self, force: bool = False) -> bool:
+        """Whether :meth:`update` would show a block now: at most 4×/s in a terminal
+        (at once when ``force`` and the last refresh is :data:`FORCED_GAP_S` old), else
+        every ``interval_s``. A caller builds the block only when it is due, so its cost
+        (a walk over every trial) is paid on a clock, never per trial event.
+
+        Example:
+            >>> StatusDisplay(verbose=0).due(), StatusDisplay(verbose=1).due()
+            (False, True)
+        """
         if not self.verbose:
-            return
-        now = time.monotonic()
+            return False
+        if self._last is None:
+            return True
+        since = time.monotonic() - self._last
         if self._is_tty:
+            return since >= (FORCED_GAP_S if force else 0.25)
+        return since >= self.interval_s
+
+    def update(self, text: str, force: bool = False) -> None:
+        """Shows ``text`` when :meth:`due`: in a terminal at most 4×/s (forced: at most
+        every :data:`FORCED_GAP_S`), else at most every ``interval_s`` so a log file is
+        not flooded."""
+        if not self.due(force):
+            return
+        if self._is_tty:
+            from rich.text import Text
+
             if self._live is None:
                 from rich.live import Live
-                from rich.text import Text
 
                 self._live = Live(Text(text), auto_refresh=False, transient=False)
                 self._live.start()
-            if force or self._last is None or now - self._last >= 0.25:
-                from rich.text import Text
-
-                self._live.update(Text(text), refresh=True)
-                self._last = now
-        elif self._last is None or now - self._last >= self.interval_s:
+            self._live.update(Text(text), refresh=True)
+        else:
             print(text, flush=True)
-            self._last = now
+        self._last = time.monotonic()
 
     def show_result(self, name: str, result: Mapping[str, Any]) -> None:
         """At level RESULTS, prints the ``Result for <name>:`` block (above the live

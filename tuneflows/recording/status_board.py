@@ -56,7 +56,7 @@ class StatusBoard:
 
     def refresh(self, force: bool = False) -> None:
         """Shows the block again (throttled unless ``force``), when it shows at all."""
-        if self.display.verbose:  # rendering walks every trial: only when it shows
+        if self.display.due(force):  # rendering walks every trial: only when it shows
             self.display.update(self.text(), force=force)
 
     def close(self) -> None:

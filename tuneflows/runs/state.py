@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from tuneflows.error import TuneError
@@ -87,8 +87,22 @@ def _write_atomically(path: str, data: bytes) -> None:
 
 
 def encode_state(state: ExperimentState) -> bytes:
-    """The state file's bytes (JSON)."""
-    return json.dumps(plain(asdict(state)), sort_keys=True).encode()
+    """The state file's bytes (JSON).
+
+    Its fields go through :func:`plain` once, uncopied (a deep copy of every field
+    first, scheduler and searcher state included, cost as much again as the encoding);
+    a dataclass inside them becomes its fields, as ``dataclasses.asdict`` made it.
+    """
+    data = {f.name: getattr(state, f.name) for f in fields(state)}
+    return json.dumps(plain_json(data, unknown=_state_value, keep_non_finite=True),
+                      sort_keys=True).encode()
+
+
+def _state_value(value: Any) -> Any:
+    """What :func:`encode_state` makes of a value JSON cannot hold."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return plain(asdict(value))
+    return {UNSERIALIZABLE: repr(value)}
 
 
 def save_state(experiment_dir: str, state: ExperimentState) -> None:

@@ -19,6 +19,11 @@ from tuneflows.runs.spec_changes import spec_record
 from tuneflows.trial import Trial
 
 
+#: Unforced writes are at least this many times their own duration apart (a write's
+#: cost grows with the trials when the scheduler's state does: ASHA's rungs).
+WRITE_SHARE_INVERSE = 20
+
+
 class StateWriter:
     """Saves :class:`~tuneflows.runs.state.ExperimentState` for one experiment.
 
@@ -34,7 +39,11 @@ class StateWriter:
         scheduler: The trial scheduler, as configured.
         searcher: The searcher, as configured.
         min_interval_s: Least time between two unforced writes; what a skipped write
-            misses is reconciled from the trial files on resume.
+            misses is reconciled from the trial files on resume. A write that takes
+            long (scheduler state growing with the trials) stretches the interval to
+            :data:`WRITE_SHARE_INVERSE` times its own duration, so writing costs at most
+            a fixed share of the driver's time however many trials there are (0: every
+            write happens).
         appended: Trial id to status of the records ``finished_trials.jsonl`` already
             holds (a resumed experiment's finished trials), not appended again.
         metric / mode: What the experiment is judged by (default: the scheduler's, the
@@ -51,6 +60,7 @@ class StateWriter:
         self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
                                                      metric, mode)
         self._min_interval_s = min_interval_s
+        self._interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record
         self._spec = spec_record(experiment)
@@ -58,12 +68,20 @@ class StateWriter:
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
               force: bool = False) -> None:
-        """Writes the state atomically, unless the last write was under
-        ``min_interval_s`` ago and ``force`` is False."""
+        """Writes the state atomically, unless the last write was under the interval
+        (``min_interval_s``, or longer after a long write) ago and ``force`` is False."""
         now = time.monotonic()
-        if not force and now - self._last_write < self._min_interval_s:
+        if not force and now - self._last_write < self._interval_s:
             return
         self._last_write = now
+        self._write(trials, checkpoints, scheduler, searcher, searcher_done, rounds)
+        if self._min_interval_s > 0:
+            took = time.monotonic() - now
+            self._interval_s = max(self._min_interval_s, took * WRITE_SHARE_INVERSE)
+
+    def _write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore,
+               scheduler: Any, searcher: Any, searcher_done: bool,
+               rounds: Mapping[str, int]) -> None:
         newly_finished = [t for t in trials.values()
                           if t.is_finished() and self._appended.get(t.trial_id) != t.status]
         if newly_finished:
