@@ -29,6 +29,8 @@ import os
 import time
 from typing import Any, Awaitable, Optional
 
+from tuneflows.services.deadlines import deadline_from_env
+
 logger = logging.getLogger(__name__)
 
 DEADLINE_ENV = "TUNEFLOWS_PREFECT_DEADLINE_S"
@@ -46,16 +48,7 @@ def prefect_deadline_s() -> float:
     Raises:
         ValueError: ``TUNEFLOWS_PREFECT_DEADLINE_S`` is not a positive number.
     """
-    value = os.environ.get(DEADLINE_ENV)
-    if value is None:
-        return DEFAULT_DEADLINE_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{DEADLINE_ENV} must be a positive number of seconds, got {value!r}.")
-    return seconds
+    return deadline_from_env(DEADLINE_ENV, DEFAULT_DEADLINE_S)
 
 
 class PrefectOutage:

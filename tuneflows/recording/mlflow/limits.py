@@ -17,8 +17,9 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import Mapping
+
+from tuneflows.services.deadlines import deadline_from_env
 
 DEADLINE_ENV = "TUNEFLOWS_MLFLOW_DEADLINE_S"
 DEFAULT_DEADLINE_S = 30.0
@@ -48,16 +49,7 @@ def mlflow_deadline_s() -> float:
         >>> mlflow_deadline_s()
         30.0
     """
-    value = os.environ.get(DEADLINE_ENV)
-    if value is None:
-        return DEFAULT_DEADLINE_S
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"{DEADLINE_ENV} must be a positive number of seconds, got {value!r}.")
-    return seconds
+    return deadline_from_env(DEADLINE_ENV, DEFAULT_DEADLINE_S)
 
 
 def writer_http_settings(environ: Mapping[str, str]) -> dict[str, str]:
