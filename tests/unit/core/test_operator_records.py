@@ -1,0 +1,147 @@
+"""What an operator reads of a run, pure parts (issue 20): every setting of the scheduler
+and searcher through their public ``settings()``, the summary's savings only where
+something was stopped early, "did you mean" for a misspelled spec key in the Python API,
+ASHA by name cut at the spec's own limit, and the link between MLflow and Prefect."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import tuneflows
+from tuneflows.schedulers import SCHEDULERS, AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler
+from tuneflows.search import SEARCHERS, ConcurrencyLimiter
+from tuneflows.trial import Trial
+
+
+# ---------------------------------------------------------------- settings
+@pytest.mark.parametrize("name", sorted(SCHEDULERS))
+def test_every_scheduler_tells_every_constructor_argument(name):
+    cls = SCHEDULERS[name]
+    scheduler = cls(metric="acc", mode="max") if "metric" in inspect.signature(cls).parameters \
+        else cls()
+    expected = {p for p, v in inspect.signature(cls).parameters.items()
+                if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)}
+    assert expected <= set(scheduler.settings()), expected - set(scheduler.settings())
+
+
+def test_asha_settings_are_what_it_was_built_with():
+    asha = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=27, grace_period=3,
+                                   reduction_factor=4, brackets=2)
+    settings = asha.settings()
+    assert (settings["grace_period"], settings["reduction_factor"], settings["brackets"],
+            settings["max_t"], settings["metric"]) == (3, 4, 2, 27, "acc")
+    settings["max_t"] = 1  # a copy: the scheduler is not changed through it
+    assert asha.settings()["max_t"] == 27
+
+
+@pytest.mark.parametrize("name", sorted(SEARCHERS))
+def test_every_searcher_tells_its_constructor_arguments(name):
+    cls = SEARCHERS[name]
+    params = inspect.signature(cls).parameters
+    kwargs = {"metric": "acc", "mode": "max"} if "metric" in params else {}
+    if "space" in params:
+        kwargs["space"] = {"x": tuneflows.uniform(0, 1)}
+    searcher = cls(**kwargs) if "searcher" not in params else cls(
+        SEARCHERS["hyperopt"](space={"x": tuneflows.uniform(0, 1)}, metric="acc", mode="max"),
+        max_concurrent=2)
+    expected = {p for p, v in params.items() if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)}
+    assert expected <= set(searcher.settings())
+
+
+def test_the_parent_run_reads_public_settings_only():
+    from tuneflows.recording.mlflow_records import settings
+
+    class Secretive(FIFOScheduler):
+        def __init__(self, patience: int = 3) -> None:
+            super().__init__()
+            self._patience = patience
+            self._internal_table = {"t1": 1}
+
+    params = settings(Secretive(patience=5), "scheduler")
+    assert params == {"scheduler": "Secretive", "scheduler.patience": 5}
+    wrapped = settings(ConcurrencyLimiter(SEARCHERS["hyperopt"](
+        space={"x": tuneflows.uniform(0, 1)}, metric="acc", mode="max", n_initial_points=4),
+        max_concurrent=2), "searcher")
+    assert wrapped["searcher"] == "ConcurrencyLimiter"
+    assert wrapped["searcher.max_concurrent"] == 2
+    assert wrapped["searcher.searcher"] == "HyperOptSearch"
+    assert wrapped["searcher.searcher.n_initial_points"] == 4
+
+
+def test_settings_survive_a_state_round_trip_and_a_copy():
+    import copy
+    import pickle
+
+    asha = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=9, grace_period=1)
+    for clone in (copy.deepcopy(asha), pickle.loads(pickle.dumps(asha))):
+        assert clone.settings() == asha.settings()
+
+
+def test_a_user_scheduler_without_a_constructor_has_settings():
+    class Mine(TrialScheduler):
+        pass
+
+    assert Mine().settings() == {}
+
+
+# ---------------------------------------------------------------- summary
+def _trial(i: int, iterations: int, early: bool = False) -> Trial:
+    result = {"training_iteration": iterations, "acc": 0.5 + i / 10}
+    if early:
+        result["early_stopped"] = True
+    return Trial(f"a_{i:05d}", str(i), {"x": i}, "train", "", status="TERMINATED",
+                 last_result=result, status_reason="stopped at rung 1" if early else "")
+
+
+def test_no_savings_claimed_when_nothing_stopped_early():
+    from tuneflows.recording.experiment_report import SummaryFacts, summary_markdown
+
+    trials = [_trial(1, 3), _trial(2, 7), _trial(3, 10)]  # FIFO: each met its own stop
+    text = summary_markdown(trials, SummaryFacts("e", "acc", "max", "FIFO",
+                                                 {"mean_accuracy": 99}))
+    assert "saved" not in text
+    assert "20 iterations spent" in text
+    stopped = summary_markdown([_trial(1, 3, early=True), _trial(2, 9)],
+                               SummaryFacts("e", "acc", "max", "ASHA", {"training_iteration": 9}))
+    assert "12 iterations spent of 18" in stopped and "33 % saved" in stopped
+
+
+# ---------------------------------------------------------------- did you mean
+def test_a_misspelled_experiment_key_gets_a_suggestion_in_the_python_api():
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['stpo'\] \(did you mean 'stop'\?\)"):
+        tuneflows.run_experiments({"e": {"run": lambda config, reporter: None,
+                                         "stpo": {"training_iteration": 1}}})
+
+
+def test_a_misspelled_grid_search_gets_a_suggestion_in_the_python_api():
+    with pytest.raises(ValueError, match=r"config\['lr'\].*'grid_serach'.*did you mean "
+                                         r"'grid_search'"):
+        tuneflows.run_experiments({"e": {"run": lambda config, reporter: None,
+                                         "config": {"lr": {"grid_serach": [0.1, 0.2]}}}})
+
+
+def test_one_rule_for_close_names():
+    from tuneflows.search.config_validation import close_name_hint
+
+    assert close_name_hint("stpo", ["stop", "config"]) == " (did you mean 'stop'?)"
+    assert close_name_hint("zzz", ["stop", "config"]) == ""
+
+
+# ---------------------------------------------------------------- ASHA by name
+def test_asha_by_name_is_cut_where_the_spec_stops_it():
+    from tuneflows.algorithm_choice import resolve_scheduler
+
+    limited = resolve_scheduler("asha", "acc", "max", stop={"training_iteration": 9})
+    assert limited.settings()["max_t"] == 9
+    unlimited = resolve_scheduler("asha", "acc", "max", stop={"mean_accuracy": 99})
+    assert unlimited.next_decision_point(_snapshot(100)) is not None  # no cut at 100
+    assert unlimited.on_trial_result(_snapshot(150), {"training_iteration": 150,
+                                                       "acc": 1.0}).action == "CONTINUE"
+
+
+def _snapshot(iteration: int):
+    from tuneflows.trial import TrialSnapshot
+
+    return TrialSnapshot.make("t1", {}, last_result={"training_iteration": iteration})
