@@ -40,6 +40,7 @@ from tuneflows.recording.mlflow.runs import parent_run, tracking_client
 from tuneflows.recording.mlflow.model_registry import (
     TUNING_EXPERIMENT_TAG, TUNING_RUN_TAG, HeldOutScore, log_model, register_version,
 )
+from tuneflows.services.prefect_api import use_run_api
 from tuneflows.trial import Trial
 
 
@@ -137,4 +138,5 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
 
 
 if __name__ == "__main__":
+    use_run_api()  # the pipeline's flow run on the experiments' server (the local one)
     tune_then_train()

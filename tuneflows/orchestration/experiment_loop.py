@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
@@ -34,6 +35,9 @@ from tuneflows.model.trial_outcome import CLIENT_REQUEST
 
 #: The MLflow parent run's tag holding the run id (its directory's name).
 RUN_ID_TAG = "tuneflows.run_id"
+
+#: Longest wait of a round for its trial's MLflow run id (its task run's tag).
+RUN_ID_WAIT_S = 2.0
 
 RoundTask = Callable[..., Awaitable[str]]
 
@@ -67,6 +71,7 @@ class ExperimentLoop:
         self._recorder: Optional[ExperimentRecorder] = None
         self._executor: Optional[ActionExecutor] = None
         self._state_writer: Optional[StateWriter] = None
+        self._run_ids_late = False  # a round waited for an MLflow run id in vain
         self.views = ExperimentViews(request, self.controller,
                                      lambda: self._actors.count if self._actors else 0)
 
@@ -113,6 +118,7 @@ class ExperimentLoop:
         self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
                                             self.views.reports)
         await self.views.reports.start()
+        await self.views.link_runs(mlflow)
         if self._resume_state is not None:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
                                self.request.errored_only)
@@ -235,7 +241,21 @@ class ExperimentLoop:
         ended = await self._executor.carry_out_all(actions)
         self._persist()
         return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
-                            self.views.metric)
+                            self.views.metric, await self._mlflow_run_id(trial_id))
+
+    async def _mlflow_run_id(self, trial_id: str) -> Optional[str]:
+        """The trial's MLflow run id, for its round's tags. Its writer creates the run
+        while the trial's first round plays; a round that ends first waits for the id up
+        to RUN_ID_WAIT_S, until one such wait runs out (MLflow slow or down): from then
+        on, rounds take the id only when it is already there."""
+        deadline = time.monotonic() + (0.0 if self._run_ids_late else RUN_ID_WAIT_S)
+        while True:
+            run_id = self._recorder.mlflow_run_id(self.trials[trial_id])
+            if run_id is not None or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        self._run_ids_late = self._run_ids_late or run_id is None
+        return run_id
 
     # ------------------------------------------------------------------ client API
     def call_soon(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:

@@ -15,6 +15,8 @@ from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.recording.experiment_report import SummaryFacts, outcome_counts
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.store import tracking_uri_for
+from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
+from tuneflows.recording.run_links import RunLinks
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
 from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
@@ -58,6 +60,8 @@ class ExperimentViews:
         self._started = time.monotonic()
         #: The MLflow experiment's id once its parent run is open (for the UI's URL).
         self.mlflow_experiment_id: Optional[str] = None
+        #: The links between the flow run and the MLflow parent run, once both exist.
+        self.links: Optional[RunLinks] = None
         self.display = StatusDisplay(request.verbose)
         self.reports = PrefectReports(
             exp.name, lambda: list(controller.trials.values()),
@@ -84,6 +88,18 @@ class ExperimentViews:
             lines.append(self.mlflow_gaps)
         return lines
 
+    async def link_runs(self, mlflow: MlflowExperimentLog) -> None:
+        """Inside the flow run, once the MLflow parent run is open: links the two, both
+        ways (:class:`~tuneflows.recording.run_links.RunLinks`)."""
+        flow_run_id = self.reports.flow_run_id
+        if flow_run_id is None or mlflow.parent_run_id is None:
+            return
+        exp = self._request.experiment
+        self.links = RunLinks(tracking_uri_for(exp.local_dir), mlflow.mlflow_experiment_id or "",
+                              mlflow.parent_run_id, flow_run_id, configured_prefect_ui())
+        mlflow.tag_parent(self.links.parent_run_tags())
+        await self.reports.link_mlflow(self.links)
+
     def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:
         """Warns in the run's log when MLflow lacks records of the experiment (named
         trials, why, how to replay them); the where-to-look lines and the summary say it
@@ -99,6 +115,8 @@ class ExperimentViews:
         """What the summary artifact says besides the trials."""
         exp = self._request.experiment
         where = [f"Logdir: `{exp.dir}`", *self.where_to_look()[1:]]
+        if self.links is not None:
+            where.insert(2, self.links.mlflow_line())
         return SummaryFacts(exp.name, self.metric, self.mode, self.rule, dict(exp.stop or {}),
                             where, status)
 

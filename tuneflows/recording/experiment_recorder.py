@@ -50,14 +50,21 @@ class ExperimentRecorder:
 
     # ------------------------------------------------------------------ trials
     def on_trial_add(self, trial: Trial) -> None:
-        """A new trial: its MLflow run and ``params.json``."""
-        self.open_trial_run(trial)
+        """A new trial: its ``params.json`` (its MLflow run starts when it does)."""
         self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
 
-    def open_trial_run(self, trial: Trial) -> None:
-        """Creates the trial's MLflow run, unless it has one (from before a resume)."""
-        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name, trial.config,
-                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir})
+    def on_trial_start(self, trial: Trial) -> None:
+        """The trial runs (its trainable is set up on an actor): its MLflow run starts
+        now, unless it has one (it ran before a pause, restart or resume), so a trial
+        that waited for a slot does not count the wait in MLflow's duration."""
+        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
+                            dict(trial.config),
+                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
+                            int(time.time() * 1000))
+
+    def mlflow_run_id(self, trial: Trial) -> Optional[str]:
+        """The id of the trial's MLflow run, once MLflow has it (None before)."""
+        return self._mlflow.trial_run_id(trial.trial_id)
 
     def adopt_trial_files(self, trial: Trial) -> list[dict[str, Any]]:
         """Takes over a trial directory written before a kill: repairs its files, logs

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping, Optional, Union
 
+from tuneflows.model.settings import SETTINGS_ATTR, KeepsSettings
+
 FINISHED = "FINISHED"
 
 #: Result key the flow sets (True) in the last result of a trial a scheduler stopped early,
@@ -15,7 +17,7 @@ EARLY_STOPPED = "early_stopped"
 Suggestion = Union[dict[str, Any], None, str]
 
 
-class Searcher:
+class Searcher(KeepsSettings):
     """Base class of search algorithms.
 
     A searcher proposes configurations and learns from results. It is pure (no Ray,
@@ -104,7 +106,7 @@ class Searcher:
 
     def get_state(self) -> dict[str, Any]:
         """Mutable state for resume (not constructor configuration)."""
-        return copy.deepcopy(self.__dict__)
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != SETTINGS_ATTR})
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restores state produced by :meth:`get_state`."""

@@ -172,3 +172,21 @@ def _point_prefect_at(api_url: Optional[str]) -> None:
         return
     _provided_api_url = api_url
     refresh_global_settings_context()
+
+
+def use_run_api(announce: bool = True) -> None:
+    """Points this process at the Prefect API ``run_experiments`` uses (``PREFECT_API_URL``,
+    else the local server of ``PREFECT_HOME``, started if need be), for a script whose own
+    flow calls ``run_experiments``: started first, that flow would go to Prefect's
+    ephemeral API and its experiments to the local server, two databases. With
+    ``announce``, prints the UI's URL.
+
+    Example:
+        >>> if __name__ == "__main__":  # a pipeline script   # doctest: +SKIP
+        ...     use_run_api()
+        ...     my_pipeline_flow()
+
+    Raises:
+        TuneError: The API is not up within its start-up deadline.
+    """
+    PrefectApiStart().wait(announce=announce)

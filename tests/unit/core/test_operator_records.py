@@ -19,8 +19,13 @@ from tuneflows.trial import Trial
 @pytest.mark.parametrize("name", sorted(SCHEDULERS))
 def test_every_scheduler_tells_every_constructor_argument(name):
     cls = SCHEDULERS[name]
-    scheduler = cls(metric="acc", mode="max") if "metric" in inspect.signature(cls).parameters \
-        else cls()
+    params = inspect.signature(cls).parameters
+    kwargs = {"metric": "acc", "mode": "max"} if "metric" in params else {}
+    if "hyperparam_mutations" in params:
+        kwargs["hyperparam_mutations"] = {"lr": [0.1, 0.2]}
+    if "space" in params:
+        kwargs["space"] = {"x": tuneflows.uniform(0, 1)}
+    scheduler = cls(**kwargs)
     expected = {p for p, v in inspect.signature(cls).parameters.items()
                 if v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)}
     assert expected <= set(scheduler.settings()), expected - set(scheduler.settings())
@@ -51,7 +56,7 @@ def test_every_searcher_tells_its_constructor_arguments(name):
 
 
 def test_the_parent_run_reads_public_settings_only():
-    from tuneflows.recording.mlflow_records import settings
+    from tuneflows.recording.mlflow.records import settings
 
     class Secretive(FIFOScheduler):
         def __init__(self, patience: int = 3) -> None:
@@ -123,7 +128,7 @@ def test_a_misspelled_grid_search_gets_a_suggestion_in_the_python_api():
 
 
 def test_one_rule_for_close_names():
-    from tuneflows.search.config_validation import close_name_hint
+    from tuneflows.model.by_name import close_name_hint
 
     assert close_name_hint("stpo", ["stop", "config"]) == " (did you mean 'stop'?)"
     assert close_name_hint("zzz", ["stop", "config"]) == ""
@@ -131,11 +136,11 @@ def test_one_rule_for_close_names():
 
 # ---------------------------------------------------------------- ASHA by name
 def test_asha_by_name_is_cut_where_the_spec_stops_it():
-    from tuneflows.algorithm_choice import resolve_scheduler
+    from tuneflows.orchestration.algorithm_choice import resolve_scheduler
 
-    limited = resolve_scheduler("asha", "acc", "max", stop={"training_iteration": 9})
-    assert limited.settings()["max_t"] == 9
-    unlimited = resolve_scheduler("asha", "acc", "max", stop={"mean_accuracy": 99})
+    limited = resolve_scheduler("asha", "acc", "max", [{"training_iteration": 300}])
+    assert limited.settings()["max_t"] == 300  # not cut at the default 100
+    unlimited = resolve_scheduler("asha", "acc", "max", [{"mean_accuracy": 99}])
     assert unlimited.next_decision_point(_snapshot(100)) is not None  # no cut at 100
     assert unlimited.on_trial_result(_snapshot(150), {"training_iteration": 150,
                                                        "acc": 1.0}).action == "CONTINUE"

@@ -31,6 +31,9 @@ WRITER_COMMANDS = frozenset({
     "start_trial", "log_results", "set_tags", "log_artifacts", "backfill",
     "reopen_trial", "end_trial", "log_parent",
 })
+#: What the writer sends the driver: a request's reply ``(REPLY, ok, value)``, or the
+#: id of a trial's run once it exists ``(RUN_CREATED, experiment key, trial id, run id)``.
+REPLY, RUN_CREATED = "reply", "run"
 #: How often the writer checks that its driver is alive where no parent-death signal exists.
 PARENT_POLL_S = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -194,9 +197,14 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
             value, ok = f"{type(exc).__name__}: {exc}", False
             if not wants_reply:
                 logger.warning("MLflow command %s failed: %s", method, value)
+        message = None
         if wants_reply:
+            message = (REPLY, ok, value)
+        elif method == "start_trial" and ok and isinstance(value, str):
+            message = (RUN_CREATED, key, args[0], value)  # the driver links to the run
+        if message is not None:
             try:
-                replies.send((ok, value))
+                replies.send(message)
             except OSError:  # the driver is gone
                 pass
     _exit_within(EXIT_GRACE_S)
