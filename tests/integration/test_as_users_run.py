@@ -50,7 +50,7 @@ def new_user(tmp_path):
 def test_tune_then_train_out_of_the_box(new_user):
     from mlflow.tracking import MlflowClient
 
-    from tuneflows.mlflow_runs import parent_run, trial_runs
+    from tuneflows.recording.mlflow.runs import parent_run, trial_runs
 
     env, home, project = new_user
     started = time.monotonic()

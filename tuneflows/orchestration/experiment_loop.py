@@ -26,7 +26,7 @@ from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow.limits import mlflow_deadline_s
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 from tuneflows.orchestration.resume import restore_experiment
-from tuneflows.runs.run_dirs import write_run_file
+from tuneflows.runs.run_dirs import ending_words, record_run_end, write_run_file
 from tuneflows.services.startup_timeline import mark
 from tuneflows.runs.state_writer import StateWriter
 from tuneflows.orchestration.stop_signals import StopSignals
@@ -99,6 +99,7 @@ class ExperimentLoop:
         self._round_task = round_task
         os.makedirs(exp.dir, exist_ok=True)
         write_run_file(exp.dir, exp.run_id, self.request.flow_run_id)
+        record_run_end(exp.dir, None)
         ship_by_value_if_local(exp.trainable)
         finished = {} if self._resume_state is None else {
             t["trial_id"]: t["status"] for t in self._resume_state.trials
@@ -141,7 +142,10 @@ class ExperimentLoop:
                 raise
             finally:
                 mark("last trial ended")
-                await self._close(status)
+                try:
+                    await self._close(status)
+                finally:
+                    record_run_end(exp.dir, ending_words(status, self._stopped_by))
                 mark("experiment closed")
         signals.raise_if_received()
         if self._fatal is not None:

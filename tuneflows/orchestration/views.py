@@ -97,7 +97,10 @@ class ExperimentViews:
         exp = self._request.experiment
         self.links = RunLinks(tracking_uri_for(exp.local_dir), mlflow.mlflow_experiment_id or "",
                               mlflow.parent_run_id, flow_run_id, configured_prefect_ui())
-        mlflow.tag_parent(self.links.parent_run_tags())
+        url = self.links.flow_run_url
+        mlflow.link_parent(self.links.parent_run_tags(),
+                           [f"Prefect flow run: {url}" if url else
+                            f"Prefect flow run `{flow_run_id}`"])
         await self.reports.link_mlflow(self.links)
 
     def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:

@@ -150,3 +150,32 @@ def _snapshot(iteration: int):
     from tuneflows.trial import TrialSnapshot
 
     return TrialSnapshot.make("t1", {}, last_result={"training_iteration": iteration})
+
+
+# ---------------------------------------------------------------- tuneflows ls
+def test_ls_shows_early_stops_and_how_a_run_was_interrupted(tmp_path, capsys):
+    import argparse
+
+    from tuneflows.cli.inspect_runs import cmd_ls
+    from tuneflows.runs.run_dirs import ending_words, record_run_end, write_run_file
+    from tuneflows.runs.state import ExperimentState, append_finished, save_state
+
+    run = tmp_path / "exp" / "2026-12-06_10-00-00_ab12"
+    run.mkdir(parents=True)
+    stopped, done = _trial(1, 3, early=True), _trial(2, 9)
+    running = Trial("a_00003", "3", {"x": 3}, "train", "", status="RUNNING",
+                    last_result={"training_iteration": 2, "acc": 0.1})
+    append_finished(str(run), [stopped.to_dict(), done.to_dict()])
+    save_state(str(run), ExperimentState("ab12", trials=[running.to_dict()],
+                                         trial_order=["a_00001", "a_00002", "a_00003"],
+                                         metric="acc", mode="max"))
+    write_run_file(str(run), run.name, None)
+    record_run_end(str(run), ending_words("KILLED", "SIGINT"))
+    assert cmd_ls(argparse.Namespace(local_dir=str(tmp_path))) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert "interrupted (SIGINT)" in line
+    assert "3 trials (1 RUNNING, 2 TERMINATED), 1 stopped early" in line
+
+    record_run_end(str(run), "cancelled")
+    cmd_ls(argparse.Namespace(local_dir=str(tmp_path)))
+    assert " cancelled " in capsys.readouterr().out

@@ -163,6 +163,7 @@ class MlflowExperimentLog:
         self._mode = "max"
         self._rule = "the scheduler"
         self._started: set[str] = set()  # trials whose run this driver opened
+        self._where: list[str] = []  # the summary's links (the Prefect flow run)
 
     def describe_experiment(self, experiment: Experiment, scheduler: Any, searcher: Any,
                             metric: Optional[str] = None, mode: Optional[str] = None) -> None:
@@ -179,8 +180,10 @@ class MlflowExperimentLog:
             params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
             tags=judged, artifacts={SPEC_ARTIFACT: experiment_spec_json(experiment)}))
 
-    def tag_parent(self, tags: Mapping[str, Any]) -> None:
-        """Sets tags on the parent run."""
+    def link_parent(self, tags: Mapping[str, Any], where: Sequence[str] = ()) -> None:
+        """Sets tags on the parent run now, and adds ``where`` (markdown lines, e.g. the
+        Prefect flow run's page) to the summary its description shows at the end."""
+        self._where.extend(where)
         self._log_parent(ParentRunRecord(tags=dict(tags)))
 
     def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
@@ -259,7 +262,7 @@ class MlflowExperimentLog:
         exp = self._experiment
         facts = SummaryFacts(exp.name if exp else self._key, self._metric, self._mode, self._rule,
                              dict(exp.stop or {}) if exp else {},
-                             [f"Logdir: `{exp.dir}`"] if exp else [], status)
+                             ([f"Logdir: `{exp.dir}`"] if exp else []) + self._where, status)
         record = experiment_end_record(trials, facts)
         self._log_parent(ParentRunRecord(record.params, record.metrics, {}, record.artifacts))
         return self.end_experiment(status, self._tags(record.tags))
