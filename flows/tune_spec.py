@@ -82,6 +82,9 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
     tags = {k: v for k, v in ((DATASET_TAG, dataset), (DATASET_PATH_TAG, dataset_path)) if v}
     if tags:
         print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
+    if dataset and not dataset_path:
+        print(f"The event named dataset {dataset} without a payload.path: the trials read "
+              f"the spec's own data.")
     spec = override_spec(load_spec(spec_file), num_samples, stop, dataset_path)
     trials = tuneflows.run_experiments(spec, scheduler=scheduler, search_alg=search,
                                        metric=metric, mode=mode, warm_start=warm_start,

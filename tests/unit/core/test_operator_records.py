@@ -179,3 +179,31 @@ def test_ls_shows_early_stops_and_how_a_run_was_interrupted(tmp_path, capsys):
     record_run_end(str(run), "cancelled")
     cmd_ls(argparse.Namespace(local_dir=str(tmp_path)))
     assert " cancelled " in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the dataset trigger
+@pytest.mark.parametrize("payload, path", [({"path": "/data/d.csv"}, "/data/d.csv"), ({}, None)])
+def test_the_dataset_trigger_renders_with_or_without_a_path(payload, path):
+    """prefect.yaml's trigger parameters, rendered by Prefect's own automation code for an
+    event with and without ``payload.path``: a missing path must not make the run fail
+    to start (InvalidJinja in the server's log only)."""
+    import datetime
+    import os
+    import uuid
+
+    import yaml
+    from prefect.server.events.actions import RunDeployment
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.utilities.schema_tools.hydration import HydrationContext, hydrate
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    with open(os.path.join(root, "prefect.yaml")) as f:
+        [deployment] = [d for d in yaml.safe_load(f)["deployments"] if d.get("triggers")]
+    parameters = dict(deployment["triggers"][0]["parameters"])
+    RunDeployment._upgrade_v1_templates(parameters)  # as the server reads a deployed trigger
+    event = ReceivedEvent(occurred=datetime.datetime.now(datetime.timezone.utc),
+                          event="tuneflows.dataset.updated", id=uuid.uuid4(), payload=payload,
+                          resource={"prefect.resource.id": "tuneflows.dataset.digits-v2"})
+    rendered = hydrate(parameters, HydrationContext(raise_on_error=False, render_jinja=True,
+                                                    jinja_context={"event": event}))
+    assert rendered == {"dataset": "tuneflows.dataset.digits-v2", "dataset_path": path}
