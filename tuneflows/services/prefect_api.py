@@ -97,6 +97,11 @@ class PrefectApiStart:
         if self._errors:
             raise self._errors[0]
         if announce and self.server is not None:
+            if self.server.owner != "tuneflows":
+                print(f"Prefect UI: {self.server.ui_url} (watch the run live; the Prefect "
+                      f"server already serving this PREFECT_HOME's database: "
+                      f"`{self.server.owner}`, pid {self.server.pid})", flush=True)
+                return
             kept = ("a local Prefect server tuneflows started; later runs reuse it"
                     if self.started_server else "the local Prefect server")
             print(f"Prefect UI: {self.server.ui_url} (watch the run live; {kept}; "
