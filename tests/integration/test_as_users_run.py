@@ -106,9 +106,9 @@ def _check_prefect_links(api_url: str, flow_run_id: str, tuning, runs) -> None:
         assert f"mlflow_experiment:{tuning.info.experiment_id}" in flow_run.tags
         artifacts = prefect.read_artifacts(artifact_filter=ArtifactFilter(
             flow_run_id={"any_": [flow_run_id]}))
-        links = [a for a in artifacts if a.type == "link"]
+        links = [a for a in artifacts if a.key == "digits-mlflow"]  # a markdown link
         assert links and tuning.info.run_id in links[0].data
-        summary = [a for a in artifacts if a.type == "markdown" and "summary" in (a.key or "")]
+        summary = [a for a in artifacts if a.key == "digits-summary"]
         assert summary and tuning.info.run_id in summary[-1].data
         deadline = time.monotonic() + 90  # task-run states arrive in batches
         while True:
