@@ -92,8 +92,9 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
             path, iteration = state.checkpoints[trial.trial_id]
             checkpoints.adopt(trial.trial_id, path, iteration)
         will_run = not trial.is_finished() or (trial.status == ERROR and errored_only)
-        if will_run:
-            recorder.open_trial_run(trial)  # a no-op when the trial's run exists
+        ran = trial.iteration > 0 or os.path.exists(os.path.join(trial.logdir, "result.json"))
+        if will_run and ran:  # its results need a run (a no-op when it has one); a trial
+            recorder.open_trial_run(trial)  # that never ran gets its run when it starts
         adopt_recorded_results(trial, controller, recorder)
         has_checkpoint = checkpoints.latest(trial.trial_id) is not None
         if trial.status == RUNNING or (trial.status == PAUSED and not has_checkpoint):

@@ -62,6 +62,13 @@ class ExperimentRecorder:
                             {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
                             int(time.time() * 1000))
 
+    def open_trial_run(self, trial: Trial) -> None:
+        """A resumed trial that ran before the kill: its MLflow run is created now if it
+        has none (its results are then backfilled); a no-op when it has one."""
+        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
+                            dict(trial.config),
+                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir})
+
     def mlflow_run_id(self, trial: Trial) -> Optional[str]:
         """The id of the trial's MLflow run, once MLflow has it (None before)."""
         return self._mlflow.trial_run_id(trial.trial_id)
