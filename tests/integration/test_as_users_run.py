@@ -11,6 +11,7 @@ every other test of these records runs on the session's shared ones.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -84,11 +85,13 @@ def test_tune_then_train_out_of_the_box(new_user):
 
     # Prefect and MLflow point at each other.
     flow_run_id = tuning.data.tags["tuneflows.prefect.flow_run_id"]
-    port = env["TUNEFLOWS_PREFECT_PORT"]
-    url = f"http://127.0.0.1:{port}/runs/flow-run/{flow_run_id}"
+    # the port asked for, or a free one when something took it meanwhile (Ray's workers)
+    ui = re.search(r"^Prefect UI: (http://127\.0\.0\.1:\d+) \(watch the run live; a local "
+                   r"Prefect server tuneflows started", done.stdout, re.M).group(1)
+    url = f"{ui}/runs/flow-run/{flow_run_id}"
     assert tuning.data.tags["tuneflows.prefect.flow_run_url"] == url
     assert url in tuning.data.tags["mlflow.note.content"]
-    _check_prefect_links(f"http://127.0.0.1:{port}/api", flow_run_id, tuning, runs)
+    _check_prefect_links(f"{ui}/api", flow_run_id, tuning, runs)
 
 
 def _check_prefect_links(api_url: str, flow_run_id: str, tuning, runs) -> None:
