@@ -25,7 +25,7 @@ def checkpoint_round_trip(size_mb: int, repeats: int = 3) -> dict[str, float]:
     import ray
 
     import tuneflows
-    from tuneflows.recording.checkpoint_store import CheckpointStore
+    from tuneflows.runs.checkpoint_store import CheckpointStore
     from tuneflows.execution.ray_session import ensure_ray
     from tuneflows.execution.trial_actor import TrialActor
     from tuneflows.recording.mlflow.store import MlflowStore

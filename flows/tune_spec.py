@@ -16,11 +16,10 @@ from prefect import flow, task
 from prefect_ray.task_runners import RayTaskRunner
 
 import tuneflows
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial
 from tuneflows.cli.main import load_spec
 
-#: The MLflow parent-run tags naming the dataset a run tuned on.
-DATASET_TAG, DATASET_PATH_TAG = "tuneflows.dataset", "tuneflows.dataset.path"
 
 
 @task(name="best-config")
@@ -79,7 +78,7 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
         dataset_path: Where it is (the event's ``payload.path``): tagged
             ``tuneflows.dataset.path`` and given to every trial as ``config["dataset_path"]``.
     """
-    tags = {k: v for k, v in ((DATASET_TAG, dataset), (DATASET_PATH_TAG, dataset_path)) if v}
+    tags = {k: v for k, v in ((dataset), (dataset_path)) if v}
     if tags:
         print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
     if dataset and not dataset_path:

@@ -34,11 +34,12 @@ import tuneflows
 from flows.digits import (
     HELD_OUT_METRIC, METRIC, MODE, digits_experiment, fit_final_model, held_out_accuracy,
 )
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial, metric_value
 from tuneflows.execution.shipping import ship_by_value_if_local
 from tuneflows.recording.mlflow.runs import parent_run, tracking_client
 from tuneflows.recording.mlflow.model_registry import (
-    TUNING_EXPERIMENT_TAG, TUNING_RUN_TAG, HeldOutScore, log_model, register_version,
+    HeldOutScore, log_model, register_version,
 )
 from tuneflows.services.prefect_api import use_run_api
 from tuneflows.trial import Trial
@@ -67,13 +68,13 @@ def register_model(model: Any, accuracy: float, config: dict[str, Any], best: Tr
     client = tracking_client(local_dir=local_dir)  # the store the tuning wrote to
     experiment_id = best.last_result["experiment_id"]
     tuning = parent_run(client, experiment_name, experiment_id)
-    links = {TUNING_RUN_TAG: tuning.info.run_id, TUNING_EXPERIMENT_TAG: experiment_id}
+    links = {mlflow_tags.TUNING_RUN: tuning.info.run_id, mlflow_tags.TUNING_EXPERIMENT: experiment_id}
     score = HeldOutScore(HELD_OUT_METRIC, accuracy, "max")
     logged = log_model(
         client.tracking_uri, experiment_name, model, run_name=f"{experiment_name}-final-model",
         params=config, metrics={score.metric: score.value,
                                 f"tuning.{METRIC}": metric_value(best, METRIC)},
-        tags={**links, "tuneflows.best_trial_id": best.trial_id},
+        tags={**links, mlflow_tags.BEST_TRIAL_ID: best.trial_id},
         pip_requirements=[f"scikit-learn=={sklearn.__version__}"])
     registration = register_version(client, model_name, logged, score, alias, tags=links)
     return {**registration.as_dict(), "tuning_run_id": tuning.info.run_id,

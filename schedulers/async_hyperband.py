@@ -11,6 +11,10 @@ from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_
 from tuneflows.trial import TrialSnapshot
 
 
+#: Why a result of a trial that ASHA had already ended (not stopped) gets STOP.
+ENDED_BEFORE = "the trial had already ended for ASHA (completed, errored or removed)"
+
+
 def rung_milestones(
     grace_period: float, max_t: float, reduction_factor: float, s: int
 ) -> list[float]:
@@ -36,7 +40,9 @@ class AsyncHyperBandScheduler(TrialScheduler):
 
     Decision points: ``next_decision_point`` is the trial's next rung milestone above its
     current ``time_attr`` (then ``max_t``), so a round runs from one rung to the next. A
-    stopped trial gets STOP again for any later result. It never pauses trials, so
+    stopped trial gets STOP again for any later result. A trial that errored and runs
+    again (``on_trial_rerun``) is judged anew at the rungs after its restart point,
+    against every score recorded there. It never pauses trials, so
     ``choose_trial_to_run`` is the FIFO default.
 
     Args:
@@ -134,7 +140,7 @@ class AsyncHyperBandScheduler(TrialScheduler):
     def on_trial_result(self, trial: TrialSnapshot, result: Mapping[str, Any]) -> Decision:
         info = self._info(trial.trial_id)
         if info["status"] != "live":
-            return Decision(self.STOP, info["reason"] or "stopped by ASHA")
+            return Decision(self.STOP, info["reason"] or ENDED_BEFORE)
         t = self._time_of(result)
         milestones, rungs = self._milestones[info["bracket"]], self._rungs[info["bracket"]]
         for k in reversed(range(len(milestones))):
@@ -173,6 +179,17 @@ class AsyncHyperBandScheduler(TrialScheduler):
 
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
         self._end(trial)
+
+    def on_trial_rerun(self, trial: TrialSnapshot) -> None:
+        """The trial is live again; its scores at the rungs after its restart point
+        are dropped, so it is judged there again against the others' scores."""
+        info = self._info(trial.trial_id)
+        info.update(status="live", reason="")
+        start = self._snapshot_time(trial)
+        for milestone, recorded in zip(self._milestones[info["bracket"]],
+                                       self._rungs[info["bracket"]]):
+            if milestone > start:
+                recorded.pop(trial.trial_id, None)
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
         """The trial's next rung milestone above its current time, then ``max_t``."""

@@ -11,6 +11,8 @@ from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 _LIVE = ("running", "waiting")
+#: Why a result of a trial that HyperBand had already ended (not stopped) gets STOP.
+ENDED_BEFORE = "the trial had already ended for HyperBand (completed, errored or removed)"
 
 
 class HyperBandScheduler(TrialScheduler):
@@ -34,6 +36,9 @@ class HyperBandScheduler(TrialScheduler):
         after applying each decision and after ``choose_trial_to_run``.
       * A rung also completes when the trials still missing from it end (error,
         complete), so waiting trials never deadlock.
+      * A trial that errored and runs again (``on_trial_rerun``) rejoins its bracket:
+        at each rung the bracket completed without it, it is stopped when below the
+        cutoff that rung set (kept in the rung log), then it waits at the current rung.
       * A bracket that is not full completes its rung only once it is closed: when
         ``choose_trial_to_run`` finds no PENDING trial and nothing else to resume (the
         experiment has no more trials to give it). Add every trial the searcher can
@@ -142,12 +147,15 @@ class HyperBandScheduler(TrialScheduler):
     def on_trial_result(self, trial: TrialSnapshot, result: Mapping[str, Any]) -> Decision:
         info = self._info(trial.trial_id)
         if info["status"] not in _LIVE:
-            return Decision(self.STOP, info["reason"] or "stopped by HyperBand")
+            return Decision(self.STOP, info["reason"] or ENDED_BEFORE)
         if info["status"] == "waiting":
             return Decision(self.PAUSE, info["reason"])
         b = self._brackets[info["bracket"]]
-        milestone = b["milestones"][b["rung"]]
         t = self._time_of(result)
+        late = self._judge_late(info, t, result)
+        if late is not None:
+            return late
+        milestone = b["milestones"][b["rung"]]
         if t < milestone:
             return Decision(self.CONTINUE)
         info["score"] = self._spec.score(result)
@@ -168,6 +176,30 @@ class HyperBandScheduler(TrialScheduler):
             f"({reached}/{len(live)} live trials reached it)"
         )
         return Decision(self.PAUSE, info["reason"])
+
+    def _judge_late(self, info: dict[str, Any], t: float,
+                    result: Mapping[str, Any]) -> Optional[Decision]:
+        """A re-run trial behind its bracket: judged at each rung the bracket completed
+        without it against the cutoff that rung set. None once it has caught up."""
+        b = self._brackets[info["bracket"]]
+        while info.get("rung", b["rung"]) < b["rung"]:
+            k = info["rung"]
+            milestone = b["milestones"][k]
+            if t < milestone:
+                return Decision(self.CONTINUE)
+            done = [e for e in self._rung_log if e["bracket"] == info["bracket"]]
+            cutoff = done[k].get("cutoff") if k < len(done) else None
+            score = self._spec.score(result)
+            if cutoff is not None and score < cutoff:
+                op = "<" if self.mode == "max" else ">"
+                info.update(status="stopped", reason=(
+                    f"stopped at rung {milestone:g} of bracket s={b['s']}: "
+                    f"{self._spec.show(score)} {op} cutoff {self._spec.show(cutoff)} "
+                    f"(the rung completed before the trial re-ran)"))
+                return Decision(self.STOP, info["reason"])
+            info["rung"] = k + 1
+        info.pop("rung", None)
+        return None
 
     def _maybe_complete(self, index: int) -> None:
         """Runs successive halving on the bracket's rung if it is complete."""
@@ -195,7 +227,7 @@ class HyperBandScheduler(TrialScheduler):
                 f"{self._spec.show(score)} {op} cutoff {self._spec.show(cutoff)} "
                 f"(best {keep} of {len(ranked)} continue)"))
         self._rung_log.append({"bracket": index, "s": b["s"], "r": milestone,
-                               "reached": len(ranked), "promoted": keep})
+                               "reached": len(ranked), "promoted": keep, "cutoff": cutoff})
         b["rung"] += 1
 
     def _end(self, trial: TrialSnapshot) -> None:
@@ -213,6 +245,19 @@ class HyperBandScheduler(TrialScheduler):
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
         self._end(trial)
 
+    def on_trial_rerun(self, trial: TrialSnapshot) -> None:
+        """The trial is a running member of its bracket again. Behind its bracket, it
+        is judged at each rung the bracket completed after the trial's restart point
+        against that rung's cutoff, then waits at the bracket's current rung."""
+        info = self._info(trial.trial_id)
+        b = self._brackets[info["bracket"]]
+        start = self._snapshot_time(trial)
+        passed = sum(1 for m in b["milestones"][:b["rung"]] if m <= start)
+        info.update(status="running", score=None, reason="")
+        info.pop("rung", None)
+        if passed < b["rung"]:
+            info["rung"] = passed
+
     # Flow queries ----------------------------------------------------------------------
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
@@ -221,7 +266,7 @@ class HyperBandScheduler(TrialScheduler):
         if info is None or info["status"] not in _LIVE:
             return None
         b = self._brackets[info["bracket"]]
-        return b["milestones"][b["rung"]]
+        return b["milestones"][info.get("rung", b["rung"])]
 
     def _promoted_paused(self, by_id: Mapping[str, TrialSnapshot]) -> Optional[str]:
         for tid, info in self._trials.items():

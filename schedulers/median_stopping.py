@@ -26,6 +26,8 @@ class MedianStoppingRule(TrialScheduler):
     ``time_attr >= grace_period``, then at ``grace_period + k * eval_interval``
     (``eval_interval`` defaults to ``grace_period``, or 1 when that is 0), so a round is
     one evaluation interval long. Results in between are recorded, never acted upon.
+    A trial that errored and runs again (``on_trial_rerun``) keeps its results up to its
+    restart point and is evaluated at the decision points after it.
 
     A PAUSED trial is resumed by the default ``choose_trial_to_run`` (PENDING trials
     first, then PAUSED ones) and re-evaluated at its next decision point.
@@ -158,6 +160,17 @@ class MedianStoppingRule(TrialScheduler):
 
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
         self._end(trial, "done")
+
+    def on_trial_rerun(self, trial: TrialSnapshot) -> None:
+        """The trial is live again from its restart point: its results after it are
+        dropped, and its next evaluation is the first decision point after it."""
+        info = self._info(trial.trial_id)
+        start = self._snapshot_time(trial)
+        kept = [(t, s) for t, s in zip(info["times"], info["scores"]) if t <= start]
+        info.update(times=[t for t, _ in kept], scores=[s for _, s in kept], status="live",
+                    next_eval=(self._grace_period if start < self._grace_period
+                               else self._next_eval_after(start)))
+        info.pop("reason", None)
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
         """The trial's next evaluation time (grace period, then every eval_interval)."""

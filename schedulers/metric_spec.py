@@ -6,14 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.argument_checks import warn_if_mode_missing
-
-
-def validate_mode(mode: str) -> str:
-    """Returns ``mode`` if it is ``"min"`` or ``"max"``; else raises naming it."""
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
-    return mode
 
 
 @dataclass

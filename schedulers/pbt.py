@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from tuneflows.schedulers.metric_spec import MetricSpec
 from tuneflows.schedulers.pbt_explore import check_mutations, explore
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_data
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 
@@ -38,6 +38,9 @@ class PopulationBasedTraining(TrialScheduler):
     PENDING or PAUSED, and ``choose_trial_to_run`` starts the PENDING/PAUSED trial
     furthest behind in ``time_attr``. A population larger than the free slots thus
     advances interval by interval, each trial ranked against the whole population.
+
+    A trial that errored and runs again (``on_trial_rerun``) is live again from its
+    restart point: its checks after it are forgotten.
 
     Decision points: ``next_decision_point`` is the trial's last perturbation time plus
     ``perturbation_interval`` (after a clone, the time of the donor's checkpoint, as
@@ -277,6 +280,22 @@ class PopulationBasedTraining(TrialScheduler):
 
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
         self._end(trial)
+
+    def on_trial_rerun(self, trial: TrialSnapshot) -> None:
+        """The trial is live again from its restart point: its checks after it are
+        dropped, and its next check is ``perturbation_interval`` after its last one."""
+        info = self._info(trial)
+        start = self._snapshot_time(trial)
+        checks = [c for c in info.get("check_scores") or [] if c[0] <= start]
+        last = trial.last_result or {}
+        info.update(status="live", waiting=True, check_scores=checks,
+                    last_perturbation_time=checks[-1][0] if checks else 0.0,
+                    last_score=(self._spec.score(last) if self._spec.metric in last else None))
+        if (info.get("checkpoint_time") or 0.0) > start:
+            info["checkpoint_time"] = None
+        exploited = info.get("exploited_interval")
+        if exploited is not None and exploited * self._interval > start:
+            info["exploited_interval"] = None
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
         """The trial's last perturbation time plus ``perturbation_interval``."""

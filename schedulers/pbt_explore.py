@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_data
 
 
 def check_mutations(mutations: Mapping[str, Any], path: str = "hyperparam_mutations") -> None:

@@ -74,7 +74,8 @@ class TrialScheduler(KeepsSettings):
     The flow calls, for each trial: :meth:`on_trial_add` once; :meth:`on_trial_result`
     for every result in order (the decision returned for the round's last result is
     applied); then exactly one of :meth:`on_trial_complete`, :meth:`on_trial_error` or
-    :meth:`on_trial_remove`. After applying decisions it calls
+    :meth:`on_trial_remove`; a trial that ended in ERROR and runs again on a resume
+    gets :meth:`on_trial_rerun`, and its results again. After applying decisions it calls
     :meth:`paused_trials_to_stop` and stops the trials it names (a synchronous
     scheduler decides the fate of PAUSED trials when another trial's result completes
     a rung).
@@ -142,6 +143,16 @@ class TrialScheduler(KeepsSettings):
 
     def on_trial_remove(self, trial: TrialSnapshot) -> None:
         """Called when the flow ends a trial because this scheduler said STOP."""
+
+    def on_trial_rerun(self, trial: TrialSnapshot) -> None:
+        """Called when a trial that ended in ERROR runs again (``resume="ERRORED_ONLY"``).
+
+        The trial restarts from ``trial.last_result`` (the result of the checkpoint it
+        restores; None: from its start). The scheduler forgets what it recorded of the
+        trial after that point and judges the results that come next as a live trial's,
+        at its decision points, against everything else it has recorded. The default
+        does nothing.
+        """
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
         """The value of ``time_attr`` at which this scheduler next needs a result.

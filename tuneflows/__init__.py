@@ -3,27 +3,26 @@ trial runs on Ray, and MLflow keeps every record. The API is early Ray Tune's:
 replace ``ray.tune`` with ``tuneflows``.
 
 Heavy parts (Ray, Prefect, MLflow) load on first use of ``run_experiments``, so the pure
-layers (``tuneflows.schedulers``, ``tuneflows.search``) import without them.
+layers (``tuneflows.schedulers``, ``tuneflows.search``) import without them; the packages
+that load an engine apply tuneflows' process defaults first
+(:mod:`tuneflows.services.process_defaults`).
 """
 
 import importlib
 from typing import Any
 
-from tuneflows.services.process_defaults import apply_defaults
-
-apply_defaults()
-
-from tuneflows.error import TuneError  # noqa: E402
-from tuneflows.execution.function_runner import report  # noqa: E402
-from tuneflows.registry import register_trainable  # noqa: E402
-from tuneflows.search.domains import (  # noqa: E402
+from tuneflows.error import TuneError
+from tuneflows.registry import register_env, register_trainable
+from tuneflows.result import TrainingResult
+from tuneflows.search.domains import (
     choice, grid_search, loguniform, qloguniform, quniform, randint, randn, sample_from, uniform,
 )
-from tuneflows.spec import Experiment  # noqa: E402
-from tuneflows.trainable import Trainable  # noqa: E402
-from tuneflows.trial import Trial  # noqa: E402
+from tuneflows.spec import Experiment
+from tuneflows.trainable import Trainable
+from tuneflows.trial import Trial
 
 _LAZY = {
+    "report": ("tuneflows.execution.function_runner", "report"),
     "Analysis": ("tuneflows.analysis", "Analysis"),
     "ExperimentAnalysis": ("tuneflows.analysis", "ExperimentAnalysis"),
     "run_experiments": ("tuneflows.api", "run_experiments"),
@@ -46,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Analysis", "Experiment", "ExperimentAnalysis", "Trainable", "Trial", "TuneError", "choice",
-    "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform", "randint", "randn",
-    "register_trainable", "report", "run_experiments", "sample_from", "uniform",
+    "TrainingResult", "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform",
+    "randint", "randn", "register_env", "register_trainable", "report", "run_experiments",
+    "sample_from", "uniform",
 ]

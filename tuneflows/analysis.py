@@ -21,15 +21,17 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial, experiment_metric, ranked_trials
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.recording.mlflow.runs import (
-    METRIC_TAG, MODE_TAG, metric_history, parent_run, tracking_client, trial_config,
+    metric_history, parent_run, tracking_client, trial_config,
     trial_runs, trial_status,
 )
 from tuneflows.recording.trial_files import flatten
 from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
-from tuneflows.runs.trial_dirs import read_results, read_trial_dirs, saved_metric
+from tuneflows.recording.trial_dirs import read_results, read_trial_dirs, saved_metric
 
 if TYPE_CHECKING:
     import pandas
@@ -92,8 +94,7 @@ class Analysis:
                                  "Analysis.from_mlflow / Analysis.from_trials).")
             source = _directory_source(os.path.abspath(os.path.expanduser(
                 os.fspath(experiment_dir))))
-        if mode is not None and mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+        validate_mode(mode, allow_none=True)
         self._source = source
         fallback = experiment_metric(None, None, _stop_of(source.trials))
         self.metric: Optional[str] = metric or source.metric or fallback[0]
@@ -138,17 +139,17 @@ class Analysis:
         trials, names, by_trial = [], {}, {}
         for run in runs:
             tags = run.data.tags
-            trial = Trial(trial_id=tags["trial_id"], experiment_tag=tags.get("experiment_tag", ""),
+            trial = Trial(trial_id=tags[mlflow_tags.TRIAL_ID], experiment_tag=tags.get(mlflow_tags.EXPERIMENT_TAG, ""),
                           config=trial_config(run), trainable_name="",
-                          logdir=tags.get("logdir", ""), status=trial_status(run),
+                          logdir=tags.get(mlflow_tags.TRIAL_LOGDIR, ""), status=trial_status(run),
                           last_result=dict(run.data.metrics) or None,
-                          error_msg=tags.get("error"))
+                          error_msg=tags.get(mlflow_tags.ERROR))
             trials.append(trial)
             names[trial.trial_id] = run.info.run_name or trial.trial_id
             by_trial[trial.trial_id] = run
         source = AnalysisSource(
             trials, names, lambda trial: metric_history(client, by_trial[trial.trial_id]),
-            parent.data.tags.get(METRIC_TAG), parent.data.tags.get(MODE_TAG),
+            parent.data.tags.get(mlflow_tags.METRIC), parent.data.tags.get(mlflow_tags.MODE),
             where=f"MLflow run {parent.info.run_id} of {experiment_name!r}")
         return cls(metric=metric, mode=mode, source=source)
 
@@ -257,8 +258,7 @@ class Analysis:
             raise ValueError(f"No metric to rank the trials of {self._source.where} by: pass "
                              f"metric= (and mode='max'|'min').")
         mode = mode or (self.mode if metric == self.metric else "max")
-        if mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+        validate_mode(mode)
         return metric, mode
 
     def _trial(self, trial: Any) -> Trial:

@@ -10,7 +10,7 @@ from typing import Mapping, Optional, Union
 
 from tuneflows.orchestration.algorithm_choice import make_searcher, resolve_scheduler, resolve_search_alg
 from tuneflows.model.best_trial import experiment_metric
-from tuneflows.error import TuneError
+from tuneflows.error import SpecError, TuneError, spec_errors
 from tuneflows.execution.ray_session import cluster_resources, ensure_ray
 from tuneflows.recording.mlflow.runs import tracking_client
 from tuneflows.orchestration.experiment_request import ExperimentRequest
@@ -24,6 +24,7 @@ from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
 from tuneflows.spec import Experiment, normalize_experiments
 from tuneflows.services.startup_timeline import mark
+from tuneflows.trainable import Trainable
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.trial_outcome import failures_text
 from tuneflows.orchestration.warm_start import DEFAULT_LIMIT, check_warm_start, start_from_previous_run
@@ -57,7 +58,8 @@ def run_experiments(
     """Runs experiments, each as a Prefect flow whose trials run on Ray actors.
 
     Example:
-        >>> trials = tuneflows.run_experiments({
+        >>> import tuneflows
+        >>> trials = tuneflows.run_experiments({  # doctest: +SKIP
         ...     "my_experiment": {
         ...         "run": "train_func",
         ...         "stop": {"mean_accuracy": 99},
@@ -105,7 +107,7 @@ def run_experiments(
             ``warm_start_trials`` trials of the experiment's previous run (its newest
             MLflow parent run) are told to the searcher with their results, so TPE
             conditions on them (the new parent run's tags
-            ``tuneflows.orchestration.warm_start.parent_run_id`` and ``tuneflows.orchestration.warm_start.trials``
+            ``tuneflows.warm_start.parent_run_id`` and ``tuneflows.warm_start.trials``
             say from where and how many); they are not run again (a searcher that does not learn
             from results, such as grid × samples, ignores them). Not for a resumed
             experiment, whose searcher state already holds them.
@@ -121,35 +123,37 @@ def run_experiments(
         The trials of every experiment.
 
     Raises:
-        ValueError: A bad spec, before any trial starts.
+        SpecError: A bad spec or argument, before any trial starts (a TuneError, as the
+            seed raised, and a ValueError).
         TuneError: Some trials failed (names each, its exception and error file).
     """
-    level = verbosity_level(verbose)  # a bad value fails before anything starts
-    if with_server:
-        resolve_server_token(server_host, server_token)
-    exps = normalize_experiments(experiments)
-    names = [e.name for e in exps]
-    if len(set(names)) != len(names):
-        raise ValueError(f"Experiment names must be unique, got {names}.")
-    sched = resolve_scheduler(scheduler, metric, mode, [exp.stop for exp in exps])
-    searchers = [make_searcher(exp, sched, resolve_search_alg(search_alg, metric, mode,
-                                                              exp.points_to_evaluate),
-                               metric, mode) for exp in exps]
-    flow_run_id, retrying = _calling_flow_run()
-    states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
+    with spec_errors():  # every bad argument fails here, before anything starts
+        level = verbosity_level(verbose)
+        if with_server:
+            resolve_server_token(server_host, server_token)
+        exps = normalize_experiments(experiments)
+        names = [e.name for e in exps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Experiment names must be unique, got {names}.")
+        sched = resolve_scheduler(scheduler, metric, mode, [exp.stop for exp in exps])
+        searchers = [make_searcher(exp, sched, resolve_search_alg(search_alg, metric, mode,
+                                                                  exp.points_to_evaluate),
+                                   metric, mode) for exp in exps]
+        flow_run_id, retrying = _calling_flow_run()
+        states = [saved_state_to_resume(exp, resume, flow_run_id, retrying) for exp in exps]
     parent_tags = [{str(k): str(v) for k, v in (mlflow_tags or {}).items()} for _ in exps]
     if check_warm_start(warm_start, warm_start_trials):
         for exp, searcher, state, tags in zip(exps, searchers, states, parent_tags):
             if state is None:  # before the writers open the store: reading never creates it
-                judged = experiment_metric(sched, searcher, exp.stop)
+                judged_by, judged_mode = experiment_metric(sched, searcher, exp.stop, metric, mode)
                 tags.update(start_from_previous_run(
                     searcher, tracking_client(local_dir=exp.local_dir), exp.name,
-                    metric or judged[0], mode or judged[1], warm_start_trials).tags())
+                    judged_by, judged_mode, warm_start_trials).tags())
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
         mlflow_writers.prepare(exp.name, exp.local_dir)
-    prefect_api = PrefectApiStart()
+    prefect_api = PrefectApiStart(warm_imports=["tuneflows.orchestration.flow"])
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()
@@ -194,12 +198,25 @@ def _calling_flow_run() -> tuple[Optional[str], bool]:
 
 
 def _check_fits(exp: Experiment, total: dict[str, float], queue_trials: bool) -> None:
+    """Refuses an experiment whose trials ask for more than the cluster has, unless
+    ``queue_trials`` (an autoscaling cluster); a resource the cluster has none of is
+    refused even then, as the seed did.
+
+    Raises:
+        SpecError: naming the resource, the request and the cluster's total.
+    """
     for key in ("cpu", "gpu"):
-        if exp.resources[key] > total.get(key, 0) and not queue_trials:
-            raise ValueError(
+        have = total.get(key, 0)
+        if exp.resources[key] > have and (not queue_trials or have <= 0):
+            hint = ""
+            if isinstance(exp.trainable, type) and issubclass(exp.trainable, Trainable):
+                hint = exp.trainable.resource_help(exp.config)
+            raise SpecError(
                 f"Experiment {exp.name!r}: each trial asks for {exp.resources[key]:g} "
-                f"{key.upper()}s but the Ray cluster has {total.get(key, 0):g}; lower "
-                f"resources_per_trial[{key!r}] or pass queue_trials=True on an autoscaling cluster."
+                f"{key.upper()}s but the Ray cluster has {have:g}; lower "
+                f"resources_per_trial[{key!r}]"
+                + (" or pass queue_trials=True on an autoscaling cluster." if have > 0 else ".")
+                + (f" {hint}" if hint else "")
             )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import numbers
 import os
 import socket
 import time
@@ -25,19 +26,27 @@ NODE_IP = "node_ip"
 PID = "pid"
 CONFIG = "config"
 
+#: Result key the experiment loop sets (True) in the last result of a trial a scheduler stopped early,
+#: before :meth:`Searcher.on_trial_complete`: that result is at a lower budget, not a final
+#: score (HyperOptSearch ranks such trials after finished ones; see its module docstring).
+EARLY_STOPPED = "early_stopped"
+
+
+#: The seed's default results directory: ``$TUNE_RESULT_DIR`` as the process started,
+#: else ``~/ray_results`` (an experiment reads ``$TUNE_RESULT_DIR`` when it is made).
+DEFAULT_RESULTS_DIR = os.path.expanduser(os.environ.get("TUNE_RESULT_DIR") or "~/ray_results")
 
 _HOSTNAME = socket.gethostname()
 
 
-def _node_ip() -> str:
-    try:
-        import ray
+_node_ip = "127.0.0.1"
 
-        if ray.is_initialized():
-            return ray.util.get_node_ip_address()
-    except Exception:  # noqa: BLE001 - any failure means "not on a Ray node"
-        pass
-    return "127.0.0.1"
+
+def set_node_ip(ip: str) -> None:
+    """Sets the ``node_ip`` that this process's results carry; the execution layer
+    calls it in each trial actor, where Ray knows the node's address."""
+    global _node_ip
+    _node_ip = ip
 
 
 def complete_result(
@@ -54,7 +63,8 @@ def complete_result(
     """Returns ``metrics`` completed with the automatic keys.
 
     Keys the trainable reported itself win, except ``training_iteration`` and the
-    identity keys, which tuneflows owns.
+    identity keys, which tuneflows owns. A ``mean_loss`` gets its ``neg_mean_loss`` (the
+    seed's advice: stop on ``neg_mean_loss`` for a loss), whatever kind the trainable is.
     """
     now = time.time()
     result = {
@@ -64,6 +74,10 @@ def complete_result(
         DONE: False,
     }
     result.update(metrics)
+    loss = result.get("mean_loss")
+    if (isinstance(loss, numbers.Real) and not isinstance(loss, bool)
+            and "neg_mean_loss" not in metrics):
+        result["neg_mean_loss"] = -loss  # the seed's stop key for losses
     result.update(
         {
             TRAINING_ITERATION: iteration,
@@ -72,7 +86,7 @@ def complete_result(
             DATE: datetime.datetime.fromtimestamp(now).strftime("%Y-%m-%d_%H-%M-%S"),
             TIMESTAMP: int(now),
             HOSTNAME: _HOSTNAME,
-            NODE_IP: _node_ip(),
+            NODE_IP: _node_ip,
             PID: os.getpid(),
             CONFIG: dict(config),
         }
@@ -99,10 +113,11 @@ def missing_keys(result: Mapping[str, Any], criteria: Mapping[str, Any]) -> list
     return [key for key in criteria if key not in result]
 
 
-#: The seed's result fields (``ray.tune.result.TrainingResult`` of Ray Tune 0.5).
+#: The seed's result fields, in its order (``ray/tune/result.py`` of the ray 0.5.0 wheel).
 TRAINING_RESULT_FIELDS = (
-    "timesteps_total", "done", "info", "episode_reward_mean", "episode_len_mean",
-    "episodes_total", "mean_accuracy", "mean_validation_accuracy", "mean_loss", "neg_mean_loss",
+    "timesteps_total", "done", "info", "episode_reward_mean", "episode_reward_min",
+    "episode_reward_max", "episode_len_mean", "episodes_total", "policy_reward_mean",
+    "mean_accuracy", "mean_validation_accuracy", "mean_loss", "neg_mean_loss",
     "experiment_id", "training_iteration", "timesteps_this_iter", "time_this_iter_s",
     "time_total_s", "pid", "date", "timestamp", "hostname", "node_ip", "config",
 )
@@ -113,11 +128,12 @@ TrainingResult.__doc__ = """The seed's result record: every field optional (None
 
 A trainable's ``_train`` may return one, and a function trainable may pass one to its
 reporter (``reporter(TrainingResult(...))``); the fields that are set become the
-result's keys, and ``neg_mean_loss`` is filled from ``mean_loss`` as the seed did.
+result's keys (``neg_mean_loss`` is filled from ``mean_loss`` when the result is
+completed, as the seed did).
 
 Example:
     >>> as_metrics(TrainingResult(timesteps_total=10, mean_loss=0.5))
-    {'timesteps_total': 10, 'mean_loss': 0.5, 'neg_mean_loss': -0.5}
+    {'timesteps_total': 10, 'mean_loss': 0.5}
 """
 
 
@@ -126,10 +142,7 @@ def as_metrics(value: Any) -> Any:
     set); any other value is returned as it is."""
     if not isinstance(value, TrainingResult):
         return value
-    metrics = {k: v for k, v in value._asdict().items() if v is not None}
-    if "mean_loss" in metrics and "neg_mean_loss" not in metrics:
-        metrics["neg_mean_loss"] = -metrics["mean_loss"]
-    return metrics
+    return {k: v for k, v in value._asdict().items() if v is not None}
 
 
 class ResultDict(dict):

@@ -9,18 +9,21 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
+from tuneflows.error import SpecError, spec_errors
 from tuneflows.model.by_name import close_name_hint
-from tuneflows.registry import get_trainable
+from tuneflows.registry import check_trainable, get_trainable
 from tuneflows.search.config_validation import validate_config
-from tuneflows.runs.run_dirs import new_run_id
+from tuneflows.model.run_ids import new_run_id
 
 VALID_KEYS = (
     "run", "stop", "config", "repeat", "num_samples", "trial_resources",
     "resources_per_trial", "local_dir", "checkpoint_freq", "checkpoint_at_end",
     "keep_checkpoints_num", "checkpoint_score_attr", "max_failures", "restore",
-    "upload_dir", "max_seconds_without_result", "points_to_evaluate",
+    "upload_dir", "max_seconds_without_result", "points_to_evaluate", "env",
 )
-RESOURCE_KEYS = ("cpu", "gpu")
+#: Resource keys of ``trial_resources``: a trial's actor reserves ``cpu + extra_cpu``
+#: CPUs and ``gpu + extra_gpu`` GPUs (the seed's ``extra_*``: for actors it starts).
+RESOURCE_KEYS = ("cpu", "gpu", "extra_cpu", "extra_gpu")
 
 
 def default_local_dir() -> str:
@@ -50,7 +53,9 @@ class Experiment:
         repeat: Number of samples of the space (seed spelling; ``num_samples`` is the
             preferred modern spelling).
         trial_resources: ``{"cpu": 1, "gpu": 0}`` per trial (``resources_per_trial``
-            preferred).
+            preferred); the seed's ``extra_cpu`` / ``extra_gpu`` add to what each
+            trial's actor reserves. Not given: the Trainable class's
+            ``default_resource_request(config)``, else one CPU.
         local_dir: Where results go (default ``$TUNE_RESULT_DIR`` or ``~/ray_results``).
         checkpoint_freq: Checkpoint every N iterations (0: never).
         checkpoint_at_end: Checkpoint when a trial ends.
@@ -70,7 +75,8 @@ class Experiment:
             generator or to a searcher named by string (``search_alg="hyperopt"``).
 
     Raises:
-        ValueError: A setting is invalid, naming the key and the value given.
+        SpecError: A setting is invalid, naming the key and the value given (a TuneError
+            and a ValueError).
     """
 
     name: str
@@ -98,6 +104,10 @@ class Experiment:
     run_id: str = field(init=False)
 
     def __post_init__(self) -> None:
+        with spec_errors():
+            self._check()
+
+    def _check(self) -> None:
         where = f"experiment {self.name!r}"
         if (not isinstance(self.name, str) or not self.name or self.name in (".", "..")
                 or any(c in self.name for c in ("/", "\\", "\0"))):
@@ -117,6 +127,9 @@ class Experiment:
             raise ValueError(f"{where}: {exc}") from None
         self.num_samples = _check_samples(self.repeat, self.num_samples, where)
         self.resources = _check_resources(self.trial_resources, self.resources_per_trial, where)
+        if self.trial_resources is None and self.resources_per_trial is None:
+            self.resources = _requested_resources(self.trainable, self.config, where) \
+                or self.resources
         self.local_dir = os.path.expanduser(self.local_dir or default_local_dir())
         self.run_id = new_run_id()
         for key in ("checkpoint_freq", "max_failures"):
@@ -181,19 +194,49 @@ class Experiment:
 
     @classmethod
     def from_spec(cls, name: str, spec: Mapping[str, Any]) -> "Experiment":
-        """Builds an Experiment from the seed's dict form, rejecting unknown keys."""
+        """Builds an Experiment from the seed's dict form, rejecting unknown keys. An
+        ``env`` beside ``config`` moves into it (``config["env"]``), as in the seed.
+
+        Example:
+            >>> exp = Experiment.from_spec("e", {"run": lambda config, reporter: None,
+            ...                                  "env": "CartPole-v0", "local_dir": "/r"})
+            >>> exp.config
+            {'env': 'CartPole-v0'}
+
+        Raises:
+            SpecError: (a TuneError and a ValueError) naming the bad key or value.
+        """
         if not isinstance(spec, Mapping):
-            raise ValueError(f"Experiment {name!r} must be a dict of settings, got {spec!r}.")
+            raise SpecError(f"Experiment {name!r} must be a dict of settings, got {spec!r}.")
         unknown = sorted(set(spec) - set(VALID_KEYS))
         if unknown:
             hint = close_name_hint(str(unknown[0]), VALID_KEYS) if len(unknown) == 1 else ""
-            raise ValueError(
+            raise SpecError(
                 f"Experiment {name!r} has unknown key(s) {unknown}{hint}; valid keys: "
                 f"{', '.join(VALID_KEYS)}."
             )
         if "run" not in spec:
-            raise ValueError(f"Experiment {name!r} needs a 'run' key (a trainable).")
-        return cls(name=name, **dict(spec))
+            raise SpecError(f"Experiment {name!r} needs a 'run' key (a trainable).")
+        return cls(name=name, **with_env_in_config(spec))
+
+    #: The seed's name of :meth:`from_spec` (``Experiment.from_json(name, spec)``).
+    from_json = from_spec
+
+
+def with_env_in_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` with an ``env`` key moved into its config (the seed's RLlib habit).
+
+    Example:
+        >>> with_env_in_config({"run": "PPO", "env": "Pong-v0", "config": {"lr": 0.1}})
+        {'run': 'PPO', 'config': {'lr': 0.1, 'env': 'Pong-v0'}}
+    """
+    spec = dict(spec)
+    if "env" in spec:
+        config = spec.get("config")
+        if config is not None and not isinstance(config, Mapping):
+            raise SpecError(f"'config' must be a dict of settings, got {config!r}.")
+        spec["config"] = {**(config or {}), "env": spec.pop("env")}
+    return spec
 
 
 def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
@@ -204,7 +247,22 @@ def _resolve_run(run: Any, where: str) -> tuple[Any, str]:
             f"{where}: 'run' must be a registered trainable name, a function or a "
             f"Trainable class; got {run!r} (not callable)."
         )
+    check_trainable(run, f"{where}: 'run'", ValueError)
     return run, getattr(run, "__name__", type(run).__name__)
+
+
+def _requested_resources(trainable: Any, config: Mapping[str, Any],
+                         where: str) -> Optional[dict[str, float]]:
+    """What a Trainable class's ``default_resource_request(config)`` asks for, checked
+    as ``trial_resources`` are (None when it asks for nothing)."""
+    request = getattr(trainable, "default_resource_request", None)
+    if not isinstance(trainable, type) or request is None:
+        return None
+    resources = request(config)
+    if resources is None:
+        return None
+    return _check_resources(dict(resources._asdict()), None,
+                            f"{where}: {trainable.__name__}.default_resource_request")
 
 
 def _check_points(points: Any, where: str) -> Optional[list[dict[str, Any]]]:
@@ -260,13 +318,13 @@ def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
     if seed is not None and modern is not None:
         raise ValueError(f"{where}: give 'trial_resources' or 'resources_per_trial', not both.")
     given = modern if modern is not None else seed
-    resources = {"cpu": 1.0, "gpu": 0.0}
     if given is None:
-        return resources
+        return {"cpu": 1.0, "gpu": 0.0}
     key = "resources_per_trial" if modern is not None else "trial_resources"
     if not isinstance(given, Mapping):
         raise ValueError(f"{where}: {key!r} must be a dict like {{'cpu': 1, 'gpu': 0}}, "
                          f"got {given!r}.")
+    amounts = {"cpu": 1.0, "gpu": 0.0}
     for name, amount in given.items():
         lowered = str(name).lower()
         if lowered not in RESOURCE_KEYS:
@@ -276,7 +334,9 @@ def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
                 or not math.isfinite(amount) or amount < 0):
             raise ValueError(f"{where}: {key}[{name!r}] must be a finite number >= 0, got "
                              f"{amount!r}.")
-        resources[lowered] = float(amount)
+        amounts[lowered] = float(amount)
+    resources = {kind: amounts[kind] + amounts.get(f"extra_{kind}", 0.0)
+                 for kind in ("cpu", "gpu")}
     if resources["cpu"] == 0 and resources["gpu"] == 0:
         raise ValueError(f"{where}: {key!r} must ask for some CPU or GPU; a trial with no "
                          f"resources would start a Ray worker per trial.")
@@ -284,7 +344,11 @@ def _check_resources(seed: Any, modern: Any, where: str) -> dict[str, float]:
 
 
 def normalize_experiments(experiments: Any) -> list[Experiment]:
-    """Accepts a dict of specs, an Experiment or a list of either."""
+    """Accepts a dict of specs, an Experiment or a list of either.
+
+    Raises:
+        SpecError: A bad spec (naming it), or ``experiments`` of another type.
+    """
     if isinstance(experiments, Experiment):
         return [experiments]
     if isinstance(experiments, Mapping):
@@ -294,6 +358,6 @@ def normalize_experiments(experiments: Any) -> list[Experiment]:
         for item in experiments:
             result.extend(normalize_experiments(item))
         return result
-    raise ValueError(
+    raise SpecError(
         f"experiments must be a dict, an Experiment or a list of them, got {experiments!r}."
     )

@@ -19,11 +19,22 @@ from tuneflows.trial import trial_dir_name
 
 @dataclass(frozen=True)
 class TrialIdentity:
-    """Identity of the trial a trainable runs for (set by the trial actor)."""
+    """Identity of the trial a trainable runs for (set by the trial actor).
+
+    Attributes:
+        experiment_id: The experiment's id.
+        trial_id: The trial's id.
+        trial_name: The trial's display name.
+        logdir: The trial's directory: its trainable runs with it as working directory
+            (empty: a trainable made outside a trial keeps the process's).
+        origin_dir: The driver's working directory (``TUNE_ORIG_WORKING_DIR``).
+    """
 
     experiment_id: str = ""
     trial_id: str = "default"
     trial_name: str = "default"
+    logdir: str = ""
+    origin_dir: str = ""
 
 
 class Trainable:
@@ -84,8 +95,10 @@ class Trainable:
 
     @property
     def logdir(self) -> str:
-        """Directory on the worker for the trainable's own outputs."""
-        return self._logdir
+        """Directory in which training outputs should be placed: the trial's directory
+        (also the working directory while the trial runs), or a scratch directory on the
+        worker for a trainable made outside a trial."""
+        return self._info.logdir or self._logdir
 
     @property
     def trial_id(self) -> str:
@@ -240,6 +253,30 @@ class Trainable:
 
     def _stop(self) -> None:
         """Subclasses override this for any cleanup on stop."""
+
+    @classmethod
+    def default_resource_request(cls, config: Mapping[str, Any]) -> Any:
+        """Resources each trial of this trainable holds when the spec gives none: a
+        :class:`~tuneflows.trial.Resources`, or None for one CPU. Called once per
+        experiment, with its config (tuneflows runs an experiment's trials with one
+        resource shape).
+
+        Example:
+            >>> from tuneflows.trial import Resources
+            >>> class Big(Trainable):
+            ...     @classmethod
+            ...     def default_resource_request(cls, config):
+            ...         return Resources(cpu=config["workers"], gpu=0)
+            >>> Big.default_resource_request({"workers": 4}).cpu_total()
+            4
+        """
+        return None
+
+    @classmethod
+    def resource_help(cls, config: Mapping[str, Any]) -> str:
+        """A hint for configuring this trainable's resources, added to the error when a
+        trial asks for more than the cluster has."""
+        return ""
 
     @classmethod
     def can_checkpoint(cls) -> bool:

@@ -4,18 +4,52 @@ that schedulers and searchers read."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+from collections import namedtuple
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Mapping, Optional
 
+from tuneflows.model.codes import TrialStatus
 from tuneflows.result import ResultDict
 
-PENDING = "PENDING"
-RUNNING = "RUNNING"
-PAUSED = "PAUSED"
-TERMINATED = "TERMINATED"
-ERROR = "ERROR"
+#: The seed's module-level status names (members of :class:`TrialStatus`).
+PENDING, RUNNING, PAUSED, TERMINATED, ERROR = (
+    TrialStatus.PENDING, TrialStatus.RUNNING, TrialStatus.PAUSED, TrialStatus.TERMINATED,
+    TrialStatus.ERROR)
+
+
+class Resources(namedtuple("Resources", ["cpu", "gpu", "extra_cpu", "extra_gpu"])):
+    """Resources a trial holds (the seed's ``ray.tune.trial.Resources``): ``cpu`` and
+    ``gpu`` for the trainable, ``extra_cpu`` and ``extra_gpu`` for what it starts
+    itself; its actor reserves the totals.
+
+    A Trainable's ``default_resource_request(config)`` may return one.
+
+    Example:
+        >>> r = Resources(cpu=1, gpu=0, extra_cpu=2)
+        >>> r.cpu_total(), r.gpu_total(), r.summary_string()
+        (3, 0, '3 CPUs, 0 GPUs')
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, cpu: float, gpu: float, extra_cpu: float = 0,
+                extra_gpu: float = 0) -> "Resources":
+        return super().__new__(cls, cpu, gpu, extra_cpu, extra_gpu)
+
+    def cpu_total(self) -> float:
+        """CPUs reserved: ``cpu + extra_cpu``."""
+        return self.cpu + self.extra_cpu
+
+    def gpu_total(self) -> float:
+        """GPUs reserved: ``gpu + extra_gpu``."""
+        return self.gpu + self.extra_gpu
+
+    def summary_string(self) -> str:
+        """``"<n> CPUs, <m> GPUs"`` (the totals)."""
+        return f"{self.cpu_total():g} CPUs, {self.gpu_total():g} GPUs"
 
 
 def _freeze(value: Any) -> Any:
@@ -126,8 +160,17 @@ class Trial:
 
     @property
     def name(self) -> str:
-        """Display name, ``<trainable>_<experiment_tag>``."""
+        """Display name, ``<trainable>_<experiment_tag>``; with an ``env`` in the config,
+        ``<trainable>_<env>_<experiment_tag>`` (the seed's, e.g. ``PPO_Pong-v0_0``)."""
+        if "env" in self.config:
+            return f"{self.trainable_name}_{self.config['env']}_{self.experiment_tag}"
         return f"{self.trainable_name}_{self.experiment_tag}"
+
+    @property
+    def local_dir(self) -> str:
+        """The experiment's directory, ``<local_dir>/<experiment>`` (the seed's
+        ``Trial.local_dir``): ``logdir`` is ``<local_dir>/<experiment>/<run id>/<trial>``."""
+        return os.path.dirname(os.path.dirname(self.logdir))
 
     @property
     def iteration(self) -> int:

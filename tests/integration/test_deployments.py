@@ -191,7 +191,7 @@ def _mlflow(stack: Stack):
 
 def test_the_on_demand_asha_deployment_completes(stack, started):
     from tuneflows.recording.mlflow.runs import parent_runs
-    from tuneflows.runs.trial_dirs import read_trial_dirs
+    from tuneflows.recording.trial_dirs import read_trial_dirs
 
     run = stack.wait(started["asha"])
     assert run.parameters["scheduler"] == "asha"
@@ -212,8 +212,8 @@ def test_the_nightly_deployment_tunes_again_warm_started_from_the_last_run(stack
     runs = run_dirs(os.path.join(stack.results, "nightly_quickstart"))
     assert len(runs) == 2  # each night a run of its own
     newer, older = parent_runs(_mlflow(stack), "nightly_quickstart")
-    assert newer.data.tags["tuneflows.orchestration.warm_start.parent_run_id"] == older.info.run_id
-    assert newer.data.tags["tuneflows.orchestration.warm_start.trials"] == "2"  # TPE learned both
+    assert newer.data.tags["tuneflows.warm_start.parent_run_id"] == older.info.run_id
+    assert newer.data.tags["tuneflows.warm_start.trials"] == "2"  # TPE learned both
     assert [r.data.tags["tuneflows.run_id"] for r in (older, newer)] == [
         os.path.basename(d) for d in runs]
 

@@ -11,7 +11,7 @@ import pytest
 
 from tuneflows.error import TuneError
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
-from tuneflows.runs.trial_dirs import find_trial_dirs
+from tuneflows.recording.trial_dirs import find_trial_dirs
 
 
 def results(first: int, last: int) -> list[dict]:

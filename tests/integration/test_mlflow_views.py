@@ -13,8 +13,9 @@ import time
 import pytest
 
 import tuneflows
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial
-from tuneflows.recording.mlflow.store import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, MlflowStore
+from tuneflows.recording.mlflow.store import MODEL_TRAINING_KIND, MlflowStore
 from tuneflows.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 from tuneflows.trial import ERROR
 from tuneflows.model.trial_outcome import trial_outcome
@@ -59,7 +60,7 @@ def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri
     }}, scheduler=asha, verbose=0, raise_on_failed_trial=False)
     client = client_for(mlflow_uri)
     experiment, parent, children = runs_of(client, "mlflow_asha")
-    assert experiment.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING_KIND
+    assert experiment.tags[mlflow_tags.EXPERIMENT_KIND] == MODEL_TRAINING_KIND
 
     # trial runs: outcome, reason, rule and MLflow status tell how each ended
     assert sorted(children) == sorted(t.trial_id for t in trials)
@@ -201,8 +202,8 @@ def test_existing_experiments_get_the_model_training_kind_unless_they_have_one(t
     client = client_for(mlflow_uri)
     client.create_experiment(f"plain_{tmp_path.name}")
     client.create_experiment(f"genai_{tmp_path.name}",
-                             tags={EXPERIMENT_KIND_TAG: "genai_development"})
+                             tags={mlflow_tags.EXPERIMENT_KIND: "genai_development"})
     for name, kind in ((f"plain_{tmp_path.name}", MODEL_TRAINING_KIND),
                        (f"genai_{tmp_path.name}", "genai_development")):
         MlflowStore(name, str(tmp_path), tracking_uri=mlflow_uri)
-        assert client.get_experiment_by_name(name).tags[EXPERIMENT_KIND_TAG] == kind
+        assert client.get_experiment_by_name(name).tags[mlflow_tags.EXPERIMENT_KIND] == kind

@@ -257,7 +257,7 @@ def test_bad_input_fails_before_any_trial_starts(tune_env):
     # The experiment's mode reaches the searcher through set_search_properties.
     scheduler = AsyncHyperBandScheduler(metric="loss", mode="min")
     scheduler.mode = "minimise"  # as a hand-rolled scheduler might carry it
-    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min'"):
         tuneflows.run_experiments({"bad_mode": {"run": reports_acc, "config": {"x": 0.5}}},
                                   scheduler=scheduler, search_alg=HyperOptSearch(
                                       {"x": uniform(0, 1)}), verbose=False)

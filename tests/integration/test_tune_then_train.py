@@ -8,8 +8,7 @@ import os
 import time
 import uuid
 
-from tuneflows.recording.mlflow.model_registry import HELD_OUT_VALUE_TAG, TUNING_RUN_TAG
-from tuneflows.recording.mlflow.store import EXPERIMENT_ID_TAG
+from tuneflows.recording.mlflow import tags as mlflow_tags
 
 
 def test_the_alias_moves_only_to_a_better_model(tune_env):
@@ -33,12 +32,12 @@ def test_the_alias_moves_only_to_a_better_model(tune_env):
 
     client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
     champion = client.get_model_version_by_alias(model_name, "champion")
-    assert str(champion.version) == "1" and float(champion.tags[HELD_OUT_VALUE_TAG]) == \
+    assert str(champion.version) == "1" and float(champion.tags[mlflow_tags.HELD_OUT_VALUE]) == \
         first["score"]["value"]
     model_run = client.get_run(first["run_id"])
-    tuning_run = client.get_run(model_run.data.tags[TUNING_RUN_TAG])
+    tuning_run = client.get_run(model_run.data.tags[mlflow_tags.TUNING_RUN])
     assert tuning_run.info.run_id == first["tuning_run_id"]
-    assert tuning_run.data.tags[EXPERIMENT_ID_TAG] == first["experiment_id"]
+    assert tuning_run.data.tags[mlflow_tags.EXPERIMENT_ID] == first["experiment_id"]
     assert model_run.data.metrics["test_accuracy"] == first["score"]["value"]
     model = mlflow.sklearn.load_model(f"models:/{model_name}@champion")
     data = digits_split()

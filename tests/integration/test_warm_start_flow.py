@@ -46,8 +46,8 @@ def test_the_second_run_starts_from_the_first_runs_best_trials(tune_env):
     # The second parent run says where it started from; each names its run directory.
     client = tracking_client()
     older, newer = reversed(parent_runs(client, "warm_bowl"))
-    assert newer.data.tags["tuneflows.orchestration.warm_start.parent_run_id"] == older.info.run_id
-    assert newer.data.tags["tuneflows.orchestration.warm_start.trials"] == "3"
-    assert "tuneflows.orchestration.warm_start.parent_run_id" not in older.data.tags  # it started cold
+    assert newer.data.tags["tuneflows.warm_start.parent_run_id"] == older.info.run_id
+    assert newer.data.tags["tuneflows.warm_start.trials"] == "3"
+    assert "tuneflows.warm_start.parent_run_id" not in older.data.tags  # it started cold
     assert [r.data.tags["tuneflows.run_id"] for r in (older, newer)] == [
         os.path.basename(first_run), os.path.basename(second_run)]

@@ -9,7 +9,9 @@ import os
 import sys
 from typing import Any, Optional, Sequence
 
-from ray import cloudpickle
+import cloudpickle
+
+from tuneflows.model.codes import TrialStatus
 
 from tuneflows.model.by_name import close_name_hint
 
@@ -102,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mode=args.mode, ray_address=args.ray_address, resume=args.resume,
         raise_on_failed_trial=False,
     )
-    return 1 if any(t.status == "ERROR" for t in trials) else 0
+    return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -135,7 +137,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
     )
-    return 1 if any(t.status == "ERROR" for t in trials) else 0
+    return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
 
 def _errored_only_of(experiment_dir: str, run_id: str) -> str:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Union
 
+from tuneflows.model.codes import ActorFate
 from tuneflows.trial import Trial
 
-#: What happens to a trial's actor when the trial ends.
-RELEASE = "release"  # stop the trainable cleanly and return the actor to the pool
-DISCARD = "discard"  # kill the actor (it died, or it holds a trial that will not stop)
-NO_ACTOR = "none"  # the trial holds no actor
+#: The fates of a trial's actor, as module names the controller uses.
+RELEASE, DISCARD, NO_ACTOR = ActorFate.RELEASE, ActorFate.DISCARD, ActorFate.NO_ACTOR
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class EndTrial:
 
     trial: Trial
     reason: str
-    actor: str = RELEASE
+    actor: ActorFate = ActorFate.RELEASE
     error: Optional[str] = None
     early_stopped: bool = False
     tags: Mapping[str, Any] = field(default_factory=dict)

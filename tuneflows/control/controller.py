@@ -7,7 +7,6 @@ outcome, a failure, a pause) and carries out the returned actions in order.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows import result as R
@@ -15,12 +14,13 @@ from tuneflows.control.actions import (
     DISCARD, NO_ACTOR, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial,
     PauseTrial, RestartTrial, StartTrial, StoreCheckpoint,
 )
+from tuneflows.control.resumed_trials import HeardResults, ResumeTakeOver
 from tuneflows.control.trial_factory import make_trial
 from tuneflows.error import TuneError, last_line
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import Decision, TrialScheduler
-from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
-from tuneflows.search.variant_generator import BasicVariantGenerator
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import FINISHED, Searcher
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial, TrialSnapshot
 from tuneflows.model.trial_outcome import CLIENT_STOP_REASON
@@ -33,7 +33,7 @@ _ACTIONS = (TrialScheduler.CONTINUE, TrialScheduler.PAUSE, TrialScheduler.STOP)
 GRID_PENDING_AHEAD = 200
 
 
-class TrialController:
+class TrialController(ResumeTakeOver):
     """Decides which trials run and turns decisions into actions.
 
     Args:
@@ -74,11 +74,11 @@ class TrialController:
         self._holding: set[str] = set()
         self._with_checkpoint: set[str] = set()
         self.replay_until: dict[str, int] = {}  # results up to here are already recorded
+        self.heard = HeardResults()  # of resumed trials whose records are ahead of the scheduler
         self.rounds: dict[str, int] = {}
         self.searcher_done = False
-        # A grid's (and repeat's) suggestions do not depend on results: its trials are
-        # added PENDING ahead (GRID_PENDING_AHEAD), so displays and clients see the plan.
-        self._all_up_front = isinstance(searcher, BasicVariantGenerator)
+        # A grid's (and repeat's) trials are added PENDING ahead (GRID_PENDING_AHEAD).
+        self._all_up_front = searcher.plans_ahead
         self._fresh: dict[str, TrialSnapshot] = {}  # snapshots of never-started PENDING trials
         self._stop_requests: set[str] = set()
 
@@ -100,7 +100,7 @@ class TrialController:
         """How far the next round of ``trial_id`` may go."""
         trial = self.trials[trial_id]
         until: dict[str, float] = {}
-        point = self.scheduler.next_decision_point(self.snapshot(trial))
+        point = self.scheduler.next_decision_point(self.heard.view(self.snapshot(trial)))
         if point is not None:
             until[self.scheduler.time_attr] = point
         return RoundRequest(until=until, stop=trial.stopping_criterion,
@@ -198,13 +198,13 @@ class TrialController:
         grid PENDING, a fresh snapshot of each per choice would grow with the grid)."""
         return [self._fresh.get(t.trial_id) or self.snapshot(t) for t in trials]
 
-    def adopt_trial(self, trial: Trial, has_checkpoint: bool, will_run: bool) -> None:
-        """Takes over a trial from saved state (resume)."""
-        self.trials[trial.trial_id] = trial
-        if has_checkpoint:
-            self._with_checkpoint.add(trial.trial_id)
-        if will_run:
-            self._live[trial.trial_id] = trial
+    def on_error_file(self, trial_id: str, path: str) -> None:
+        """A trial's failure was written to the file at ``path`` (the recorder's)."""
+        self.trials[trial_id].error_file = path
+
+    def on_started(self, trial_id: str, pid: Optional[int]) -> None:
+        """A trial's trainable started in the process ``pid``."""
+        self.trials[trial_id].pid = pid
 
     def has_checkpoint(self, trial_id: str) -> bool:
         """Whether the trial has a checkpoint to resume or be cloned from."""
@@ -224,13 +224,20 @@ class TrialController:
     def on_round(self, trial_id: str, outcome: RoundOutcome,
                  results: Sequence[Mapping[str, Any]]) -> list[Action]:
         """What to do after a round whose new ``results`` (from :meth:`new_results`) are
-        recorded: keep its checkpoint, then end, restart, pause, clone or continue."""
+        recorded: keep its checkpoint, then end, restart, pause, clone or continue.
+
+        The scheduler and searcher hear the new results, after the replayed ones they
+        have not heard (a resumed trial's, :class:`HeardResults`)."""
         trial = self.trials[trial_id]
         actions: list[Action] = []
         decision = Decision(TrialScheduler.CONTINUE)
-        if results:
+        replayed = self.heard.unheard(trial_id, outcome.results,
+                                      self.replay_until.get(trial_id, 0))
+        if replayed and not results:
+            trial.last_result = replayed[-1]  # where the trial is
+        if replayed or results:
             snapshot = self.snapshot(trial)
-            for result in results:
+            for result in [*replayed, *results]:
                 self.searcher.on_trial_result(trial_id, result)
                 decision = self.scheduler.on_trial_result(snapshot.with_result(result), result)
         if outcome.checkpoint is not None:
@@ -261,6 +268,7 @@ class TrialController:
             donor = self.trials[decision.clone_from]
             trial.status_reason = decision.reason or f"cloned from {donor.name}"
             self.replay_until.pop(trial.trial_id, None)
+            self.heard.forget(trial.trial_id)
             actions.append(CloneTrial(trial, donor.trial_id, old_config, decision.reason))
         if decision.action == TrialScheduler.STOP:
             return actions + [self._stop_early(trial, decision.reason, RELEASE)]
@@ -293,7 +301,6 @@ class TrialController:
         trial = self.trials[trial_id]
         trial.num_failures += 1
         header = f"Failure {trial.num_failures} of {trial.name} at iteration {trial.iteration}:\n"
-        trial.error_file = os.path.join(trial.logdir, "error.txt")
         if trial.num_failures <= trial.max_failures:
             self.replay_until[trial_id] = max(self.replay_until.get(trial_id, 0), trial.iteration)
             reason = f"failure {trial.num_failures}/{trial.max_failures}: {last_line(error)}"

@@ -23,6 +23,10 @@ from tuneflows.trainable import Trainable
 
 _current_reporter: Optional["StatusReporter"] = None
 
+#: A config key of the seed's function runner (its batching interval), which it kept out
+#: of the config a function gets; tuneflows batches on its own and does the same.
+SEED_RUNNER_KEYS = ("script_min_iter_time_s",)
+
 
 class StopTrial(BaseException):
     """Raised inside a function trainable's thread to end it (not an ``Exception``, so
@@ -103,7 +107,8 @@ class FunctionTrainable(Trainable):
     """Adapts ``f(config, reporter)`` or ``f(config)`` to the Trainable interface.
 
     Function trainables cannot checkpoint (they never return control); they are
-    pausable in memory between results.
+    pausable in memory between results. The function gets the trial's config without
+    the seed's ``script_min_iter_time_s``.
     """
 
     _function: Callable[..., Any]
@@ -116,11 +121,12 @@ class FunctionTrainable(Trainable):
     def _run(self) -> None:
         global _current_reporter
         _current_reporter = self._reporter
+        config = {k: v for k, v in self.config.items() if k not in SEED_RUNNER_KEYS}
         try:
             if _takes_reporter(self._function):
-                self._function(self.config, self._reporter)
+                self._function(config, self._reporter)
             else:
-                self._function(self.config)
+                self._function(config)
             self._reporter._results.put(("done", None))
         except StopTrial:
             if not self._reporter._failed:

@@ -20,8 +20,11 @@ class PinnedObjectId:
 def pin_in_object_store(obj: Any) -> PinnedObjectId:
     """Puts ``obj`` into Ray's object store and keeps it there while the driver runs.
 
-    Starts (or joins) Ray if needed. Example:
-        >>> X_id = pin_in_object_store(np.random.random(size=1000))
+    Starts (or joins) Ray if needed.
+
+    Example:
+        >>> import numpy as np
+        >>> X_id = pin_in_object_store(np.random.random(size=1000))  # doctest: +SKIP
         >>> def f(config, reporter):
         ...     X = get_pinned_object(X_id)   # read-only array, shared, not copied
     """

@@ -15,6 +15,18 @@ LOCAL_START_ATTEMPTS = 2
 SLOW_START_MESSAGE = "timed out during startup"
 
 
+def node_ip_address() -> str:
+    """This process's node address as Ray knows it; ``127.0.0.1`` outside a Ray session."""
+    import ray
+
+    try:
+        if ray.is_initialized():
+            return ray.util.get_node_ip_address()
+    except Exception:  # noqa: BLE001 - any failure means "not on a Ray node"
+        pass
+    return "127.0.0.1"
+
+
 def ensure_ray(address: Optional[str] = None, **init_kwargs: Any) -> None:
     """Initialises Ray unless it is already: a local instance without the dashboard,
     or the cluster at ``address`` (default: the ``RAY_ADDRESS`` environment variable).

@@ -14,6 +14,8 @@ from tuneflows.execution.function_runner import (
     FunctionTrainable,
     TrialFunctionError,
 )
+from tuneflows.execution.ray_session import node_ip_address
+from tuneflows.execution.working_dir import enter_trial_dir
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import Trainable, TrialIdentity
 
@@ -31,6 +33,7 @@ class TrialActor:
         self._trial_id: Optional[str] = None
         self._stop_requested: Optional[str] = None  # the trial a client asked to stop
         self._progress_at = time.monotonic()  # the round's start or its latest result
+        R.set_node_ip(node_ip_address())
 
     def node_info(self) -> dict[str, Any]:
         """The pid and hostname of this actor's process: ``{"pid": ..., "hostname": ...}``."""
@@ -43,7 +46,8 @@ class TrialActor:
         info: TrialIdentity,
         checkpoint: Optional[bytes] = None,
     ) -> Optional[str]:
-        """Creates the trial's trainable, restoring ``checkpoint`` if given.
+        """Creates the trial's trainable in the trial's directory (the process's working
+        directory from now on), restoring ``checkpoint`` if given.
 
         Returns:
             None, or the formatted traceback when setup or restore failed.
@@ -51,6 +55,7 @@ class TrialActor:
         self.stop_trial()
         self._trial_id = info.trial_id
         try:
+            enter_trial_dir(info)
             self._trainable = trainable_cls(config=dict(config), trial_info=info)
             if checkpoint is not None:
                 self._trainable.restore_from_object(checkpoint)

@@ -13,12 +13,18 @@ BUDGET_KEYS = frozenset({"training_iteration", "timesteps_total", "time_total_s"
 BOOKKEEPING_KEYS = frozenset({"pid", "timestamp", "time_this_iter_s", "timesteps_this_iter"})
 
 
-def experiment_metric(scheduler: Any, searcher: Any,
-                      stop: Optional[Mapping[str, Any]]) -> tuple[Optional[str], str]:
-    """The metric and mode an experiment is judged by: the scheduler's, else the
-    searcher's, else the first stop criterion that is not a budget key (maximised).
+def experiment_metric(scheduler: Any, searcher: Any, stop: Optional[Mapping[str, Any]],
+                      metric: Optional[str] = None,
+                      mode: Optional[str] = None) -> tuple[Optional[str], str]:
+    """The metric and mode an experiment is judged by: the ``metric`` given to
+    ``run_experiments``, else the scheduler's, else the searcher's, else the first stop
+    criterion that is not a budget key; the mode is the one given with the metric, else
+    ``"max"``. The one place for this rule: the status block, the Prefect reports, the
+    MLflow parent run, the saved state and the warm start all call it.
 
     Example:
+        >>> experiment_metric(None, None, {}, "loss", "min")
+        ('loss', 'min')
         >>> class S: metric, mode = "loss", "min"
         >>> experiment_metric(S(), None, {"mean_accuracy": 99})
         ('loss', 'min')
@@ -27,10 +33,12 @@ def experiment_metric(scheduler: Any, searcher: Any,
         >>> experiment_metric(None, None, {})
         (None, 'max')
     """
+    if metric:
+        return metric, mode or "max"
     for source in (scheduler, searcher):
-        metric = getattr(source, "metric", None)
-        if metric:
-            return metric, getattr(source, "mode", None) or "max"
+        named = getattr(source, "metric", None)
+        if named:
+            return named, getattr(source, "mode", None) or "max"
     for key in stop or {}:
         if key not in BUDGET_KEYS:
             return key, "max"

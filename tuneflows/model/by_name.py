@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, Iterable, Mapping, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -37,6 +37,16 @@ def close_name_hint(name: str, choices: Iterable[str]) -> str:
     """
     close = close_names(name, choices)
     return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def registered_class(registry: Mapping[str, type[T]], name: str) -> Optional[type[T]]:
+    """The class registered under ``name`` (case-insensitive, ``-`` read as ``_``), or None.
+
+    Example:
+        >>> registered_class({"async_hyperband": int}, " Async-HyperBand ")
+        <class 'int'>
+    """
+    return registry.get(str(name).strip().lower().replace("-", "_"))
 
 
 def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwargs: Any) -> T:
@@ -73,11 +83,11 @@ def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwarg
         ...
         ValueError: Unknown keyword argument(s) ['grace'] for scheduler 'fifo' (FIFOScheduler); valid: ['seed'].
     """
-    key = str(name).strip().lower().replace("-", "_")
-    if key not in registry:
+    cls = registered_class(registry, name)
+    if cls is None:
+        key = str(name).strip().lower().replace("-", "_")
         raise ValueError(f"Unknown {kind} {name!r}{close_name_hint(key, registry)}; valid "
                          f"names: {sorted(registry)}.")
-    cls = registry[key]
     valid = list(inspect.signature(cls).parameters)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:

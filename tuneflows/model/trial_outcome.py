@@ -23,13 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.model.codes import EventKind, OutcomeKind
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.trial import ERROR, TERMINATED, Trial
 
-COMPLETED = "completed"
-STOPPED_EARLY = "stopped early"
-ERRORED = "errored"
-UNFINISHED = "unfinished"
+COMPLETED, STOPPED_EARLY, ERRORED, UNFINISHED = (
+    OutcomeKind.COMPLETED, OutcomeKind.STOPPED_EARLY, OutcomeKind.ERRORED, OutcomeKind.UNFINISHED)
 
 #: Every outcome, in the order displays list them.
 OUTCOMES = (COMPLETED, STOPPED_EARLY, ERRORED, UNFINISHED)
@@ -107,26 +106,22 @@ def trial_outcome(trial: Trial, rule: str) -> Outcome:
     return Outcome(COMPLETED, reason=trial.status_reason)
 
 
-#: Decisions that leave a trial running or waiting, as the recorder's event kinds.
-PAUSE, PERTURB, RESTART, CLIENT_REQUEST = "pause", "perturb", "restart", "client request"
-
-
 def decision_phrase(kind: str, rule: str, reason: str) -> str:
     """A decision that does not end the trial, in words: "paused by HyperBand: ...",
     "perturbed by PBT: ...", "restarted after failure 1/3: ValueError: ...",
     "client request: stop".
 
     Example:
-        >>> decision_phrase(PAUSE, "HyperBand", "waiting for bracket s=2 at 3")
+        >>> decision_phrase(EventKind.PAUSE, "HyperBand", "waiting for bracket s=2 at 3")
         'paused by HyperBand: waiting for bracket s=2 at 3'
-        >>> decision_phrase(RESTART, "ASHA", "failure 1/3: ValueError: bad batch")
+        >>> decision_phrase(EventKind.RESTART, "ASHA", "failure 1/3: ValueError: bad batch")
         'restarted after failure 1/3: ValueError: bad batch'
     """
-    if kind == PAUSE:
+    if kind == EventKind.PAUSE:
         return f"paused by {rule}" + (f": {reason}" if reason else "")
-    if kind == PERTURB:
+    if kind == EventKind.PERTURB:
         return f"perturbed by {rule}" + (f": {reason}" if reason else "")
-    if kind == RESTART:
+    if kind == EventKind.RESTART:
         return f"restarted after {reason}" if reason else "restarted"
     return f"{kind}: {reason}" if reason else kind
 

@@ -13,13 +13,14 @@ import asyncio
 import os
 from typing import Callable, Optional, Sequence
 
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.actions import (
-    DISCARD, RELEASE, Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
+    Action, AddTrial, CloneTrial, ContinueTrial, EndTrial, PauseTrial,
     RestartTrial, StartTrial, StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
 from tuneflows.error import TuneError
+from tuneflows.model.codes import ActorFate, EventKind, RoundEnd
 from tuneflows.execution.trial_actors import TrialActors
 from tuneflows.runs.state import ExperimentState
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
@@ -27,11 +28,9 @@ from tuneflows.orchestration.resume import adopt_recorded_results
 from tuneflows.spec import Experiment
 from tuneflows.services.startup_timeline import mark
 from tuneflows.trainable import TrialIdentity
-from tuneflows.trial import ERROR, TERMINATED, Trial
+from tuneflows.trial import Trial
 
 # How a round ends, as the round task returns it.
-CONTINUE, PAUSE, STOP, RETRY = "CONTINUE", "PAUSE", "STOP", "RETRY"
-ENDED = (PAUSE, STOP, TERMINATED, ERROR)
 
 #: Starts driving a trial (its rounds) as an asyncio task: ``(trial, parked)``.
 StartDriving = Callable[[Trial, bool], None]
@@ -65,16 +64,23 @@ class ActionExecutor:
         self.recorder = recorder
         self.start_driving = start_driving
         self.resume_state = resume_state
+        self.origin_dir = os.getcwd()  # the driver's: TUNE_ORIG_WORKING_DIR in each trial
 
-    async def carry_out_all(self, actions: Sequence[Action]) -> str:
+    def _identity(self, trial: Trial) -> TrialIdentity:
+        """Who the trial's trainable runs for, and where: its logdir is the working
+        directory of its actor while it runs."""
+        return TrialIdentity(self.experiment_id, trial.trial_id, trial.name, trial.logdir,
+                             self.origin_dir)
+
+    async def carry_out_all(self, actions: Sequence[Action]) -> RoundEnd:
         """Carries out ``actions`` in order; returns how the last one leaves its trial
-        (CONTINUE, PAUSE, STOP, RETRY or the trial's status)."""
-        ended = CONTINUE
+        (a :class:`~tuneflows.model.codes.RoundEnd`)."""
+        ended = RoundEnd.CONTINUE
         for action in actions:
             ended = await self._carry_out(action)
         return ended
 
-    async def _carry_out(self, action: Action) -> str:
+    async def _carry_out(self, action: Action) -> RoundEnd:
         if isinstance(action, AddTrial):
             self.add(action.trial)
         elif isinstance(action, StartTrial):
@@ -82,26 +88,27 @@ class ActionExecutor:
         elif isinstance(action, StoreCheckpoint):
             await self._store_checkpoint(action.trial, action.blob, action.iteration)
         elif isinstance(action, ContinueTrial):
-            return CONTINUE
+            return RoundEnd.CONTINUE
         elif isinstance(action, PauseTrial):
             return await self._pause(action)
         elif isinstance(action, CloneTrial):
             await self._clone(action)
         elif isinstance(action, RestartTrial):
-            self.recorder.on_error(action.trial, action.error)
+            self.controller.on_error_file(action.trial.trial_id,
+                                          self.recorder.on_error(action.trial, action.error))
             if action.drop_actor:
                 self.actors.discard(action.trial.trial_id)
-            self.recorder.on_event(action.trial, "restart", action.reason)
+            self.recorder.on_event(action.trial, EventKind.RESTART, action.reason)
             return await self.start(action.trial)
         elif isinstance(action, EndTrial):
-            if action.actor == RELEASE:
+            if action.actor == ActorFate.RELEASE:
                 await self.actors.release(action.trial.trial_id)
                 self.controller.release_slot(action.trial.trial_id)
             self.end(action)
-            return STOP if action.early_stopped else action.trial.status
-        return CONTINUE
+            return RoundEnd.STOP if action.early_stopped else RoundEnd(action.trial.status)
+        return RoundEnd.CONTINUE
 
-    async def start(self, trial: Trial, checkpoint: Optional[bytes] = None) -> str:
+    async def start(self, trial: Trial, checkpoint: Optional[bytes] = None) -> RoundEnd:
         """Starts ``trial`` on an actor (from its latest checkpoint, if any); a failure
         is handled as the controller says. Returns RETRY when the trial is ready for a
         round, else how the failure left it."""
@@ -111,15 +118,15 @@ class ActionExecutor:
             except ValueError as exc:
                 return await self.carry_out_all(self.controller.on_failure(
                     trial.trial_id, f"Cannot restore {trial.name}: {exc}", actor_dead=False))
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        identity = self._identity(trial)
         error, pid = await self.actors.start(trial.trial_id, trial.config, identity, checkpoint)
         if error is not None:
             return await self.carry_out_all(
                 self.controller.on_failure(trial.trial_id, error, actor_dead=False))
-        trial.pid = pid
+        self.controller.on_started(trial.trial_id, pid)
         self.recorder.on_trial_start(trial)
         mark("first trial started")
-        return RETRY
+        return RoundEnd.RETRY
 
     def add(self, trial: Trial) -> None:
         """Records a new trial (adopting what a resumed run's directory holds of it)."""
@@ -132,11 +139,12 @@ class ActionExecutor:
 
     def end(self, action: EndTrial) -> None:
         """Ends a trial: its actor discarded if the action says so, its end recorded."""
-        if action.actor == DISCARD:
+        if action.actor == ActorFate.DISCARD:
             self.actors.discard(action.trial.trial_id)
             self.controller.release_slot(action.trial.trial_id)
         if action.error is not None:
-            self.recorder.on_error(action.trial, action.error)
+            self.controller.on_error_file(action.trial.trial_id,
+                                          self.recorder.on_error(action.trial, action.error))
         self.recorder.on_trial_end(action.trial, action.reason, action.tags)
 
     async def _store_checkpoint(self, trial: Trial, blob: Optional[bytes], iteration: int) -> None:
@@ -149,9 +157,9 @@ class ActionExecutor:
         self.controller.on_checkpoint(trial.trial_id)
         self.recorder.on_checkpoint(trial, record.path)
 
-    async def _pause(self, action: PauseTrial) -> str:
+    async def _pause(self, action: PauseTrial) -> RoundEnd:
         trial = action.trial
-        self.recorder.on_event(trial, "pause", action.reason)
+        self.recorder.on_event(trial, EventKind.PAUSE, action.reason)
         # The trial holds its slot until its actor is back in the pool: freed earlier, a
         # concurrent fill_slots would start a new actor that waits for CPUs idle actors hold.
         parked = not await self.actors.can_checkpoint(trial.trial_id)
@@ -160,7 +168,7 @@ class ActionExecutor:
             await self.actors.release(trial.trial_id)
             self.controller.release_slot(trial.trial_id)
         await self.carry_out_all(self.controller.on_paused(trial.trial_id, parked))
-        return PAUSE
+        return RoundEnd.PAUSE
 
     async def _clone(self, action: CloneTrial) -> None:
         trial, donor = action.trial, self.controller.trials[action.donor_id]
@@ -169,7 +177,7 @@ class ActionExecutor:
             raise TuneError(f"Scheduler asked {trial.name} to clone {donor.name}, "
                             f"which has no checkpoint.")
         self.recorder.on_perturb(trial, donor, action.old_config, action.reason)
-        identity = TrialIdentity(self.experiment_id, trial.trial_id, trial.name)
+        identity = self._identity(trial)
         error, _ = await self.actors.start(trial.trial_id, trial.config, identity, blob)
         if error is not None:
             raise TuneError(f"Cloning {donor.name} into {trial.name} failed:\n{error}")

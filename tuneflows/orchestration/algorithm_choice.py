@@ -6,6 +6,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from tuneflows.model.by_name import registered_class
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.schedulers import (
     SCHEDULERS, AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler, create_scheduler,
 )
@@ -17,9 +19,6 @@ from tuneflows.search.searcher import Searcher
 from tuneflows.search.variant_generator import BasicVariantGenerator
 from tuneflows.spec import Experiment
 
-_MODES = ("max", "min")
-
-
 def check_metric_and_mode(metric: Optional[str], mode: Optional[str]) -> None:
     """Rejects a bad ``metric`` / ``mode`` pair with a message naming the value.
 
@@ -28,12 +27,11 @@ def check_metric_and_mode(metric: Optional[str], mode: Optional[str]) -> None:
         >>> check_metric_and_mode("loss", "down")
         Traceback (most recent call last):
         ...
-        ValueError: mode must be 'max' or 'min', got 'down'.
+        ValueError: mode must be 'max' or 'min', got mode='down'.
     """
     if metric is not None and (not isinstance(metric, str) or not metric):
         raise ValueError(f"metric must be a result key, got {metric!r}.")
-    if mode is not None and mode not in _MODES:
-        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}.")
+    validate_mode(mode, allow_none=True)
     if mode is not None and metric is None:
         raise ValueError(f"mode={mode!r} was given without a metric; pass metric= too.")
 
@@ -77,8 +75,7 @@ def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optio
     if scheduler is None:
         return FIFOScheduler()
     if isinstance(scheduler, str):
-        key = scheduler.strip().lower().replace("-", "_")
-        cls = SCHEDULERS.get(key)
+        cls = registered_class(SCHEDULERS, scheduler)
         kwargs = _with_metric("scheduler", scheduler, cls, metric, mode) if cls else {}
         if cls is AsyncHyperBandScheduler:
             kwargs["max_t"] = _asha_max_t(stops)
@@ -120,8 +117,7 @@ def resolve_search_alg(search_alg: Union[Searcher, str, None], metric: Optional[
             or one that takes none.
     """
     if isinstance(search_alg, str):
-        key = search_alg.strip().lower().replace("-", "_")
-        cls = SEARCHERS.get(key)
+        cls = registered_class(SEARCHERS, search_alg)
         if cls is BasicVariantGenerator:
             return None  # the default generator, built per experiment
         kwargs = _with_metric("search algorithm", search_alg, cls, metric, mode) if cls else {}

@@ -11,8 +11,9 @@ import time
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from tuneflows.orchestration.action_executor import ENDED, RETRY, ActionExecutor
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.orchestration.action_executor import ActionExecutor
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
 from tuneflows.error import TuneError
@@ -31,10 +32,8 @@ from tuneflows.services.startup_timeline import mark
 from tuneflows.runs.state_writer import StateWriter
 from tuneflows.orchestration.stop_signals import StopSignals
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
-from tuneflows.model.trial_outcome import CLIENT_REQUEST
+from tuneflows.model.codes import EventKind, RoundEnd
 
-#: The MLflow parent run's tag holding the run id (its directory's name).
-RUN_ID_TAG = "tuneflows.run_id"
 
 #: Longest wait of a round for its trial's MLflow run id (its task run's tag).
 RUN_ID_WAIT_S = 2.0
@@ -109,15 +108,14 @@ class ExperimentLoop:
                                          mode=self.views.mode)
         mlflow = MlflowWriterPool.shared().open_experiment(
             exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{exp.run_id}",
-            {"tuneflows.scheduler": type(ctl.scheduler).__name__,
-             "tuneflows.searcher": type(ctl.searcher).__name__,
-             "tuneflows.logdir": exp.dir, RUN_ID_TAG: exp.run_id, **self.request.parent_tags})
+            {mlflow_tags.SCHEDULER: type(ctl.scheduler).__name__,
+             mlflow_tags.SEARCHER: type(ctl.searcher).__name__,
+             mlflow_tags.LOGDIR: exp.dir, mlflow_tags.RUN_ID: exp.run_id, **self.request.parent_tags})
         mark("MLflow experiment open")
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)
-        self._recorder = ExperimentRecorder(mlflow, self.views.display, self.status_text,
-                                            self.views.reports)
+        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports)
         await self.views.reports.start()
         await self.views.link_runs(mlflow)
         if self._resume_state is not None:
@@ -217,13 +215,13 @@ class ExperimentLoop:
     async def _drive(self, trial: Trial, parked: bool) -> None:
         """Starts (unless parked on its actor) and plays rounds until the trial ends,
         pauses or fails for good."""
-        if not parked and await self._executor.start(trial) != RETRY:
+        if not parked and await self._executor.start(trial) != RoundEnd.RETRY:
             return
         while True:
             outcome = await self._round_task(
                 trial_name=trial.name, round_index=self.controller.count_round(trial.trial_id),
                 loop=self, trial_id=trial.trial_id)
-            if outcome in ENDED:
+            if outcome.ends_driving:
                 return
 
     async def play_round(self, trial_id: str) -> RoundReport:
@@ -279,7 +277,7 @@ class ExperimentLoop:
         Raises:
             KeyError: No such trial.
         """
-        self._recorder.on_event(self.trials[trial_id], CLIENT_REQUEST, "stop")
+        self._recorder.on_event(self.trials[trial_id], EventKind.CLIENT_REQUEST, "stop")
         actions = self.controller.request_stop(trial_id)
         if not actions and self._actors is not None:
             self._actors.request_stop(trial_id)
@@ -295,7 +293,7 @@ class ExperimentLoop:
         for name, value in (settings or {}).items():
             setattr(trial, name, value)
         self._executor.add(trial)
-        self._recorder.on_event(trial, CLIENT_REQUEST, "add trial")
+        self._recorder.on_event(trial, EventKind.CLIENT_REQUEST, "add trial")
         if self._wakeup is not None:
             self._wakeup.set()
         return trial
@@ -303,5 +301,5 @@ class ExperimentLoop:
     # ------------------------------------------------------------------ display
     def status_text(self) -> str:
         """The current ``== Status ==`` block."""
-        return self.views.status_text()
+        return self.views.board.text()
 

@@ -23,12 +23,9 @@ from prefect_ray.task_runners import RayTaskRunner
 from tuneflows.orchestration.experiment_loop import ExperimentLoop
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.runs.state import load_state
+from tuneflows.model.codes import RoundEnd, RoundStateName
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.trial_outcome import failures_text
-
-#: The state name of a round whose trial ended in ERROR (a Failed state).
-ERRORED = "Errored"
-
 
 class _NoEmptyTraceback(logging.Filter):
     """Prefect logs a task run that returned a Failed state with ``exc_info=True``
@@ -65,7 +62,7 @@ async def trial_round(trial_name: str, round_index: int, loop: ExperimentLoop,
     report = await loop.play_round(trial_id)
     _tag_this_task_run(report.tags)
     state = Failed if report.failed else Completed
-    return state(message=report.message, name=ERRORED if report.failed else report.state_name,
+    return state(message=report.message, name=report.state_name,
                  data=report.ended)
 
 
@@ -82,13 +79,13 @@ def _tag_this_task_run(tags: Iterable[str]) -> None:
         context.task_run.tags = sorted(set(context.task_run.tags) | set(tags))
 
 
-async def play_round(**round_args: Any) -> str:
+async def play_round(**round_args: Any) -> RoundEnd:
     """Plays a round as a :func:`trial_round` task run and returns how it ended;
     re-raises what the task run raised (a fault of the experiment loop)."""
     state = await trial_round(**round_args, return_state=True)
-    if state.is_failed() and state.name == ERRORED:
-        return ERROR
-    return await state.aresult()
+    if state.is_failed() and state.name == RoundStateName.ERRORED:
+        return RoundEnd.ERROR
+    return RoundEnd(await state.aresult())
 
 
 class ExperimentParameter:

@@ -8,15 +8,16 @@ import logging
 import os
 from typing import Any, Optional
 
-from tuneflows import result as R
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
+from tuneflows.control.resumed_trials import runs_again
 from tuneflows.runs.state import ExperimentState, load_state, state_path
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
-from tuneflows.runs.run_dirs import choose_run, is_run_id, new_run_id, read_run, run_dirs
+from tuneflows.model.run_ids import is_run_id, new_run_id
+from tuneflows.runs.run_dirs import choose_run, read_run, run_dirs
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import check_spec_unchanged
-from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, Trial
+from tuneflows.trial import Trial
 
 logger = logging.getLogger(__name__)
 
@@ -78,40 +79,33 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
                        errored_only: bool) -> None:
     """Rebuilds trials, checkpoints, scheduler and searcher from saved state.
 
-    Finished trials stay finished (with ``errored_only``, failed ones run again);
-    running ones restart from their latest checkpoint; results already in the trial
-    files are not recorded again.
+    Finished trials stay finished (with ``errored_only``, failed ones run again, judged
+    anew after their checkpoint); running ones restart from their latest checkpoint;
+    results already in the trial files are not recorded again, and those the saved
+    scheduler state had not heard are judged as the trial replays them
+    (:meth:`~tuneflows.control.controller.TrialController.take_over`).
     """
-    controller.scheduler.set_state(state.scheduler_state)
-    controller.searcher.set_state(state.searcher_state)
-    controller.searcher_done = state.searcher_done or errored_only
-    controller.rounds.update(state.rounds)
+    controller.restore(state.scheduler_state, state.searcher_state,
+                       state.searcher_done or errored_only, state.rounds)
     for fields in state.trials:
         trial = Trial(**fields)
         if trial.trial_id in state.checkpoints:
             path, iteration = state.checkpoints[trial.trial_id]
             checkpoints.adopt(trial.trial_id, path, iteration)
-        will_run = not trial.is_finished() or (trial.status == ERROR and errored_only)
+        will_run = runs_again(trial, errored_only)
         ran = trial.iteration > 0 or os.path.exists(os.path.join(trial.logdir, "result.json"))
         if will_run and ran:  # its results need a run (a no-op when it has one); a trial
             recorder.open_trial_run(trial)  # that never ran gets its run when it starts
-        adopt_recorded_results(trial, controller, recorder)
-        has_checkpoint = checkpoints.latest(trial.trial_id) is not None
-        if trial.status == RUNNING or (trial.status == PAUSED and not has_checkpoint):
-            trial.status = PENDING  # restarts from its latest checkpoint, if any
-        if trial.status == ERROR and errored_only:
-            trial.status, trial.num_failures, trial.error_msg = PENDING, 0, None
-            trial.status_reason = "re-run (resume=ERRORED_ONLY)"
-        controller.adopt_trial(trial, has_checkpoint, will_run)
+        latest = checkpoints.latest(trial.trial_id)
+        controller.take_over(trial, recorder.adopt_trial_files(trial),
+                             latest.iteration if latest is not None else None, errored_only)
         if will_run:
             recorder.on_trial_resume(trial)
 
 
 def adopt_recorded_results(trial: Trial, controller: TrialController,
                            recorder: ExperimentRecorder) -> None:
-    """Takes over the results a trial's files hold: they are not recorded again when
-    the trial replays them."""
-    rows = recorder.adopt_trial_files(trial)
-    if rows:
-        controller.replay_until[trial.trial_id] = int(rows[-1][R.TRAINING_ITERATION])
-        trial.last_result = rows[-1]
+    """Takes over the results the files of a trial its scheduler has just added hold:
+    they are not recorded again when the trial replays them, and the scheduler hears
+    them then."""
+    controller.adopt_records(trial, recorder.adopt_trial_files(trial))

@@ -4,9 +4,7 @@ trial). Every "best" here comes from :mod:`tuneflows.model.best_trial`."""
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from typing import Any, Callable, Mapping, Optional
 
 from tuneflows.model.best_trial import best_trial, experiment_metric, metric_value
@@ -18,10 +16,11 @@ from tuneflows.recording.mlflow.store import tracking_uri_for
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.run_links import RunLinks
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
-from tuneflows.recording.status_block import StatusDisplay, status_text
+from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
 from tuneflows.result import missing_keys
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_json
 from tuneflows.model.trial_outcome import rule_name
 
 logger = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ class ExperimentViews:
         metric: The metric trials are ranked by (None: none known).
         mode: ``"max"`` or ``"min"``.
         mlflow_gaps: What MLflow lacks of the ended experiment (None: nothing).
-        display: The status block.
+        board: The status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log.
     """
 
@@ -51,31 +50,26 @@ class ExperimentViews:
         self._controller = controller
         self._holding = holding
         exp = request.experiment
-        if request.metric:  # run_experiments(metric=...) ranks, whatever the scheduler
-            self.metric, self.mode = request.metric, request.mode or "max"
-        else:
-            self.metric, self.mode = experiment_metric(controller.scheduler,
-                                                       controller.searcher, exp.stop)
+        self.metric, self.mode = experiment_metric(controller.scheduler, controller.searcher,
+                                                   exp.stop, request.metric, request.mode)
         self.rule = rule_name(controller.scheduler)
-        self._started = time.monotonic()
         #: The MLflow experiment's id once its parent run is open (for the UI's URL).
         self.mlflow_experiment_id: Optional[str] = None
         #: The links between the flow run and the MLflow parent run, once both exist.
         self.links: Optional[RunLinks] = None
-        self.display = StatusDisplay(request.verbose)
+        self.board = StatusBoard(
+            lambda: list(controller.trials.values()), controller.scheduler.debug_string,
+            self._used, request.total_resources, exp.dir, self.metric, self.mode,
+            StatusDisplay(request.verbose))
         self.reports = PrefectReports(
             exp.name, lambda: list(controller.trials.values()),
             lambda: controller.searcher.total_trials or 0,
             ReportSettings(self.metric, self.mode, self.rule))
 
-    def status_text(self) -> str:
-        """The current ``== Status ==`` block."""
-        ctl, exp = self._controller, self._request.experiment
-        holding = self._holding()
-        used = {"cpu": holding * exp.resources["cpu"], "gpu": holding * exp.resources["gpu"]}
-        return status_text(list(ctl.trials.values()), ctl.scheduler.debug_string(), used,
-                           self._request.total_resources, exp.dir, self.metric,
-                           mode=self.mode, elapsed_s=time.monotonic() - self._started)
+    def _used(self) -> dict[str, float]:
+        """The resources the experiment's actors hold now."""
+        holding, per_trial = self._holding(), self._request.experiment.resources
+        return {"cpu": holding * per_trial["cpu"], "gpu": holding * per_trial["gpu"]}
 
     def where_to_look(self) -> list[str]:
         """The logdir, the MLflow UI (URL or command) and the Prefect flow run's page;
@@ -135,7 +129,7 @@ class ExperimentViews:
             "mode": self.mode,
             "best_trial_id": best.trial_id if best else None,
             "best_trial_name": best.name if best else None,
-            "best_config": _json_data(best.config) if best else None,
+            "best_config": plain_json(best.config) if best else None,
             "best_metric": metric_value(best, self.metric) if best else None,
             "best_iterations": best.iteration if best else None,
             "trials": len(trials),
@@ -159,11 +153,6 @@ class ExperimentViews:
             _run_logger().warning(
                 "Experiment %r stops on %s, which the trainable does not report (its results "
                 "have %s): those stops never fire.", exp.name, missing, reported)
-
-
-def _json_data(value: Any) -> Optional[Any]:
-    """``value`` as JSON data (what JSON cannot hold, as its repr)."""
-    return json.loads(json.dumps(plain_data(value), default=repr))
 
 
 def _run_logger() -> Any:

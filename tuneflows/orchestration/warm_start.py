@@ -24,10 +24,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import metric_value, ranked_trials
 from tuneflows.recording.mlflow.runs import parent_run, trial_config, trial_runs, trial_status
 from tuneflows.recording.mlflow.store import store_creation_lock
-from tuneflows.search.searcher import EARLY_STOPPED, Searcher
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import Searcher
 from tuneflows.trial import TERMINATED, Trial
 from tuneflows.model.trial_outcome import STOPPED_EARLY, Outcome
 
@@ -35,9 +37,6 @@ logger = logging.getLogger(__name__)
 
 #: ``run_experiments(warm_start=...)``: start from the experiment's previous run.
 PREVIOUS = "previous"
-#: The new run's parent-run tags: the previous parent run and how many trials were learned.
-WARM_START_RUN_TAG = "tuneflows.orchestration.warm_start.parent_run_id"
-WARM_START_TRIALS_TAG = "tuneflows.orchestration.warm_start.trials"
 #: How many of the previous run's best trials a warm start tells the searcher by default.
 DEFAULT_LIMIT = 10
 
@@ -83,11 +82,11 @@ class PreviousRun:
 
         Example:
             >>> PreviousRun("abc", [({"x": 1}, {"loss": 0.1})], learned=1).tags()
-            {'tuneflows.orchestration.warm_start.parent_run_id': 'abc', 'tuneflows.orchestration.warm_start.trials': '1'}
+            {'tuneflows.warm_start.parent_run_id': 'abc', 'tuneflows.warm_start.trials': '1'}
         """
         if self.parent_run_id is None:
             return {}
-        return {WARM_START_RUN_TAG: self.parent_run_id, WARM_START_TRIALS_TAG: str(self.learned)}
+        return {mlflow_tags.WARM_START_RUN: self.parent_run_id, mlflow_tags.WARM_START_TRIALS: str(self.learned)}
 
     def warm(self, searcher: Searcher) -> int:
         """Tells ``searcher`` every observation; returns how many it learned from."""
@@ -116,9 +115,9 @@ def previous_run(client: Any, experiment_name: str, metric: str, mode: str,
         if trial_status(run) != TERMINATED:
             continue
         result = dict(run.data.metrics)
-        if run.data.tags.get("outcome") == stopped_early:
+        if run.data.tags.get(mlflow_tags.OUTCOME) == stopped_early:
             result[EARLY_STOPPED] = True
-        trials.append(Trial(run.data.tags["trial_id"], "", trial_config(run), "", "",
+        trials.append(Trial(run.data.tags[mlflow_tags.TRIAL_ID], "", trial_config(run), "", "",
                             status=TERMINATED, last_result=result))
     ranked = [t for t in ranked_trials(trials, metric, mode) if metric_value(t, metric) is not None]
     return PreviousRun(parent.info.run_id,

@@ -1,2 +1,6 @@
 """Recording: the experiment recorder and what it fans out to — per-trial files, MLflow
-(through writer processes) and the status block."""
+(through writer processes), Prefect reports and the status block — and their readers."""
+
+from tuneflows.services.process_defaults import apply_defaults
+
+apply_defaults()  # before any engine loads

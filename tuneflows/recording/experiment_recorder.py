@@ -12,15 +12,16 @@ import os
 import time
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
-from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.tensorboard_files import TensorBoardLog
-from tuneflows.recording.trial_files import TrialFiles
+from tuneflows.recording.trial_files import TrialFiles, error_file
 from tuneflows.trial import Trial
-from tuneflows.model.trial_outcome import CLIENT_REQUEST, PAUSE, PERTURB, RESTART
+from tuneflows.model.codes import EventKind
 
 
 class ExperimentRecorder:
@@ -28,22 +29,21 @@ class ExperimentRecorder:
 
     Args:
         mlflow: The experiment's MLflow records (parent run, a nested run per trial).
-        display: The status block.
-        status_text: Renders the current status block.
+        board: The experiment's status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log (None: none).
 
     Example:
-        >>> recorder = ExperimentRecorder(mlflow_log, StatusDisplay(), text)  # doctest: +SKIP
+        >>> recorder = ExperimentRecorder(mlflow_log, board)  # doctest: +SKIP
         >>> recorder.on_trial_add(trial)                                       # doctest: +SKIP
         >>> recorder.on_results(trial, [{"training_iteration": 1, "loss": 0.3}])  # doctest: +SKIP
     """
 
-    def __init__(self, mlflow: MlflowExperimentLog, display: StatusDisplay,
-                 status_text: Callable[[], str], reports: Optional[PrefectReports] = None) -> None:
+    def __init__(self, mlflow: MlflowExperimentLog, board: StatusBoard,
+                 reports: Optional[PrefectReports] = None) -> None:
         self._mlflow = mlflow
         self.reports = reports
-        self._display = display
-        self._status_text = status_text
+        self._board = board
+        self._display = board.display
         self._thread = RecordingThread()
         self._files: dict[str, TrialFiles] = {}
         self._tensorboard = TensorBoardLog()  # on the recording thread only
@@ -58,16 +58,18 @@ class ExperimentRecorder:
         now, unless it has one (it ran before a pause, restart or resume), so a trial
         that waited for a slot does not count the wait in MLflow's duration."""
         self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
-                            dict(trial.config),
-                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
-                            int(time.time() * 1000))
+                            dict(trial.config), self._run_tags(trial), int(time.time() * 1000))
+
+    @staticmethod
+    def _run_tags(trial: Trial) -> dict[str, str]:
+        return {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
+                mlflow_tags.TRIAL_LOGDIR: trial.logdir}
 
     def open_trial_run(self, trial: Trial) -> None:
         """A resumed trial that ran before the kill: its MLflow run is created now if it
         has none (its results are then backfilled); a no-op when it has one."""
         self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
-                            dict(trial.config),
-                            {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir})
+                            dict(trial.config), self._run_tags(trial))
 
     def mlflow_run_id(self, trial: Trial) -> Optional[str]:
         """The id of the trial's MLflow run, once MLflow has it (None before)."""
@@ -102,13 +104,13 @@ class ExperimentRecorder:
         event = {"event": kind, "trial_id": trial.trial_id, "iteration": trial.iteration,
                  "reason": reason, "time": time.time(), **details}
         self._thread.submit(self._append_event, trial.trial_id, trial.logdir, event)
-        if self.reports is not None and kind in (PAUSE, PERTURB, RESTART, CLIENT_REQUEST):
+        if self.reports is not None and kind.is_decision:
             self.reports.on_decision(trial, kind, reason)
 
     def on_perturb(self, trial: Trial, donor: Trial, old_config: Mapping[str, Any],
                    reason: str) -> None:
         """PBT exploit/explore: the event, the new ``params.json`` and MLflow tags."""
-        self.on_event(trial, "perturb", reason, clone_from=donor.trial_id,
+        self.on_event(trial, EventKind.PERTURB, reason, clone_from=donor.trial_id,
                       old_config=dict(old_config), new_config=dict(trial.config))
         self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
         self._thread.submit(self._mlflow.log_params, trial.trial_id, dict(trial.config))
@@ -120,14 +122,15 @@ class ExperimentRecorder:
         self._thread.submit(self._mlflow.log_artifacts, trial.trial_id, path,
                             f"checkpoints/{os.path.basename(path)}")
 
-    def on_error(self, trial: Trial, text: str) -> None:
-        """A failure's traceback, appended to ``error.txt``."""
+    def on_error(self, trial: Trial, text: str) -> str:
+        """A failure's traceback, appended to the trial's error file; returns its path."""
         self._thread.submit(self._write_error, trial.trial_id, trial.logdir, text)
+        return error_file(trial.logdir)
 
     def on_trial_end(self, trial: Trial, reason: str,
                      tags: Optional[Mapping[str, Any]] = None) -> None:
         """The trial ended (its status is final): event, MLflow status, status block."""
-        self.on_event(trial, trial.status.lower(), reason)
+        self.on_event(trial, EventKind(trial.status.lower()), reason)
         self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
                             dict(trial.last_result or {}))
         if self.reports is not None:
@@ -146,8 +149,7 @@ class ExperimentRecorder:
         Prefect leaderboard as due."""
         if self.reports is not None:
             self.reports.on_change()
-        if self._display.verbose:  # rendering walks every trial: only when it shows
-            self._display.update(self._status_text(), force=force)
+        self._board.refresh(force=force)
 
     def on_experiment_end(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
         """Writes everything queued, ends the MLflow parent run (``status``: FINISHED,
@@ -161,7 +163,7 @@ class ExperimentRecorder:
         self._thread.submit(self._tensorboard.close)
         self._thread.close()
         gaps = self._mlflow.end_experiment_run(status, trials)
-        self._display.close(self._status_text())
+        self._board.close()
         return gaps
 
     def show_where_to_look(self, lines: Sequence[str]) -> None:

@@ -31,7 +31,8 @@ from tuneflows.recording.experiment_report import (
 )
 from tuneflows.recording.run_links import RunLinks
 from tuneflows.trial import ERROR, Trial
-from tuneflows.model.trial_outcome import RESTART, decision_phrase, trial_outcome
+from tuneflows.model.codes import EventKind
+from tuneflows.model.trial_outcome import decision_phrase, trial_outcome
 
 logger = logging.getLogger(__name__)
 
@@ -160,7 +161,7 @@ class PrefectReports:
     def on_decision(self, trial: Trial, kind: str, reason: str) -> None:
         """A pause, perturbation, restart or client request, to the flow run's log."""
         self._board_changed = True
-        level = logging.WARNING if kind == RESTART else logging.INFO
+        level = logging.WARNING if kind == EventKind.RESTART else logging.INFO
         self._log.log(level, "Trial %s (%s) %s at iteration %d", trial.name, trial.trial_id,
                       decision_phrase(kind, self.settings.rule, reason), trial.iteration)
 

@@ -4,13 +4,14 @@ made from the actions the round led to. Pure.
 
 Example:
     >>> from tuneflows.control.actions import EndTrial
+    >>> from tuneflows.model.codes import RoundEnd
     >>> from tuneflows.trial import Trial
     >>> t = Trial("a_00002", "2_lr=0.5", {}, "train", "", status="TERMINATED",
     ...           last_result={"training_iteration": 3, "acc": 0.41, "early_stopped": True},
     ...           status_reason="stopped at rung 3: 0.41 < cutoff 0.52")
     >>> report = round_report(t, [{"training_iteration": 3}],
     ...     [EndTrial(t, "stopped at rung 3: 0.41 < cutoff 0.52", early_stopped=True)],
-    ...     "STOP", "ASHA", "acc")
+    ...     RoundEnd.STOP, "ASHA", "acc")
     >>> report.state_name, report.message
     ('Stopped', 'stopped by ASHA at rung 3: 0.41 < cutoff 0.52 (iteration 3, acc=0.41)')
     >>> report.tags
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.control.actions import Action, CloneTrial, PauseTrial, RestartTrial
+from tuneflows.model.codes import EventKind, RoundEnd, RoundStateName
 from tuneflows.trial import Trial
 from tuneflows.model.trial_outcome import (
-    ERRORED, PAUSE, PERTURB, RESTART, STOPPED_EARLY, decision_phrase, trial_outcome,
+    ERRORED, STOPPED_EARLY, decision_phrase, trial_outcome,
 )
 
 
@@ -34,7 +36,7 @@ class RoundReport:
     """How a round ended, for the experiment loop and the round's Prefect state.
 
     Attributes:
-        ended: CONTINUE, PAUSE, STOP, TERMINATED, ERROR or RETRY (the loop's codes).
+        ended: How the round left the trial, for the loop.
         state_name: The task run's state name: Completed, Stopped, Paused, Perturbed,
             Restarted or Errored.
         message: The decision and its reason, with the iteration reached.
@@ -43,15 +45,15 @@ class RoundReport:
         failed: The trial ended in ERROR (the task run is shown as failed).
     """
 
-    ended: str
-    state_name: str
+    ended: RoundEnd
+    state_name: RoundStateName
     message: str
     tags: tuple[str, ...]
     failed: bool = False
 
 
 def round_report(trial: Trial, results: Sequence[Mapping[str, Any]], actions: Sequence[Action],
-                 ended: str, rule: str, metric: Optional[str],
+                 ended: RoundEnd, rule: str, metric: Optional[str],
                  mlflow_run_id: Optional[str] = None) -> RoundReport:
     """The report of a round of ``trial`` that brought the new ``results``, led to
     ``actions`` and ended ``ended``; ``rule`` names the scheduler, ``metric`` is shown;
@@ -64,17 +66,18 @@ def round_report(trial: Trial, results: Sequence[Mapping[str, Any]], actions: Se
         tags = base + (f"outcome:{outcome.tag}",)
         if outcome.kind == STOPPED_EARLY:
             tags += (f"stopped-by:{outcome.rule}",)
-        name = {STOPPED_EARLY: "Stopped", ERRORED: "Errored"}.get(outcome.kind, "Completed")
+        name = {STOPPED_EARLY: RoundStateName.STOPPED,
+                ERRORED: RoundStateName.ERRORED}.get(outcome.kind, RoundStateName.COMPLETED)
         return RoundReport(ended, name, f"{outcome.describe()} ({where})", tags,
                            failed=outcome.kind == ERRORED)
-    for kind, name, action_type in ((PERTURB, "Perturbed", CloneTrial),
-                                    (RESTART, "Restarted", RestartTrial),
-                                    (PAUSE, "Paused", PauseTrial)):
+    for kind, name, action_type in ((EventKind.PERTURB, RoundStateName.PERTURBED, CloneTrial),
+                                    (EventKind.RESTART, RoundStateName.RESTARTED, RestartTrial),
+                                    (EventKind.PAUSE, RoundStateName.PAUSED, PauseTrial)):
         action = next((a for a in actions if isinstance(a, action_type)), None)
         if action is not None:
             return RoundReport(ended, name, f"{decision_phrase(kind, rule, action.reason)} "
                                f"({where})", base + (f"decision:{kind}",))
-    return RoundReport(ended, "Completed", f"continues ({where})", base)
+    return RoundReport(ended, RoundStateName.COMPLETED, f"continues ({where})", base)
 
 
 def _progress(trial: Trial, results: Sequence[Mapping[str, Any]], metric: Optional[str]) -> str:

@@ -20,12 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from tuneflows.recording.mlflow.records import DESCRIPTION_TAG
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.where_to_look import LOCAL_MLFLOW_UI
 
-#: Tags of the MLflow parent run naming its Prefect flow run.
-FLOW_RUN_ID_TAG = "tuneflows.prefect.flow_run_id"
-FLOW_RUN_URL_TAG = "tuneflows.prefect.flow_run_url"
 #: Prefix of the Prefect tags naming an MLflow run (a flow run's parent run, a round's
 #: trial run) and of the one naming the MLflow experiment.
 MLFLOW_RUN_PREFIX = "mlflow_run:"
@@ -79,10 +76,10 @@ class RunLinks:
         """The MLflow parent run's tags naming the flow run, and its description (which
         the summary replaces at the end, with the same link under "Where to look")."""
         url = self.flow_run_url
-        tags = {FLOW_RUN_ID_TAG: self.flow_run_id}
+        tags = {mlflow_tags.FLOW_RUN_ID: self.flow_run_id}
         if url:
-            tags[FLOW_RUN_URL_TAG] = url
-        tags[DESCRIPTION_TAG] = (f"Prefect flow run: [{self.flow_run_id}]({url})" if url
+            tags[mlflow_tags.FLOW_RUN_URL] = url
+        tags[mlflow_tags.DESCRIPTION] = (f"Prefect flow run: [{self.flow_run_id}]({url})" if url
                                  else f"Prefect flow run `{self.flow_run_id}`")
         return tags
 

@@ -16,12 +16,12 @@ import time
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from tuneflows.model.best_trial import BUDGET_KEYS, best_trial, metric_value, ranked_trials
-from tuneflows.trial import Trial
+from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 
 QUIET, TABLE, RESULTS = 0, 1, 2
 
 #: Statuses in the order the block counts them.
-STATUS_ORDER = ("RUNNING", "PAUSED", "PENDING", "TERMINATED", "ERROR")
+STATUS_ORDER = (RUNNING, PAUSED, PENDING, TERMINATED, ERROR)
 
 _METRIC_ABBREVIATIONS = {
     "mean_accuracy": "acc",
@@ -52,8 +52,9 @@ def verbosity_level(verbose: Union[bool, int]) -> int:
                      f"or 2 (table and results), got {verbose!r}.")
 
 
-def pick_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
-    """The metric to show: the experiment's, else a well-known one, else a stop key."""
+def column_metric(trials: Sequence[Trial], preferred: Optional[str]) -> Optional[str]:
+    """The reported key each trial line shows (a display choice, not what the experiment
+    is judged by): the experiment's metric, else a well-known one, else a stop key."""
     seen: set[str] = set()
     for trial in trials:
         seen.update((trial.last_result or {}).keys())
@@ -93,7 +94,7 @@ def trial_line(trial: Trial, metric: Optional[str]) -> str:
     if trial.num_failures:
         pieces.append(f"{trial.num_failures} failure{'s' if trial.num_failures > 1 else ''}")
     line = parts[0] + (", " + ", ".join(pieces) if pieces else "")
-    if trial.status == "ERROR" and trial.error_file:
+    if trial.status == ERROR and trial.error_file:
         line += f" (error: {trial.error_msg}; see {trial.error_file})"
     elif trial.status_reason:
         line += f" ({trial.status_reason})"
@@ -169,7 +170,7 @@ def status_text(
         best_line(trials, metric, mode),
     ]
     shown = most_relevant(trials, metric, mode, max_lines)
-    column = pick_metric(trials, metric)
+    column = column_metric(trials, metric)
     lines.extend(trial_line(t, column) for t in shown)
     if len(shown) < len(trials):
         ids = {t.trial_id for t in shown}
@@ -187,7 +188,7 @@ def most_relevant(trials: Sequence[Trial], metric: Optional[str], mode: str,
     best = {id(t) for t in ranked_trials(trials, metric, mode)[:3]
             if metric_value(t, metric) is not None}
     wanted = [t for t in trials
-              if t.status in ("RUNNING", "PAUSED", "ERROR") or id(t) in best]
+              if t.status in (RUNNING, PAUSED, ERROR) or id(t) in best]
     return wanted[:max_lines]
 
 

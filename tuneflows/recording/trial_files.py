@@ -5,31 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return repr(value)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+from tuneflows.model.plain_json import plain_json
 
 
 def strict_json(record: Mapping[str, Any]) -> str:
@@ -40,10 +19,9 @@ def strict_json(record: Mapping[str, Any]) -> str:
         '{"acc": 0.5, "loss": null}'
     """
     try:
-        return json.dumps(dict(record), sort_keys=True, default=_json_default, allow_nan=False)
+        return json.dumps(dict(record), sort_keys=True, default=plain_json, allow_nan=False)
     except ValueError:  # a non-finite number somewhere
-        return json.dumps(_finite(dict(record)), sort_keys=True, default=_json_default,
-                          allow_nan=False)
+        return json.dumps(plain_json(record), sort_keys=True, allow_nan=False)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dict[str, Any]:
@@ -56,6 +34,15 @@ def flatten(data: Mapping[str, Any], prefix: str = "", sep: str = "/") -> dict[s
         else:
             flat[name] = value
     return flat
+
+
+#: The file in a trial's directory that holds its failures' tracebacks.
+ERROR_FILE = "error.txt"
+
+
+def error_file(logdir: str) -> str:
+    """Where a trial's failures are written: ``<logdir>/error.txt``."""
+    return os.path.join(logdir, ERROR_FILE)
 
 
 class TrialFiles:
@@ -73,7 +60,7 @@ class TrialFiles:
     def write_params(self, config: Mapping[str, Any]) -> None:
         """Writes ``params.json`` (the trial's config)."""
         with open(os.path.join(self.logdir, "params.json"), "w") as f:
-            json.dump(dict(config), f, indent=2, sort_keys=True, default=_json_default)
+            json.dump(dict(config), f, indent=2, sort_keys=True, default=plain_json)
 
     def append_results(self, results: Sequence[Mapping[str, Any]]) -> None:
         """Appends results to ``result.json`` and ``progress.csv`` (one write each)."""
@@ -119,7 +106,7 @@ class TrialFiles:
 
     def write_error(self, text: str) -> str:
         """Writes ``error.txt`` (appending, one block per failure) and returns its path."""
-        path = os.path.join(self.logdir, "error.txt")
+        path = error_file(self.logdir)
         with open(path, "a") as f:
             f.write(text.rstrip() + "\n")
         return path
@@ -127,7 +114,7 @@ class TrialFiles:
     def append_event(self, event: Mapping[str, Any]) -> None:
         """Appends a scheduler decision or perturbation to ``events.json``."""
         with open(os.path.join(self.logdir, "events.json"), "a") as f:
-            f.write(json.dumps(dict(event), sort_keys=True, default=_json_default) + "\n")
+            f.write(json.dumps(dict(event), sort_keys=True, default=plain_json) + "\n")
 
 
 def count_results(experiment_dir: str) -> int:

@@ -18,7 +18,8 @@ from typing import Any, Mapping, Optional
 import httpx
 
 from tuneflows.error import TuneError
-from tuneflows.rest.app import API_PREFIX, DEFAULT_PORT, check_resolved_config
+from tuneflows.rest.config_checks import check_resolved_config
+from tuneflows.rest.protocol import API_PREFIX, DEFAULT_PORT
 from tuneflows.rest.guards import TOKEN_ENV
 
 class TuneClientError(TuneError):

@@ -15,14 +15,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from tuneflows.search.config_values import is_eval_dict
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.variant_generator import generate_variants
-from tuneflows.spec import Experiment
+from tuneflows.spec import Experiment, with_env_in_config
 
 #: Spec keys a client-added trial may set (others belong to the whole experiment).
 CLIENT_SPEC_KEYS = ("run", "stop", "config", "repeat", "num_samples", "trial_resources",
                     "resources_per_trial", "checkpoint_freq", "checkpoint_at_end",
-                    "max_failures")
+                    "max_failures", "env")
 #: Longest tag a client-given name becomes.
 MAX_TAG_CHARS = 64
 
@@ -51,6 +52,28 @@ def client_tag(name: Optional[str], experiment_name: str) -> str:
     return re.sub(r"_{2,}", "_", safe).strip("_")[:MAX_TAG_CHARS]
 
 
+def refuse_eval(value: Any, where: str) -> None:
+    """Refuses an ``{"eval": ...}`` value anywhere in ``value``: a remote client must
+    never have code run on the driver (a program's own spec may use them).
+
+    Example:
+        >>> refuse_eval({"lr": {"eval": "random.random()"}}, "config")
+        Traceback (most recent call last):
+        ...
+        ValueError: eval expressions are refused from a client (config['lr']): the server runs no code a client sends; send the value itself, or a search space (grid_search, uniform, ...).
+    """
+    if is_eval_dict(value):
+        raise ValueError(f"eval expressions are refused from a client ({where}): the server "
+                         f"runs no code a client sends; send the value itself, or a search "
+                         f"space (grid_search, uniform, ...).")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            refuse_eval(item, f"{where}[{key!r}]")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            refuse_eval(item, f"{where}[{i}]")
+
+
 def expand_client_spec(experiment: Experiment, name: Optional[str],
                        spec: Mapping[str, Any], limit: Optional[int] = None
                        ) -> list[ClientTrial]:
@@ -67,8 +90,8 @@ def expand_client_spec(experiment: Experiment, name: Optional[str],
 
     Raises:
         ValueError: A key that only a whole experiment can set, another trainable or
-            other resources than the experiment's, or any error an experiment's spec
-            would get (naming the key).
+            other resources than the experiment's, an ``{"eval": ...}`` value, or any
+            error an experiment's spec would get (naming the key).
 
     Example:
         >>> exp = Experiment("demo", run=lambda config, reporter: None, local_dir="/tmp/r")
@@ -85,6 +108,8 @@ def expand_client_spec(experiment: Experiment, name: Optional[str],
     if not isinstance(spec.get("config", {}), Mapping):
         raise ValueError(f"spec['config'] must be a JSON object, got "
                          f"{type(spec['config']).__name__}.")
+    refuse_eval(spec.get("config", {}), "config")
+    spec = with_env_in_config(spec)
     run = spec.get("run", experiment.trainable_name)
     if run != experiment.trainable_name:
         raise ValueError(f"spec['run'] is {run!r}, but experiment {experiment.name!r} runs "

@@ -1,5 +1,5 @@
 """The seed's (Ray Tune 0.5) TuneServer routes, beside tuneflows' own in
-:mod:`tuneflows.rest.app`: ``GET /trials`` is ``{"trials": [info, ...]}``, ``GET
+:mod:`tuneflows.rest.routes`: ``GET /trials`` is ``{"trials": [info, ...]}``, ``GET
 /trials/{id}`` and ``PUT /trials/{id}`` are ``{"trial_info": info}``, and ``POST /trials``
 takes ``{"name": ..., "spec": <a whole spec>}``, expands it as an experiment's spec
 (:mod:`tuneflows.rest.client_trials`; a bad spec is a 400 naming the key) and returns
@@ -14,15 +14,17 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from tuneflows.rest.client_trials import expand_client_spec
-from tuneflows.rest.app import (
-    ERROR_RESPONSES, AddTrialRequest, ClientTrialBudget, check_resolved_config, experiment_name,
-    trial_response,
-)
+from tuneflows.rest.config_checks import check_resolved_config
+from tuneflows.rest.experiment_access import ExperimentAccess, experiment_access, experiment_name
+from tuneflows.rest.protocol import ERROR_RESPONSES, AddTrialRequest, trial_response
+
+router = APIRouter()
+Access = Depends(experiment_access)
 
 
 def seed_trial_info(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
@@ -34,49 +36,47 @@ def seed_trial_info(trial: Any, experiment: Optional[str]) -> dict[str, Any]:
     return info
 
 
-def add_seed_routes(app: FastAPI, on_loop: Callable[..., Any],
-                    lookup: Callable[[Any, str], Any], budget: ClientTrialBudget) -> None:
-    """Adds the seed's routes to ``app``.
+@router.get("/trials", summary="All trials (the seed's shape)")
+def seed_get_all_trials(access: ExperimentAccess = Access) -> dict[str, Any]:
+    """``{"trials": [info, ...]}``."""
+    return access.on_loop(lambda loop: {"trials": [seed_trial_info(t, experiment_name(loop))
+                                                   for t in list(loop.trials.values())]})
 
-    Args:
-        app: The Client API's app.
-        on_loop: Runs ``fn(loop, *args)`` on the running experiment's event loop.
-        lookup: ``lookup(loop, trial_id)``: the trial, or a 404 naming the id.
-        budget: How many trials clients may still add (409 beyond, naming the cap).
-    """
-    @app.get("/trials", summary="All trials (the seed's shape)")
-    def seed_get_all_trials() -> dict[str, Any]:
-        return on_loop(lambda r: {"trials": [seed_trial_info(t, experiment_name(r))
-                                             for t in list(r.trials.values())]})
 
-    @app.get("/trials/{trial_id}", responses=ERROR_RESPONSES,
-             summary="One trial (the seed's shape)")
-    def seed_get_trial(trial_id: str) -> dict[str, Any]:
-        return on_loop(lambda r: {"trial_info": seed_trial_info(lookup(r, trial_id),
-                                                                experiment_name(r))})
+@router.get("/trials/{trial_id}", responses=ERROR_RESPONSES,
+            summary="One trial (the seed's shape)")
+def seed_get_trial(trial_id: str, access: ExperimentAccess = Access) -> dict[str, Any]:
+    """``{"trial_info": info}`` (404 naming an unknown id)."""
+    return access.on_loop(lambda loop: {"trial_info": seed_trial_info(
+        access.lookup(loop, trial_id), experiment_name(loop))})
 
-    @app.post("/trials", status_code=201, responses=ERROR_RESPONSES,
-              summary="Add the trials of a whole spec (the seed's add_trial)")
-    def seed_add_trials(body: AddTrialRequest) -> dict[str, Any]:
-        def add(loop: Any) -> dict[str, Any]:
-            name = experiment_name(loop)
-            try:
-                planned = expand_client_spec(loop.experiment, body.name, body.spec,
-                                             limit=budget.remaining(loop))
-                for trial in planned:
-                    check_resolved_config(trial.config)
-            except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
-            budget.take(loop, len(planned))
-            added = [loop.add_trial(t.config, t.tag, t.settings) for t in planned]
-            return {"trials": [seed_trial_info(t, name) for t in added]}
-        return on_loop(add)
 
-    @app.put("/trials/{trial_id}", responses=ERROR_RESPONSES,
-             summary="Stop a trial (the seed's shape)")
-    def seed_stop_trial(trial_id: str) -> dict[str, Any]:
-        def stop(loop: Any) -> dict[str, Any]:
-            trial = lookup(loop, trial_id)
-            loop.request_stop(trial_id)
-            return {"trial_info": seed_trial_info(trial, experiment_name(loop))}
-        return on_loop(stop)
+@router.post("/trials", status_code=201, responses=ERROR_RESPONSES,
+             summary="Add the trials of a whole spec (the seed's add_trial)")
+def seed_add_trials(body: AddTrialRequest, access: ExperimentAccess = Access) -> dict[str, Any]:
+    """Expands ``body.spec`` as an experiment's spec and adds its trials (400 naming a
+    bad key, 409 over the cap of client-added trials)."""
+    def add(loop: Any) -> dict[str, Any]:
+        name = experiment_name(loop)
+        try:
+            planned = expand_client_spec(loop.experiment, body.name, body.spec,
+                                         limit=access.budget.remaining(loop))
+            for trial in planned:
+                check_resolved_config(trial.config)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        access.budget.take(loop, len(planned))
+        added = [loop.add_trial(t.config, t.tag, t.settings) for t in planned]
+        return {"trials": [seed_trial_info(t, name) for t in added]}
+    return access.on_loop(add)
+
+
+@router.put("/trials/{trial_id}", responses=ERROR_RESPONSES,
+            summary="Stop a trial (the seed's shape)")
+def seed_stop_trial(trial_id: str, access: ExperimentAccess = Access) -> dict[str, Any]:
+    """Asks a trial to stop; ``{"trial_info": info}``."""
+    def stop(loop: Any) -> dict[str, Any]:
+        trial = access.lookup(loop, trial_id)
+        loop.request_stop(trial_id)
+        return {"trial_info": seed_trial_info(trial, experiment_name(loop))}
+    return access.on_loop(stop)

@@ -41,12 +41,10 @@ Every access to the loop goes through ``loop.call_soon``, i.e. runs on the
 experiment's event loop, so the server never reads a trial while the loop changes it.
 
 Example:
-    >>> from tuneflows.web_server import TuneClient
-    >>> client = TuneClient("localhost:4321")                       # doctest: +SKIP
-    >>> [t["status"] for t in client.get_all_trials()["trials"]]    # doctest: +SKIP
-    ['RUNNING', 'RUNNING']
-    >>> new = client.add_trial("my_experiment", {"config": {"lr": 0.1}})  # doctest: +SKIP
-    >>> client.stop_trial(new["trials"][0]["id"])                   # doctest: +SKIP
+    >>> server = TuneServer(port=0)          # any free port on 127.0.0.1
+    >>> server.port > 0
+    True
+    >>> server.shutdown()
 """
 
 from __future__ import annotations
@@ -58,7 +56,9 @@ import time
 from typing import Any, Optional, Sequence
 
 from tuneflows.error import TuneError
-from tuneflows.rest.app import DEFAULT_MAX_CLIENT_TRIALS, DEFAULT_PORT, create_app
+from tuneflows.rest.app import create_app
+from tuneflows.rest.experiment_access import DEFAULT_MAX_CLIENT_TRIALS
+from tuneflows.rest.protocol import DEFAULT_PORT
 from tuneflows.rest.guards import RequestGuards, allowed_hosts, resolve_server_token
 
 logger = logging.getLogger(__name__)

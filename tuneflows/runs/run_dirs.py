@@ -2,14 +2,11 @@
 named by a sortable timestamp-based id (``2026-12-02_00-31-05_ab12``), so a re-run starts
 afresh while resume picks a run.
 
-The rules are pure functions over :class:`RunInfo` (:func:`new_run_id`,
-:func:`choose_run`); the rest reads run directories (files only, no Ray, Prefect or
-MLflow).
+The rule choosing a run is a pure function over :class:`RunInfo` (:func:`choose_run`;
+run ids are made by :mod:`tuneflows.model.run_ids`); the rest reads run directories
+(files only, no Ray, Prefect or MLflow).
 
 Example:
-    >>> from datetime import datetime
-    >>> new_run_id(datetime(2026, 12, 2, 0, 31, 5), rng=random.Random(0))
-    '2026-12-02_00-31-05_0c53'
     >>> runs = [RunInfo("2026-12-01_03-00-00_0001", finished=True),
     ...         RunInfo("2026-12-02_03-00-00_0001", finished=False)]
     >>> choose_run(runs, resume="AUTO").run_id
@@ -22,21 +19,18 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from tuneflows.error import TuneError
+from tuneflows.model.run_ids import is_run_id
 from tuneflows.runs.lock import is_locked
 from tuneflows.runs.state import load_state, state_path
 from tuneflows.trial import ERROR, TERMINATED
 
 #: The file in a run directory naming the run and the Prefect flow run that started it.
 RUN_FILE = "run.json"
-RUN_ID_FORMAT = "%Y-%m-%d_%H-%M-%S"
-_RUN_ID = re.compile(r"^\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_[0-9a-f]{4}$")
 
 
 @dataclass(frozen=True)
@@ -56,34 +50,6 @@ class RunInfo:
     finished: bool = False
     flow_run_id: Optional[str] = None
     in_use: bool = False
-
-
-def is_run_id(name: str) -> bool:
-    """Whether ``name`` is a run id (``YYYY-MM-DD_HH-MM-SS_xxxx``).
-
-    Example:
-        >>> is_run_id("2026-12-02_00-31-05_ab12"), is_run_id("train_0_lr=0.1")
-        (True, False)
-    """
-    return bool(_RUN_ID.match(name))
-
-
-def new_run_id(now: Optional[datetime] = None, existing: Iterable[str] = (),
-               rng: Optional[random.Random] = None) -> str:
-    """A new run id: the time, then four hex digits that sort after every ``existing``
-    id of the same second (so the newest run sorts last) and keep two drivers starting
-    in the same second apart.
-
-    Example:
-        >>> new_run_id(datetime(2026, 1, 2, 3, 4, 5), ["2026-01-02_03-04-05_fffe"])
-        '2026-01-02_03-04-05_ffff'
-    """
-    stamp = (now or datetime.now()).strftime(RUN_ID_FORMAT)
-    taken = [int(r[-4:], 16) for r in existing if is_run_id(r) and r[:-5] == stamp]
-    low = max(taken) + 1 if taken else 0
-    if low > 0xFFFF:
-        raise TuneError(f"More than 65536 runs started in the second {stamp}.")
-    return f"{stamp}_{(rng or random.Random()).randint(low, min(low + 0xFFF, 0xFFFF)):04x}"
 
 
 def choose_run(runs: Sequence[RunInfo], resume: Any, flow_run_id: Optional[str] = None,

@@ -23,7 +23,7 @@ import math
 import re
 from typing import Any, Mapping, Optional, Sequence
 
-from tuneflows.search.domains import Domain, SampleFrom
+from tuneflows.search import Domain, SampleFrom
 from tuneflows.spec import Experiment
 
 #: The settings compared on resume (``max_seconds_without_result`` is not: the new

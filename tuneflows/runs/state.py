@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from tuneflows.error import TuneError
+from tuneflows.model.plain_json import plain_json
 
 STATE_FILE = "experiment_state.json"
 FINISHED_FILE = "finished_trials.jsonl"
@@ -60,27 +61,15 @@ class ExperimentState:
 
 
 def plain(value: Any) -> Any:
-    """``value`` as JSON data: numpy scalars and arrays become numbers and lists,
-    tuples lists, keys strings; anything else is kept as its ``repr`` under
-    :data:`UNSERIALIZABLE` (and cannot be resumed exactly).
+    """``value`` as JSON data (:func:`~tuneflows.model.plain_json.plain_json`), with NaN
+    kept and anything else kept as its ``repr`` under :data:`UNSERIALIZABLE` (and
+    cannot be resumed exactly).
 
     Example:
-        >>> plain({"a": (1, 2), 3: {"b": None}})
-        {'a': [1, 2], '3': {'b': None}}
+        >>> plain({"a": (1, 2), 3: {"b": None}, "f": len})
+        {'a': [1, 2], '3': {'b': None}, 'f': {'__unserializable__': '<built-in function len>'}}
     """
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    item = getattr(value, "item", None) if type(value).__module__ == "numpy" else None
-    if item is not None:
-        try:
-            return plain(value.tolist() if hasattr(value, "tolist") else item())
-        except (TypeError, ValueError):
-            pass
-    return {UNSERIALIZABLE: repr(value)}
+    return plain_json(value, unknown=lambda v: {UNSERIALIZABLE: repr(v)}, keep_non_finite=True)
 
 
 def state_path(experiment_dir: str) -> str:

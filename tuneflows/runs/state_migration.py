@@ -9,7 +9,7 @@ import os
 import pickle
 from typing import Any
 
-from ray import cloudpickle
+import cloudpickle
 
 from tuneflows.error import TuneError
 from tuneflows.runs.state import (

@@ -7,10 +7,10 @@ import time
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from ray import cloudpickle
+import cloudpickle
 
 from tuneflows.model.best_trial import experiment_metric
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.runs.state import (
     ExperimentState, append_finished, save_configuration, save_state,
 )
@@ -48,8 +48,8 @@ class StateWriter:
         self._dir = experiment.dir
         self._experiment_id = experiment_id
         save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
-        self._metric, self._mode = ((metric, mode or "max") if metric else
-                                    experiment_metric(scheduler, searcher, experiment.stop))
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
+                                                     metric, mode)
         self._min_interval_s = min_interval_s
         self._last_write = 0.0
         self._appended = dict(appended or {})  # trial id -> status of its appended record

@@ -10,7 +10,7 @@ Where things live: ``domains`` (the primitives), ``config_values`` / ``config_pa
 ``config_validation`` (reading a config), ``spec_view`` and ``spec_resolver`` (resolving one
 variant), ``variant_plan`` and ``variant_generator`` (grid × samples), ``concurrency`` (the
 limiters), ``hyperopt_conversion`` / ``hyperopt_space`` / ``hyperopt_trials`` /
-``early_stop_ranking`` / ``hyperopt_search`` (TPE), ``argument_checks`` and ``plain_data``
+``early_stop_ranking`` / ``hyperopt_search`` (TPE), ``argument_checks``
 (shared by the searchers).
 """
 
@@ -42,7 +42,8 @@ from tuneflows.search.domains import (
 )
 from tuneflows.search.concurrency import ConcurrencyLimiter, TrialLimiter
 from tuneflows.search.hyperopt_search import HyperOptSearch
-from tuneflows.search.searcher import EARLY_STOPPED, FINISHED, Searcher
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import FINISHED, Searcher
 from tuneflows.search.spec_view import SpecView
 from tuneflows.search.config_validation import validate_config
 from tuneflows.search.experiment_tags import format_vars

@@ -16,7 +16,9 @@ from __future__ import annotations
 import warnings
 from typing import Any, Mapping, Optional
 
-__all__ = ["validate_positive_int", "validate_max_concurrent", "validate_mode", "metric_and_mode",
+from tuneflows.model.metric_mode import validate_mode
+
+__all__ = ["validate_positive_int", "validate_max_concurrent", "metric_and_mode",
            "result_metric"]
 
 
@@ -44,19 +46,6 @@ def validate_max_concurrent(max_concurrent: Any, allow_none: bool = True) -> Opt
         ValueError: naming the value otherwise.
     """
     return validate_positive_int("max_concurrent", max_concurrent, allow_none)
-
-
-def validate_mode(mode: Any, allow_none: bool = False) -> Optional[str]:
-    """Returns ``mode`` if it is ``"min"`` or ``"max"`` (or None when ``allow_none``).
-
-    Raises:
-        ValueError: naming the value otherwise.
-    """
-    if mode is None and allow_none:
-        return None
-    if mode not in ("min", "max"):
-        raise ValueError(f"mode must be 'min' or 'max', got mode={mode!r}.")
-    return mode
 
 
 def warn_if_mode_missing(metric: Optional[str], mode: Optional[str], owner: str,

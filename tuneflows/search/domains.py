@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tuneflows.error import SpecError
 from tuneflows.search.spec_view import SpecView
 
 __all__ = [
@@ -228,9 +229,9 @@ class GridSearch(Domain):
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(
             values, (list, tuple, range)
         ):
-            raise ValueError(f"grid_search: values must be a list, got {values!r}.")
+            raise SpecError(f"grid_search: values must be a list, got {values!r}.")
         if len(values) == 0:
-            raise ValueError("grid_search: values must not be empty, got [].")
+            raise SpecError("grid_search: values must not be empty, got [].")
         self.values = list(values)
 
     def sample(self, rng: Any = None, spec: Any = None) -> Any:

@@ -1,8 +1,10 @@
 """Experiment tags: a trial's varied values as a short ``"lr=0.2,momentum=0.1"`` string.
 
+The keys are sorted, as the seed's variant generator sorted them.
+
 Example:
     >>> format_vars({"lr": 0.123456, "net/act": "relu", "layers": [64, 64]})
-    'lr=0.1235,net/act=relu,layers=[64,64]'
+    'layers=[64,64],lr=0.1235,net/act=relu'
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ __all__ = ["format_vars"]
 
 
 def format_vars(resolved: Mapping[str, Any]) -> str:
-    """``"lr=0.2,momentum=0.1"``: short values (floats with 4 significant digits)."""
-    return ",".join(f"{k}={_short(v)}" for k, v in resolved.items())
+    """``"lr=0.2,momentum=0.1"``: the keys sorted (the seed's order), short values
+    (floats with 4 significant digits)."""
+    return ",".join(f"{k}={_short(resolved[k])}" for k in sorted(resolved, key=str))
 
 
 def _short(value: Any, limit: int = 24) -> str:

@@ -22,7 +22,7 @@ Example:
 
 Early-stopped trials. When a scheduler ends a trial early, the flow passes its last result to
 :meth:`~HyperOptSearch.on_trial_complete` with ``result["early_stopped"] = True``
-(``searcher.EARLY_STOPPED``): an observation at a lower budget (``budget_attr``, default
+(``result.EARLY_STOPPED``): an observation at a lower budget (``budget_attr``, default
 ``training_iteration``), ranked after every finished trial as successive halving judged it
 (:mod:`~tuneflows.search.early_stop_ranking`). Without the flag every completed trial counts
 as finished (Ray Tune's behaviour).
@@ -42,16 +42,18 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.argument_checks import (
-    metric_and_mode, result_metric, validate_max_concurrent, validate_mode, validate_positive_int,
+    metric_and_mode, result_metric, validate_max_concurrent, validate_positive_int,
     warn_if_mode_missing,
 )
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.hyperopt_space import HyperoptSpace
 from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
-from tuneflows.search.plain_data import plain_data
-from tuneflows.search.searcher import EARLY_STOPPED, Searcher, Suggestion
+from tuneflows.model.plain_json import plain_data
+from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.searcher import Searcher, Suggestion
 
 __all__ = ["HyperOptSearch"]
 

@@ -9,11 +9,6 @@ from tuneflows.model.settings import SETTINGS_ATTR, KeepsSettings
 
 FINISHED = "FINISHED"
 
-#: Result key the flow sets (True) in the last result of a trial a scheduler stopped early,
-#: before :meth:`Searcher.on_trial_complete`: that result is at a lower budget, not a final
-#: score (HyperOptSearch ranks such trials after finished ones; see its module docstring).
-EARLY_STOPPED = "early_stopped"
-
 Suggestion = Union[dict[str, Any], None, str]
 
 
@@ -33,6 +28,9 @@ class Searcher(KeepsSettings):
 
     metric: Optional[str] = None
     mode: str = "max"
+    #: Its suggestions do not depend on results (a grid): the controller adds its trials
+    #: PENDING ahead of free slots, so displays and clients see the plan.
+    plans_ahead: bool = False
 
     def suggest(self, trial_id: str) -> Suggestion:
         """Proposes the configuration of a new trial.

@@ -4,7 +4,7 @@ Grid values are set first, then random domains are sampled (a domain sampled to 
 holding further domains, e.g. a ``choice`` of dicts, is resolved in turn), then
 ``sample_from`` functions are called with a :class:`~tuneflows.search.spec_view.SpecView`,
 in repeated passes so one may read another; a pass that makes no progress is a cycle and
-raises ``ValueError`` naming the paths.
+raises :class:`~tuneflows.search.spec_view.RecursiveDependencyError` naming the paths.
 
 Example:
     >>> from tuneflows.search import grid_search, uniform
@@ -26,7 +26,9 @@ from tuneflows.search.config_paths import format_path, set_path
 from tuneflows.search.config_values import to_domain
 from tuneflows.search.domains import Domain, GridSearch, SampleFrom, as_rng
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
-from tuneflows.search.spec_view import PendingValue, SpecView, UnresolvedValueError
+from tuneflows.search.spec_view import (
+    PendingValue, RecursiveDependencyError, SpecView, UnresolvedValueError,
+)
 
 __all__ = ["resolve_config"]
 
@@ -93,6 +95,8 @@ class _Resolver:
             if path not in self.grid:
                 raise ValueError(f"grid_search at {where!r} is nested inside another domain.")
             v = self.grid[path]
+            if isinstance(to_domain(v, where), Domain):  # a grid of lambdas or domains:
+                return self.walk(v, path, container, key, record)  # tagged with their values
             if record:
                 self.resolved[where] = v
             return self.walk(v, path, container, key, record=False)
@@ -142,9 +146,10 @@ class _Resolver:
                 if self.resolved.get(pend.path) is pend:
                     self.resolved[pend.path] = v
             if len(waiting) == len(pending):
-                cycle = "; ".join(f"{p!r} waits for {q!r}" for p, q in blocked.items())
-                raise ValueError(
-                    f"sample_from values depend on each other in a cycle: {cycle}."
+                cycle = "; ".join(f"`{p}` recursively depends on `{q}`"
+                                  for p, q in blocked.items())
+                raise RecursiveDependencyError(
+                    f"{cycle} (sample_from values in a cycle never resolve)."
                 )
             pending = waiting
         self.pending = []

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping, Optional
 
-__all__ = ["SpecView", "PendingValue", "UnresolvedValueError"]
+from tuneflows.error import SpecError
+
+__all__ = ["SpecView", "PendingValue", "RecursiveDependencyError", "UnresolvedValueError"]
+
+
+class RecursiveDependencyError(SpecError):
+    """``sample_from`` values that depend on each other in a cycle (the seed's name, in
+    ``ray.tune.variant_generator``); the message reads "`x` recursively depends on `y`".
+    """
 
 
 class UnresolvedValueError(LookupError):

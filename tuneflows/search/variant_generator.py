@@ -90,6 +90,8 @@ class BasicVariantGenerator(Searcher):
         ['lr=0.2,momentum=0.1', 'lr=0.4,momentum=0.1']
     """
 
+    plans_ahead = True
+
     def __init__(self, config: Optional[Mapping[str, Any]] = None,
                  num_samples: Optional[int] = None, seed: Optional[int] = None,
                  points_to_evaluate: Optional[Sequence[Mapping[str, Any]]] = None,

@@ -22,11 +22,12 @@ module (Prefect's flow engine and prefect-ray), which the run needs next.
 from __future__ import annotations
 
 import contextvars
+import importlib
 import logging
 import os
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from tuneflows.error import TuneError
 from tuneflows.services.local_prefect_server import LocalServer, ServerStartError, ensure_server, preferred_port
@@ -71,7 +72,9 @@ class PrefectApiStart:
         >>> del os.environ[SERVER_ENV]
     """
 
-    def __init__(self) -> None:
+    def __init__(self, warm_imports: Sequence[str] = ()) -> None:
+        """Starts providing the API, and imports the ``warm_imports`` modules (the
+        caller's Prefect flows) on another thread meanwhile."""
         self.mode = server_mode()
         if self.mode == "local":
             preferred_port()  # a bad port fails here, before anything starts
@@ -80,7 +83,8 @@ class PrefectApiStart:
         self._timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 180))
         self._errors: list[BaseException] = []
         self._threads = [self._start_thread(self._provide_api, "tuneflows-prefect-api"),
-                         self._start_thread(self._import_flow, "tuneflows-prefect-import")]
+                         self._start_thread(lambda: self._import(warm_imports),
+                                            "tuneflows-prefect-import")]
 
     def wait(self, announce: bool = False) -> None:
         """Waits until the API answers; with ``announce``, prints the UI's URL.
@@ -120,9 +124,9 @@ class PrefectApiStart:
         return thread
 
     @staticmethod
-    def _import_flow() -> None:
-        import tuneflows.orchestration.flow  # noqa: F401
-
+    def _import(modules: Sequence[str]) -> None:
+        for module in modules:
+            importlib.import_module(module)
         mark("Prefect flow module imported")
 
     def _provide_api(self) -> None:

@@ -35,7 +35,7 @@ def test_a_named_scheduler_without_a_metric_is_an_error_naming_it(name):
 
 
 @pytest.mark.parametrize("metric, mode, message", [
-    ("acc", "up", "mode must be 'max' or 'min', got 'up'"),
+    ("acc", "up", "mode must be 'max' or 'min', got mode='up'"),
     ("", None, "metric must be a result key"),
     (None, "min", "without a metric"),
 ])

@@ -104,7 +104,7 @@ def test_without_a_metric_best_is_an_error_that_says_what_to_pass(experiment_dir
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="is not a directory"):
         Analysis(str(tmp_path / "missing"))
-    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got 'up'"):
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got mode='up'"):
         Analysis(str(tmp_path), metric="loss", mode="up")
 
 
@@ -137,7 +137,7 @@ def test_a_perturbed_config_overrides_the_params():
     assert config_from_params({"lr": "0.1", "bs": "32"}, {"lr": "0.05"}) == {"lr": 0.05, "bs": 32}
 
 
-@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.runs.trial_dirs",
+@pytest.mark.parametrize("name", ["tuneflows.analysis", "tuneflows.recording.trial_dirs",
                                   "tuneflows.recording.mlflow.runs"])
 def test_doctests(name):
     result = doctest.testmod(importlib.import_module(name))

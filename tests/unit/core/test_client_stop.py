@@ -13,7 +13,7 @@ from tuneflows.execution.trial_actor import TrialActor
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.schedulers import FIFOScheduler
 from tuneflows.search import BasicVariantGenerator
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.spec import Experiment
 from tuneflows.trainable import TrialIdentity
 from tuneflows.trial import TERMINATED

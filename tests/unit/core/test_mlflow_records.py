@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 import tuneflows
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow import names as mlflow_names, records as mlflow_records
 from tuneflows.recording.mlflow.names import MlflowNames, is_mlflow_key, mlflow_key
 from tuneflows.recording.experiment_report import SummaryFacts
 from tuneflows.recording.mlflow.records import (
-    DESCRIPTION_TAG, LEADERBOARD_ARTIFACT, experiment_end_record, experiment_spec_json, settings, trial_end_tags,
+    LEADERBOARD_ARTIFACT, experiment_end_record, experiment_spec_json, settings, trial_end_tags,
 )
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.schedulers import AsyncHyperBandScheduler
@@ -94,11 +95,11 @@ def test_end_tags_tell_completed_early_stopped_client_stopped_errored_and_unfini
     completed = trial(0, status_reason="training_iteration reached")
     assert trial_end_tags(completed, "ASHA") == {
         "outcome": "completed", "stop_reason": "completed (training_iteration reached)",
-        DESCRIPTION_TAG: "completed (training_iteration reached)"}
+        mlflow_tags.DESCRIPTION: "completed (training_iteration reached)"}
     stopped = trial(1, iteration=3, status_reason="stopped at rung 3: 0.4 < cutoff 0.6")
     stopped.last_result["early_stopped"] = True
     tags = trial_end_tags(stopped, "ASHA")
-    assert tags.pop(DESCRIPTION_TAG) == tags["stop_reason"]
+    assert tags.pop(mlflow_tags.DESCRIPTION) == tags["stop_reason"]
     assert tags == {"outcome": "stopped-early", "stop_rule": "ASHA",
                     "stop_reason": "stopped by ASHA at rung 3: 0.4 < cutoff 0.6"}
     client = trial(2, status_reason="stopped by client")
@@ -106,10 +107,10 @@ def test_end_tags_tell_completed_early_stopped_client_stopped_errored_and_unfini
     errored = trial(3, status=ERROR, error_msg="ValueError: diverged")
     tags = trial_end_tags(errored, "ASHA")
     assert tags["outcome"] == "errored" and tags["error"] == "ValueError: diverged"
-    assert "error.txt" in tags[DESCRIPTION_TAG]
+    assert "error.txt" in tags[mlflow_tags.DESCRIPTION]
     unfinished = trial(4, status=RUNNING)
     tags = trial_end_tags(unfinished, "ASHA", "KILLED")
-    assert tags.pop(DESCRIPTION_TAG) == tags["stop_reason"]
+    assert tags.pop(mlflow_tags.DESCRIPTION) == tags["stop_reason"]
     assert tags == {
         "outcome": "unfinished", "status": "KILLED",
         "stop_reason": "the experiment ended (KILLED) while the trial was RUNNING"}
@@ -126,7 +127,7 @@ def test_the_parent_record_holds_the_best_trial_counts_and_the_leaderboard():
     assert record.metrics == {"best.acc": 0.9}
     assert record.tags["best.trial_id"] == "e_00003" and record.tags["best.iterations"] == 5
     assert record.tags["tuneflows.metric"] == "acc" and record.tags["tuneflows.mode"] == "max"
-    assert "e_00003" in record.tags[DESCRIPTION_TAG]  # the summary names the best trial
+    assert "e_00003" in record.tags[mlflow_tags.DESCRIPTION]  # the summary names the best trial
     assert {k: v for k, v in record.tags.items() if k.startswith("trials.")} == {
         "trials.total": 5, "trials.completed": 3, "trials.stopped-early": 1,
         "trials.stopped-early.ASHA": 1, "trials.errored": 1}

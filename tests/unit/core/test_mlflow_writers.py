@@ -108,3 +108,15 @@ def test_the_default_is_two_writers_on_a_multicore_machine(monkeypatch):
     assert writer_count() == 2
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert writer_count() == 1
+
+
+def test_an_unknown_command_is_an_error_not_silently_ignored():
+    from tuneflows.recording.mlflow.writer_process import MlflowWriterProcess
+
+    writer = MlflowWriterProcess()
+    try:
+        ok, error = writer.request("drop_tables", "exp1", ())
+        assert not ok and "'drop_tables' is not a valid WriterCommand" in error
+        assert writer.request("sync", "", ()) == (True, None)  # the writer goes on
+    finally:
+        writer.close()

@@ -17,7 +17,7 @@ def test_a_version_takes_the_alias_only_when_strictly_better(mode, new, champion
 
 
 def test_a_bad_score_is_refused():
-    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got 'up'"):
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min', got mode='up'"):
         HeldOutScore("m", 0.5, "up")
     with pytest.raises(ValueError, match="held-out m must be a finite number"):
         HeldOutScore("m", float("nan"))

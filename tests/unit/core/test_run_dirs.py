@@ -11,8 +11,9 @@ import pytest
 from tuneflows.runs.lock import ExperimentLock
 from tuneflows.runs.state import ExperimentState, save_state
 from tuneflows.orchestration.resume import saved_state_to_resume
+from tuneflows.model.run_ids import is_run_id, new_run_id
 from tuneflows.runs.run_dirs import (
-    RunInfo, choose_run, find_run_dir, is_run_id, latest_run_dir, new_run_id, read_run,
+    RunInfo, choose_run, find_run_dir, latest_run_dir, read_run,
     resolve_run_dir, run_dirs, write_run_file,
 )
 from tuneflows.spec import Experiment

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ray import cloudpickle
 
-from tuneflows.recording.checkpoint_store import CheckpointStore
+from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.error import TuneError
 from tuneflows.runs.state import (
     CONFIGURATION_FILE, FINISHED_FILE, LEGACY_STATE_FILE, STATE_FILE, load_state,

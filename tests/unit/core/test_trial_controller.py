@@ -14,7 +14,7 @@ from tuneflows.error import TuneError, last_line
 from tuneflows.model.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, FIFOScheduler, TrialScheduler
 from tuneflows.search import BasicVariantGenerator, grid_search
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, trial_dir_name
 
@@ -177,6 +177,8 @@ def test_failures_restart_until_max_failures_then_error():
     end = ctl.on_failure(trial.trial_id, "Tb\nValueError: y", actor_dead=True)[-1]
     assert isinstance(end, EndTrial) and end.actor == DISCARD
     assert trial.status == ERROR and trial.error_msg == "ValueError: y"
+    assert end.error.startswith("Failure 2 of") and "ValueError: y" in end.error
+    ctl.on_error_file(trial.trial_id, trial.logdir + "/error.txt")  # the recorder's path
     assert trial.error_file == trial.logdir + "/error.txt"
     assert end.tags == {"num_failures": 2}
     assert ctl.scheduler.calls == [f"error {trial.trial_id}"]

@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tuneflows.error import TuneError
-from tuneflows.rest.app import check_resolved_config, create_app
+from tuneflows.rest.app import create_app
+from tuneflows.rest.config_checks import check_resolved_config
 from tuneflows.trial import PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.web_server import TuneClient, TuneClientError, TuneServer
 

@@ -266,7 +266,7 @@ def test_the_metric_given_to_run_experiments_ranks_everywhere():
 
     chosen = views(FIFOScheduler(), metric="loss", mode="min")
     assert (chosen.metric, chosen.mode) == ("loss", "min")
-    assert "Best trial: - (none reported loss yet)" in chosen.status_text()
+    assert "Best trial: - (none reported loss yet)" in chosen.board.text()
     asha = views(AsyncHyperBandScheduler(metric="score", mode="min"))
     assert (asha.metric, asha.mode) == ("score", "min")
     assert (views(FIFOScheduler()).metric, views(FIFOScheduler()).mode) == ("acc", "max")

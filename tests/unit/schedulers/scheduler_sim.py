@@ -10,6 +10,7 @@ decision, and clones come from trials that have a checkpoint.
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from tuneflows.control.actions import (
     StoreCheckpoint,
 )
 from tuneflows.control.controller import TrialController
+
 from tuneflows.model.rounds import RoundOutcome
 from tuneflows.schedulers import Decision, TrialScheduler
 from tuneflows.search.searcher import FINISHED, Searcher
@@ -115,8 +117,12 @@ class Simulation:
     swap_at: Optional[int] = None  # after this many rounds, restore into a new scheduler
     swap: Optional[Callable[[TrialScheduler], TrialScheduler]] = None
     lazy: bool = False  # add trials one by one, as a searcher would (before choosing)
+    save_at: Optional[int] = None  # after this many rounds, save the state a resume reads
+    kill_at: Optional[int] = None  # after this many rounds, stop as a killed driver does
     log: list[tuple] = field(default_factory=list)
     rounds: int = 0
+    recorded: dict[str, list[dict]] = field(default_factory=dict)  # the trials' files
+    saved: Optional[tuple] = None  # (scheduler state as JSON, trials, checkpoints)
 
     def by_id(self, trial_id: str) -> SimTrial:
         return self._by_id[trial_id]
@@ -124,12 +130,45 @@ class Simulation:
     def run(self, max_rounds: int = 100_000) -> "Simulation":
         self._by_id: dict[str, SimTrial] = {}
         self._check = ContractCheck(self.scheduler)
-        exp = Experiment("sim", run=lambda config, reporter: None, local_dir="/nonexistent",
-                         stop={"training_iteration": self.max_iter}, max_failures=0)
         searcher = ListSearcher([] if not self.lazy else self.trials)
-        self.ctl = TrialController(exp, "sim00", self._check, searcher, self.slots)  # type: ignore[arg-type]
+        self.ctl = TrialController(self._experiment(), "sim00", self._check, searcher,  # type: ignore[arg-type]
+                                   self.slots)
         for sim in ([] if self.lazy else self.trials):
             self._adopt(self.ctl.add_trial(sim.config, ""))
+        return self._play(max_rounds)
+
+    def resume(self, scheduler: TrialScheduler, errored_only: bool = False) -> "Simulation":
+        """A new simulation of these trials resumed from the saved state (at ``save_at``,
+        else at the end) as ``run_experiments(resume=...)`` does, the trials' bugs fixed
+        (no ``fail_at``): ``scheduler`` (freshly constructed) gets the saved scheduler
+        state, and the trials their records (``recorded``) and checkpoints."""
+        state, trials, checkpoints = self.saved or self._save()
+        scheduler.set_state(json.loads(state))
+        new = Simulation(scheduler, [SimTrial(dict(s.config)) for s in self.trials],
+                         slots=self.slots, max_iter=self.max_iter, round_cap=self.round_cap)
+        new._by_id, new._check = {}, ContractCheck(scheduler)
+        new.ctl = TrialController(new._experiment(), "sim00", new._check,  # type: ignore[arg-type]
+                                  ListSearcher([]), self.slots)
+        new.ctl.searcher_done = True
+        for old, sim in zip(self.trials, new.trials):
+            sim.trial = Trial(**copy.deepcopy(trials[old.trial_id]))
+            new._by_id[sim.trial_id] = sim
+            sim.checkpoint = checkpoints.get(sim.trial_id)
+            new.recorded[sim.trial_id] = list(self.recorded.get(sim.trial_id, []))
+            new.ctl.take_over(sim.trial, new.recorded[sim.trial_id],
+                              sim.checkpoint["t"] if sim.checkpoint else None, errored_only)
+        return new._play(100_000)
+
+    def _experiment(self) -> Experiment:
+        return Experiment("sim", run=lambda config, reporter: None, local_dir="/nonexistent",
+                          stop={"training_iteration": self.max_iter}, max_failures=0)
+
+    def _save(self) -> tuple:
+        return (json.dumps(self._check.inner.get_state()),
+                {s.trial_id: copy.deepcopy(s.trial.to_dict()) for s in self.trials if s.trial},
+                {s.trial_id: dict(s.checkpoint) for s in self.trials if s.checkpoint})
+
+    def _play(self, max_rounds: int) -> "Simulation":
         while True:
             self._carry_out(self.ctl.fill_slots())
             running = [s for s in self.trials if s.trial and s.status == RUNNING]
@@ -143,6 +182,10 @@ class Simulation:
                 assert self.rounds < max_rounds, "simulation does not end (deadlock?)"
                 if self.swap_at is not None and self.rounds == self.swap_at:
                     self.scheduler = self._check.inner = self.swap(self._check.inner)
+                if self.rounds == self.save_at:
+                    self.saved = self._save()
+                if self.rounds == self.kill_at:
+                    return self
         left = [(t.trial_id, t.status) for t in self.trials if t.status not in (TERMINATED, ERROR)]
         assert not left, f"trials left unfinished (deadlock): {left[:5]}"
         return self
@@ -176,6 +219,7 @@ class Simulation:
                 break
         self._check.decisions.clear()
         results = self.ctl.new_results(sim.trial_id, outcome)
+        self.recorded.setdefault(sim.trial_id, []).extend(results)
         actions = self.ctl.on_round(sim.trial_id, outcome, results)
         decisions = self._check.decisions
         for decision in decisions[:-1]:

@@ -9,7 +9,7 @@ import pytest
 from tuneflows.search import (
     BasicVariantGenerator, ConcurrencyLimiter, HyperOptSearch, TrialLimiter, choice, uniform,
 )
-from tuneflows.search.searcher import EARLY_STOPPED
+from tuneflows.result import EARLY_STOPPED
 
 
 def observed(n, best=0.8):

@@ -12,7 +12,6 @@ MODULES = ["tuneflows.search.domains", "tuneflows.search.config_values",
            "tuneflows.search.variant_generator", "tuneflows.search.argument_checks",
            "tuneflows.search.hyperopt_conversion", "tuneflows.search.hyperopt_space",
            "tuneflows.search.hyperopt_trials", "tuneflows.search.early_stop_ranking",
-           "tuneflows.search.plain_data",
            "tuneflows.search.hyperopt_search", "tuneflows.search.concurrency",
            "tuneflows.search", "tuneflows.hpo_scheduler"]
 

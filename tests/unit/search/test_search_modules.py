@@ -15,13 +15,13 @@ from tuneflows.search import HyperOptSearch, uniform, variant_generator
 from tuneflows.search.argument_checks import (
     metric_and_mode,
     validate_max_concurrent,
-    validate_mode,
     validate_positive_int,
 )
+from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
 from tuneflows.search.hyperopt_trials import HyperoptTrials
-from tuneflows.search.plain_data import plain_data
+from tuneflows.model.plain_json import plain_data
 from tuneflows.search.variant_plan import VariantPlan
 
 SEARCH_DIR = pathlib.Path(tuneflows.search.__file__).parent

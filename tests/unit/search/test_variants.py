@@ -79,7 +79,7 @@ def test_seed_style_lambdas_nested_and_dependencies():
     assert c0 == {"c": 3.0, "b": 2.0, "opt": {"lr": 1.0, "betas": [0.9, 0.1]},
                   "const": (1, 2), "stop_seen": 99}
     assert got[1][0]["c"] == 5.0
-    assert tag0 == "c=3,b=2,opt/lr=1,opt/betas/1=0.1,stop_seen=99"
+    assert tag0 == "b=2,c=3,opt/betas/1=0.1,opt/lr=1,stop_seen=99"  # sorted, as the seed's
 
 
 def test_lambda_returning_domain_is_sampled():
@@ -98,7 +98,7 @@ def test_conditional_choice_of_dicts():
 
 def test_cycle_is_a_clear_error():
     cfg = {"a": lambda spec: spec.config.b, "b": lambda spec: spec.config.a}
-    with pytest.raises(ValueError, match="cycle.*'a' waits for 'b'"):
+    with pytest.raises(ValueError, match="`a` recursively depends on `b`.*cycle"):
         BasicVariantGenerator(cfg).suggest("t")
 
 
@@ -140,7 +140,7 @@ def test_points_to_evaluate_first_and_counted():
     assert got[0][0]["lr"] == 0.5 and got[0][0]["x"] == 0.25
     assert [c["lr"] for c, _ in got[1:3]] == [0.1, 0.2]
     assert all(c["x"] == 0.75 and c["n"]["k"] == 7 for c, _ in got[1:3])
-    assert got[0][1].startswith("lr=0.5,x=0.25")
+    assert got[0][1] == "lr=0.5,n/k=7,x=0.25"
 
 
 def test_generate_variants_function():
@@ -152,7 +152,7 @@ def test_generate_variants_function():
 
 def test_format_vars_short():
     assert format_vars({"lr": 0.123456, "n": 3, "name": "a b", "big": 123456.7,
-                        "flag": True}) == "lr=0.1235,n=3,name=ab,big=1.235e+05,flag=True"
+                        "flag": True}) == "big=1.235e+05,flag=True,lr=0.1235,n=3,name=ab"
     assert len(format_vars({"l": list(range(100))})) < 30
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow.values import MAX_METRICS_PER_BATCH, MetricRow
 from tuneflows.recording.retry import Outage, call_with_retries
 
@@ -132,7 +133,7 @@ class MlflowBatcher:
         """Writes what is queued for the trial with its final tags and copies ``files``
         (its ``error.txt``) into its artifacts, then ends its run (at ``end_time_ms``,
         default now)."""
-        self.set_tags(trial_id, {"status": status, **tags})
+        self.set_tags(trial_id, {mlflow_tags.STATUS: status, **tags})
         self.flush(trial_id)
         if self._store.has_trial(trial_id):
             for path in files:
@@ -158,10 +159,10 @@ class MlflowBatcher:
         self.flush_all()
         runs = sorted(self._open)
         for trial_id in runs:
-            self.end_trial(trial_id, "KILLED", {"tuneflows.killed_because": reason})
+            self.end_trial(trial_id, "KILLED", {mlflow_tags.KILLED_BECAUSE: reason})
         owned_parent = self._owns_parent
         if owned_parent:
-            self.end_experiment("KILLED", {"tuneflows.killed_because": reason})
+            self.end_experiment("KILLED", {mlflow_tags.KILLED_BECAUSE: reason})
         return len(runs) + int(owned_parent)
 
     def flush(self, trial_id: str) -> None:

@@ -21,13 +21,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Optional, Sequence
 
-#: Tags of a model version: its held-out score.
-HELD_OUT_METRIC_TAG = "tuneflows.held_out.metric"
-HELD_OUT_VALUE_TAG = "tuneflows.held_out.value"
-HELD_OUT_MODE_TAG = "tuneflows.held_out.mode"
-#: Tags linking a final model's run (and its versions) to the tuning that chose its config.
-TUNING_RUN_TAG = "tuneflows.tuning_run_id"
-TUNING_EXPERIMENT_TAG = "tuneflows.tuning_experiment_id"
+from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.model.metric_mode import validate_mode
+
 
 
 @dataclass(frozen=True)
@@ -45,8 +41,7 @@ class HeldOutScore:
     mode: str = "max"
 
     def __post_init__(self) -> None:
-        if self.mode not in ("max", "min"):
-            raise ValueError(f"mode must be 'max' or 'min', got {self.mode!r}.")
+        validate_mode(self.mode)
         if not math.isfinite(self.value):
             raise ValueError(f"The held-out {self.metric} must be a finite number, "
                              f"got {self.value!r}.")
@@ -135,7 +130,7 @@ def log_model(tracking_uri: str, experiment_name: str, model: Any, *, flavor: st
         run_name: The run's name.
         params: Its params (e.g. the config it was trained with).
         metrics: Its metrics (e.g. the held-out score).
-        tags: Its tags (e.g. :data:`TUNING_RUN_TAG`).
+        tags: Its tags (e.g. :data:`mlflow_tags.TUNING_RUN`).
         pip_requirements: The model's requirements; given, MLflow does not infer them
             (inference loads the model in a subprocess: seconds).
     """
@@ -161,7 +156,7 @@ def log_model(tracking_uri: str, experiment_name: str, model: Any, *, flavor: st
 def champion_of(client: Any, model_name: str, alias: str,
                 metric: str) -> tuple[Optional[str], Optional[float]]:
     """The version ``alias`` points at and its held-out ``metric``: the version's
-    :data:`HELD_OUT_VALUE_TAG`, else its run's metric of that name (None when neither
+    :data:`mlflow_tags.HELD_OUT_VALUE`, else its run's metric of that name (None when neither
     holds it, or the version was judged by another metric); (None, None) when the model
     or the alias does not exist."""
     from mlflow.exceptions import MlflowException
@@ -173,9 +168,9 @@ def champion_of(client: Any, model_name: str, alias: str,
             return None, None
         raise
     number = str(version.version)
-    if version.tags.get(HELD_OUT_METRIC_TAG, metric) != metric:
+    if version.tags.get(metric) != metric:
         return number, None
-    text = version.tags.get(HELD_OUT_VALUE_TAG)
+    text = version.tags.get(mlflow_tags.HELD_OUT_VALUE)
     if text is not None:
         return number, float(text)
     value = client.get_run(version.run_id).data.metrics.get(metric) if version.run_id else None
@@ -201,8 +196,8 @@ def register_version(client: Any, model_name: str, logged: LoggedModel, score: H
         if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise
     champion_version, champion_value = champion_of(client, model_name, alias, score.metric)
-    version_tags = {HELD_OUT_METRIC_TAG: score.metric, HELD_OUT_VALUE_TAG: repr(score.value),
-                    HELD_OUT_MODE_TAG: score.mode, **(tags or {})}
+    version_tags = {mlflow_tags.HELD_OUT_METRIC: score.metric, mlflow_tags.HELD_OUT_VALUE: repr(score.value),
+                    mlflow_tags.HELD_OUT_MODE: score.mode, **(tags or {})}
     model_id = (logged.model_uri[len("models:/"):] if logged.model_uri.startswith("models:/m-")
                 else None)  # a logged model (MLflow 3) rather than a run's artifacts
     # The registry resolves a ``models:/m-...`` source through MLflow's default tracking

@@ -27,9 +27,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial, metric_value, ranked_trials
 from tuneflows.recording.experiment_report import SummaryFacts, leaderboard_rows, summary_markdown
-from tuneflows.recording.trial_files import flatten
+from tuneflows.recording.trial_files import ERROR_FILE, flatten
 from tuneflows.spec import Experiment
 from tuneflows.trial import Trial
 from tuneflows.model.trial_outcome import ERRORED, STOPPED_EARLY, UNFINISHED, trial_outcome
@@ -37,12 +38,8 @@ from tuneflows.model.trial_outcome import ERRORED, STOPPED_EARLY, UNFINISHED, tr
 #: Artifacts of the parent run.
 SPEC_ARTIFACT = "experiment.json"
 LEADERBOARD_ARTIFACT = "leaderboard.csv"
-#: Artifact of an errored trial's run (its logdir's ``error.txt``).
-ERROR_ARTIFACT = "error.txt"
 #: The ``status`` tag of a trial run the experiment ended before it did.
 KILLED = "KILLED"
-#: The tag MLflow's UI shows as a run's description (markdown).
-DESCRIPTION_TAG = "mlflow.note.content"
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -65,19 +62,19 @@ def trial_end_tags(trial: Trial, rule: str, experiment_status: str = "") -> dict
         'the experiment ended (FAILED) while the trial was RUNNING'
     """
     outcome = trial_outcome(trial, rule)
-    tags = {"outcome": outcome.tag, "stop_reason": outcome.describe()}
+    tags = {mlflow_tags.OUTCOME: outcome.tag, mlflow_tags.STOP_REASON: outcome.describe()}
     if outcome.kind == STOPPED_EARLY:
-        tags["stop_rule"] = outcome.rule
+        tags[mlflow_tags.STOP_RULE] = outcome.rule
     elif outcome.kind == ERRORED:
-        tags["error"] = trial.error_msg or "unknown error"
+        tags[mlflow_tags.ERROR] = trial.error_msg or "unknown error"
     elif outcome.kind == UNFINISHED:
         ended = f" ({experiment_status})" if experiment_status else ""
-        tags["stop_reason"] = f"the experiment ended{ended} while the trial was {trial.status}"
-        tags["status"] = KILLED
-    note = tags["stop_reason"]
+        tags[mlflow_tags.STOP_REASON] = f"the experiment ended{ended} while the trial was {trial.status}"
+        tags[mlflow_tags.STATUS] = KILLED
+    note = tags[mlflow_tags.STOP_REASON]
     if outcome.kind == ERRORED:
-        note += f"\n\nThe traceback is in the artifacts: `{ERROR_ARTIFACT}`."
-    tags[DESCRIPTION_TAG] = note
+        note += f"\n\nThe traceback is in the artifacts: `{ERROR_FILE}`."
+    tags[mlflow_tags.DESCRIPTION] = note
     return tags
 
 
@@ -194,10 +191,10 @@ def experiment_end_record(trials: Sequence[Trial], facts: SummaryFacts) -> Paren
             keys.append(f"trials.{outcome.tag}.{outcome.rule}")
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
-    judged = {"tuneflows.metric": metric, "tuneflows.mode": mode} if metric else {}
+    judged = {mlflow_tags.METRIC: metric, mlflow_tags.MODE: mode} if metric else {}
     return ParentRunRecord(
         params=best.params, metrics=best.metrics,
-        tags={**best.tags, **judged, **counts, DESCRIPTION_TAG: summary_markdown(trials, facts)},
+        tags={**best.tags, **judged, **counts, mlflow_tags.DESCRIPTION: summary_markdown(trials, facts)},
         artifacts={LEADERBOARD_ARTIFACT: leaderboard_csv(
             leaderboard_rows(ranked_trials(trials, metric, mode), metric, mode, rule))},
     )

@@ -16,15 +16,12 @@ from __future__ import annotations
 import ast
 from typing import Any, Mapping, Optional
 
-from tuneflows.recording.mlflow.store import EXPERIMENT_ID_TAG, store_creation_lock, tracking_uri_for
+from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.recording.mlflow.store import store_creation_lock, tracking_uri_for
 from tuneflows.trial import ERROR, RUNNING, TERMINATED
 
-#: A trial run's tag holding its trial id (set by the writers).
-TRIAL_ID_TAG = "trial_id"
 #: Tags of a trial run whose config a scheduler changed (PBT): ``config/<key>``.
 CONFIG_TAG_PREFIX = "config/"
-#: The parent run's tags naming what the experiment is judged by.
-METRIC_TAG, MODE_TAG = "tuneflows.metric", "tuneflows.mode"
 #: A trial run's MLflow status, as the trial's status.
 TRIAL_STATUS = {"FINISHED": TERMINATED, "FAILED": ERROR}
 
@@ -66,7 +63,7 @@ def parent_runs(client: Any, experiment_name: str) -> list[Any]:
     while True:
         page = client.search_runs(
             [mlflow_experiment_id(client, experiment_name)],
-            filter_string=f"tags.`{EXPERIMENT_ID_TAG}` LIKE '%'",
+            filter_string=f"tags.`{mlflow_tags.EXPERIMENT_ID}` LIKE '%'",
             order_by=["attributes.start_time DESC"], max_results=1000, page_token=token)
         found.extend(page)
         token = page.token
@@ -83,9 +80,9 @@ def parent_run(client: Any, experiment_name: str, experiment_id: Optional[str] =
     """
     runs = parent_runs(client, experiment_name)
     if experiment_id is not None:
-        runs = [r for r in runs if r.data.tags.get(EXPERIMENT_ID_TAG) == experiment_id]
+        runs = [r for r in runs if r.data.tags.get(mlflow_tags.EXPERIMENT_ID) == experiment_id]
     if not runs:
-        which = f" with {EXPERIMENT_ID_TAG}={experiment_id!r}" if experiment_id else ""
+        which = f" with {mlflow_tags.EXPERIMENT_ID}={experiment_id!r}" if experiment_id else ""
         raise ValueError(f"MLflow experiment {experiment_name!r} has no tuneflows parent "
                          f"run{which} (in {client.tracking_uri!r}).")
     return runs[0]
@@ -100,10 +97,10 @@ def trial_runs(client: Any, parent: Any) -> list[Any]:
             [parent.info.experiment_id],
             filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
             order_by=["attributes.start_time ASC"], max_results=1000, page_token=token)
-        found.extend(run for run in page if TRIAL_ID_TAG in run.data.tags)
+        found.extend(run for run in page if mlflow_tags.TRIAL_ID in run.data.tags)
         token = page.token
         if not token:
-            return sorted(found, key=lambda run: run.data.tags[TRIAL_ID_TAG])
+            return sorted(found, key=lambda run: run.data.tags[mlflow_tags.TRIAL_ID])
 
 
 def parse_value(text: str) -> Any:

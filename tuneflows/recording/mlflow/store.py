@@ -11,17 +11,17 @@ import sqlite3
 import time
 from typing import Any, ContextManager, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.model.codes import TrialStatus
 from tuneflows.recording.mlflow.values import (
     MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
 )
 
 logger = logging.getLogger(__name__)
 
-EXPERIMENT_ID_TAG = "tuneflows.experiment_id"
-STATUS_TO_MLFLOW = {"TERMINATED": "FINISHED", "ERROR": "FAILED"}
-#: The experiment tag MLflow's UI reads for the kind of an experiment, and the kind that
-#: opens it in the model-training view (runs, params, metrics) rather than GenAI's.
-EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+STATUS_TO_MLFLOW = {TrialStatus.TERMINATED: "FINISHED", TrialStatus.ERROR: "FAILED"}
+#: The experiment kind that opens an experiment in MLflow's model-training view (runs,
+#: params, metrics) rather than GenAI's.
 MODEL_TRAINING_KIND = "custom_model_development"
 
 
@@ -85,8 +85,8 @@ class MlflowStore:
             existing = self.client.get_experiment_by_name(experiment_name)
             if existing is not None:
                 self.experiment_id = existing.experiment_id
-                if EXPERIMENT_KIND_TAG not in existing.tags:
-                    self.client.set_experiment_tag(self.experiment_id, EXPERIMENT_KIND_TAG,
+                if mlflow_tags.EXPERIMENT_KIND not in existing.tags:
+                    self.client.set_experiment_tag(self.experiment_id, mlflow_tags.EXPERIMENT_KIND,
                                                    MODEL_TRAINING_KIND)
             else:
                 artifact_location = None
@@ -96,7 +96,7 @@ class MlflowStore:
                     )
                 self.experiment_id = self.client.create_experiment(
                     experiment_name, artifact_location=artifact_location,
-                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
+                    tags={mlflow_tags.EXPERIMENT_KIND: MODEL_TRAINING_KIND},
                 )
             if self.tracking_uri == default_tracking_uri(local_dir):
                 use_write_ahead_log(self.tracking_uri)
@@ -127,13 +127,13 @@ class MlflowStore:
             self._find_trial_runs()
             return parent_run_id
         found = self.client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`{EXPERIMENT_ID_TAG}` = '{experiment_id}'",
+            [self.experiment_id], filter_string=f"tags.`{mlflow_tags.EXPERIMENT_ID}` = '{experiment_id}'",
             max_results=1,
         )
         if not found:
             run = self.client.create_run(
                 self.experiment_id, run_name=run_name,
-                tags={EXPERIMENT_ID_TAG: experiment_id, **tags},
+                tags={mlflow_tags.EXPERIMENT_ID: experiment_id, **tags},
             )
             self.parent_run_id = run.info.run_id
             return self.parent_run_id
@@ -152,7 +152,7 @@ class MlflowStore:
                 max_results=1000, page_token=page_token,
             )
             for run in page:
-                trial_id = run.data.tags.get("trial_id")
+                trial_id = run.data.tags.get(mlflow_tags.TRIAL_ID)
                 if trial_id:
                     self.trial_runs[trial_id] = run.info.run_id
             page_token = page.token
@@ -167,7 +167,8 @@ class MlflowStore:
                          start_time_ms: Optional[int] = None) -> str:
         """Creates a trial's run, nested under the parent run, started at
         ``start_time_ms`` (milliseconds since the epoch; default now)."""
-        all_tags = {"mlflow.parentRunId": self.parent_run_id or "", "trial_id": trial_id, **tags}
+        all_tags = {mlflow_tags.PARENT_RUN_ID: self.parent_run_id or "",
+                    mlflow_tags.TRIAL_ID: trial_id, **tags}
         run = self.client.create_run(self.experiment_id, start_time=start_time_ms,
                                      run_name=run_name, tags=all_tags)
         self.trial_runs[trial_id] = run.info.run_id

@@ -27,17 +27,19 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.error import TuneError
 from tuneflows.runs.state import load_state
 from tuneflows.recording.mlflow.names import MlflowNames
 from tuneflows.recording.mlflow.store import STATUS_TO_MLFLOW, MlflowStore, tracking_uri_for
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.trial import ERROR, TERMINATED
-from tuneflows.runs.run_dirs import find_run_dir, is_run_id, resolve_run_dir
+from tuneflows.model.run_ids import is_run_id
+from tuneflows.runs.run_dirs import find_run_dir, resolve_run_dir
 from tuneflows.spec import default_local_dir
-from tuneflows.runs.trial_dirs import TrialDir, read_trial_dirs
+from tuneflows.recording.trial_files import ERROR_FILE, error_file
+from tuneflows.recording.trial_dirs import TrialDir, read_trial_dirs
 
-SYNCED_TAG = "tuneflows.synced_from"
 CHECKPOINT_PREFIX = "checkpoint_"
 
 
@@ -120,7 +122,7 @@ def sync_experiment_dir(experiment_dir: str, tracking_uri: Optional[str] = None,
     name = experiment_name or name
     store = MlflowStore(name, local_dir, tracking_uri or tracking_uri_for(local_dir))
     store.open_experiment(state.experiment_id, f"{name}-{state.experiment_id}",
-                          {"tuneflows.logdir": directory, SYNCED_TAG: directory}, reopen=False)
+                          {mlflow_tags.LOGDIR: directory, mlflow_tags.SYNCED_FROM: directory}, reopen=False)
     report = SyncReport(name, store.tracking_uri, directory)
     names = MlflowNames()
     trials = read_trial_dirs(directory)
@@ -130,7 +132,7 @@ def sync_experiment_dir(experiment_dir: str, tracking_uri: Optional[str] = None,
     finished = all(t.trial.status in (TERMINATED, ERROR) for t in trials)
     parent_status = "FINISHED" if finished else "KILLED"
     if store.client.get_run(store.parent_run_id).info.status != parent_status:
-        store.end_experiment(parent_status, {SYNCED_TAG: directory})
+        store.end_experiment(parent_status, {mlflow_tags.SYNCED_FROM: directory})
         report.ended_runs += 1
     return report
 
@@ -142,21 +144,21 @@ def _sync_trial(store: MlflowStore, trial_dir: TrialDir, names: MlflowNames,
     trial = trial_dir.trial
     if not store.has_trial(trial.trial_id):
         store.create_trial_run(trial.trial_id, trial_dir.name, {
-            "experiment_tag": trial.experiment_tag, "logdir": trial.logdir,
-            SYNCED_TAG: trial.logdir})
+            mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag, mlflow_tags.TRIAL_LOGDIR: trial.logdir,
+            mlflow_tags.SYNCED_FROM: trial.logdir})
         store.write(trial.trial_id, params=param_strings(trial.config, names=names))
         report.created_runs += 1
     report.steps += store.backfill(trial.trial_id, metric_rows(trial_dir.history(), names))
     run_id = store.trial_runs[trial.trial_id]
     artifacts = {a.path for a in store.client.list_artifacts(run_id)}
-    error_file = os.path.join(trial.logdir, "error.txt")
-    if trial.status == ERROR and os.path.exists(error_file) and "error.txt" not in artifacts:
-        store.log_file(trial.trial_id, error_file)
+    errors = error_file(trial.logdir)
+    if trial.status == ERROR and os.path.exists(errors) and ERROR_FILE not in artifacts:
+        store.log_file(trial.trial_id, errors)
     if checkpoints:
         report.checkpoints += _sync_checkpoints(store, trial.trial_id, trial.logdir)
     status = STATUS_TO_MLFLOW.get(trial.status, "KILLED")
     if store.client.get_run(run_id).info.status != status:
-        store.write(trial.trial_id, tags={"status": trial.status if trial.status in (
+        store.write(trial.trial_id, tags={mlflow_tags.STATUS: trial.status if trial.status in (
             TERMINATED, ERROR) else "KILLED"})
         store.terminate_trial(trial.trial_id, trial.status)
         report.ended_runs += 1

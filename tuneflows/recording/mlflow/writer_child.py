@@ -23,17 +23,12 @@ from multiprocessing.connection import Connection
 from typing import Any, Optional, Sequence
 
 from tuneflows.recording.mlflow.limits import EXIT_GRACE_S, writer_http_settings
+from tuneflows.recording.mlflow.writer_commands import (
+    BATCHER_COMMANDS, REPLY, RUN_CREATED, WriterCommand,
+)
 
 logger = logging.getLogger(__name__)
 
-#: Commands the child accepts for an open experiment (MlflowBatcher methods).
-WRITER_COMMANDS = frozenset({
-    "start_trial", "log_results", "set_tags", "log_artifacts", "backfill",
-    "reopen_trial", "end_trial", "log_parent",
-})
-#: What the writer sends the driver: a request's reply ``(REPLY, ok, value)``, or the
-#: id of a trial's run once it exists ``(RUN_CREATED, experiment key, trial id, run id)``.
-REPLY, RUN_CREATED = "reply", "run"
 #: How often the writer checks that its driver is alive where no parent-death signal exists.
 PARENT_POLL_S = 1.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -155,32 +150,33 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
     def lost(writer: MlflowBatcher) -> dict[str, Any]:
         return {"trials": sorted(writer.lost_trials), "parent": writer.parent_lost}
 
-    def handle(method: str, key: str, args: tuple) -> Any:
-        if method == "prepare":
+    def handle(command: str, key: str, args: tuple) -> Any:
+        method = WriterCommand(command)  # an unknown command is an error, reported or logged
+        if method == WriterCommand.PREPARE:
             prepare_store(*args)
             return None
-        if method == "sync":
+        if method == WriterCommand.SYNC:
             return None
-        if method == "open":
+        if method == WriterCommand.OPEN:
             name, local_dir, uri, run_name, tags, parent_run_id = args
             store = store_for(name, local_dir, uri)
             parent = store.open_experiment(key, run_name, tags, parent_run_id)
             writers[key] = MlflowBatcher(store, owns_parent=parent_run_id is None, outage=outage)
             return parent, store.experiment_id
-        if method in ("end_experiment", "close_experiment"):
+        if method in (WriterCommand.END_EXPERIMENT, WriterCommand.CLOSE_EXPERIMENT):
             writer = writers.pop(key, None)
             if writer is None:
                 return closed.pop(key, None)
-            if method == "end_experiment":
+            if method == WriterCommand.END_EXPERIMENT:
                 writer.end_experiment(*args)
                 return lost(writer)
             writer.flush_all()
             closed[key] = lost(writer)
             return None
-        if method == "lost_records":
+        if method == WriterCommand.LOST_RECORDS:
             return closed.pop(key, None)
-        if method in WRITER_COMMANDS and key in writers:
-            return getattr(writers[key], method)(*args)
+        if method in BATCHER_COMMANDS and key in writers:  # an experiment closed: dropped
+            return getattr(writers[key], method.value)(*args)
         return None
 
     while True:
@@ -200,7 +196,7 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
         message = None
         if wants_reply:
             message = (REPLY, ok, value)
-        elif method == "start_trial" and ok and isinstance(value, str):
+        elif method == WriterCommand.START_TRIAL and ok and isinstance(value, str):
             message = (RUN_CREATED, key, args[0], value)  # the driver links to the run
         if message is not None:
             try:

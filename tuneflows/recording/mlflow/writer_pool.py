@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Mapping, Optional, Sequence
 
+from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import experiment_metric
 from tuneflows.recording.experiment_report import SummaryFacts
 from tuneflows.recording.mlflow.gaps import MlflowGaps
@@ -25,6 +26,7 @@ from tuneflows.recording.mlflow.records import (
     SPEC_ARTIFACT, ParentRunRecord, experiment_end_record, experiment_spec_json, settings,
     trial_end_tags,
 )
+from tuneflows.recording.mlflow.writer_commands import WriterCommand
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.recording.mlflow.writer_process import MlflowWriterProcess
 from tuneflows.spec import Experiment
@@ -171,10 +173,10 @@ class MlflowExperimentLog:
         settings as params, the metric and mode trials are judged by as tags, the spec as
         ``experiment.json``; later records use the metric and the scheduler's name."""
         self._experiment = experiment
-        self._metric, self._mode = ((metric, mode or "max") if metric else
-                                    experiment_metric(scheduler, searcher, experiment.stop))
+        self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
+                                                     metric, mode)
         self._rule = rule_name(scheduler)
-        judged = ({"tuneflows.metric": self._metric, "tuneflows.mode": self._mode}
+        judged = ({mlflow_tags.METRIC: self._metric, mlflow_tags.MODE: self._mode}
                   if self._metric else {})
         self._log_parent(ParentRunRecord(
             params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
@@ -192,8 +194,8 @@ class MlflowExperimentLog:
         config as params, started at ``start_time_ms`` (when the trial started running;
         default when the writer creates it)."""
         self._started.add(trial_id)
-        self._send(trial_id, "start_trial", run_name, param_strings(config, names=self._names),
-                   self._tags(tags), start_time_ms)
+        self._send(trial_id, WriterCommand.START_TRIAL, run_name,
+                   param_strings(config, names=self._names), self._tags(tags), start_time_ms)
 
     def trial_run_id(self, trial_id: str) -> Optional[str]:
         """The id of the trial's MLflow run, once its writer has reported it (None
@@ -203,35 +205,35 @@ class MlflowExperimentLog:
 
     def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs each numeric value of ``results`` with its iteration as step."""
-        self._send(trial_id, "log_results", metric_rows(results, self._names))
+        self._send(trial_id, WriterCommand.LOG_RESULTS, metric_rows(results, self._names))
 
     def log_params(self, trial_id: str, config: Mapping[str, Any]) -> None:
         """Records a changed config (PBT) as ``config/<key>`` tags: params are immutable."""
-        self._send(trial_id, "set_tags",
+        self._send(trial_id, WriterCommand.SET_TAGS,
                    param_strings(config, prefix="config/", names=self._names, kind="tag"))
 
     def set_tags(self, trial_id: str, tags: Mapping[str, Any]) -> None:
         """Sets tags on a trial's run."""
-        self._send(trial_id, "set_tags", self._tags(tags))
+        self._send(trial_id, WriterCommand.SET_TAGS, self._tags(tags))
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
-        self._send(trial_id, "log_artifacts", local_dir, artifact_path)
+        self._send(trial_id, WriterCommand.LOG_ARTIFACTS, local_dir, artifact_path)
 
     def backfill(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs the results a resumed trial's run lacks."""
-        self._send(trial_id, "backfill", metric_rows(results, self._names))
+        self._send(trial_id, WriterCommand.BACKFILL, metric_rows(results, self._names))
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING."""
-        self._send(trial_id, "reopen_trial")
+        self._send(trial_id, WriterCommand.REOPEN_TRIAL)
 
     def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None,
                   files: Sequence[str] = (), end_time_ms: Optional[int] = None) -> None:
         """Tags the trial's final status (and ``tags``), copies ``files`` into its
         artifacts and terminates its run (FINISHED, FAILED for ERROR, else KILLED) at
         ``end_time_ms`` (default when the writer ends it)."""
-        self._send(trial_id, "end_trial", status, self._tags(tags or {}), list(files),
+        self._send(trial_id, WriterCommand.END_TRIAL, status, self._tags(tags or {}), list(files),
                    end_time_ms)
 
     def end_trial_run(self, trial: Trial, tags: Mapping[str, Any],
@@ -243,12 +245,12 @@ class MlflowExperimentLog:
         now_ms = int(time.time() * 1000)
         if trial.trial_id not in self._started:  # it never ran here (or ran before a resume)
             self.start_trial(trial.trial_id, trial.name, trial.config,
-                             {"experiment_tag": trial.experiment_tag, "logdir": trial.logdir},
-                             now_ms)
+                             {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
+                              mlflow_tags.TRIAL_LOGDIR: trial.logdir}, now_ms)
         ending = trial_end_tags(trial, self._rule, experiment_status)
         files = [trial.error_file] if trial.status == ERROR and trial.error_file and \
             os.path.exists(trial.error_file) else []
-        self.end_trial(trial.trial_id, ending.pop("status", trial.status),
+        self.end_trial(trial.trial_id, ending.pop(mlflow_tags.STATUS, trial.status),
                        {**ending, **tags}, files, now_ms)
 
     def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
@@ -278,12 +280,12 @@ class MlflowExperimentLog:
         deadline = time.monotonic() + (deadline_s or mlflow_deadline_s())
         helpers = self._writers[1:]
         for helper in helpers:
-            helper.send("close_experiment", self._key, ())
+            helper.send(WriterCommand.CLOSE_EXPERIMENT, self._key, ())
         gaps = MlflowGaps()
         for helper in helpers:
-            ok, value = helper.request("lost_records", self._key, (), deadline=deadline)
+            ok, value = helper.request(WriterCommand.LOST_RECORDS, self._key, (), deadline=deadline)
             gaps.add_reply(ok, value, self._trials_of(helper))
-        ok, value = self._primary.request("end_experiment", self._key,
+        ok, value = self._primary.request(WriterCommand.END_EXPERIMENT, self._key,
                                           (status, dict(summary)), deadline=deadline)
         gaps.add_reply(ok, value, self._trials_of(self._primary), holds_parent=True)
         return gaps
@@ -299,7 +301,7 @@ class MlflowExperimentLog:
             self._writer_of[trial_id] = writer
         return writer
 
-    def _send(self, trial_id: str, method: str, *args: Any) -> None:
+    def _send(self, trial_id: str, method: WriterCommand, *args: Any) -> None:
         self.writer_of(trial_id).send(method, self._key, (trial_id, *args))
 
     def _tags(self, tags: Mapping[str, Any]) -> dict[str, str]:
@@ -307,6 +309,6 @@ class MlflowExperimentLog:
 
     def _log_parent(self, record: ParentRunRecord) -> None:
         names = self._names
-        self._primary.send("log_parent", self._key, (
+        self._primary.send(WriterCommand.LOG_PARENT, self._key, (
             param_strings(record.params, names=names), names.metrics(record.metrics),
             self._tags(record.tags), dict(record.artifacts)))

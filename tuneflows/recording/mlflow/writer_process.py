@@ -26,12 +26,12 @@ from typing import Any, Mapping, Optional
 
 from tuneflows.error import TuneError
 from tuneflows.recording.mlflow.limits import EXIT_GRACE_S, mlflow_deadline_s
-from tuneflows.recording.mlflow.writer_child import REPLY, RUN_CREATED
 
 #: Longest wait for an experiment to open in a writer (a new store's creation queues behind
 #: other drivers' under its lock).
 OPEN_DEADLINE_S = 180.0
 from tuneflows.recording.mlflow.store import tracking_uri_for
+from tuneflows.recording.mlflow.writer_commands import REPLY, RUN_CREATED, WriterCommand
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class MlflowWriterProcess:
 
     def prepare(self, experiment_name: str, local_dir: str) -> None:
         """Opens (and, if new, creates) the experiment's MLflow store in the background."""
-        self.send("prepare", "", (experiment_name, local_dir, tracking_uri_for(local_dir)))
+        self.send(WriterCommand.PREPARE, "", (experiment_name, local_dir, tracking_uri_for(local_dir)))
 
     def open_experiment(self, experiment_name: str, local_dir: str, experiment_id: str,
                         run_name: str, tags: Mapping[str, str],
@@ -94,7 +94,7 @@ class MlflowWriterProcess:
         # its lock: drivers starting together queue there, so opening may take longer
         # than the deadline of a record.
         deadline = time.monotonic() + max(mlflow_deadline_s(), OPEN_DEADLINE_S)
-        ok, value = self.request("open", experiment_id, (experiment_name, local_dir, uri, run_name,
+        ok, value = self.request(WriterCommand.OPEN, experiment_id, (experiment_name, local_dir, uri, run_name,
                                                           dict(tags), parent_run_id),
                                  deadline=deadline)
         if not ok:
@@ -109,9 +109,9 @@ class MlflowWriterProcess:
         """Waits until the writer has handled every earlier command; False if it
         stopped or missed ``deadline`` (a ``time.monotonic()`` time; default
         ``TUNEFLOWS_MLFLOW_DEADLINE_S`` from now)."""
-        return self.request("sync", "", (), deadline=deadline)[0]
+        return self.request(WriterCommand.SYNC, "", (), deadline=deadline)[0]
 
-    def send(self, method: str, key: str, args: tuple) -> None:
+    def send(self, method: WriterCommand, key: str, args: tuple) -> None:
         """Queues a command without waiting for it to be done; never raises. The
         writer reads commands as they come, whatever MLflow makes it wait for, so this
         blocks only for the write to the pipe."""
@@ -123,7 +123,7 @@ class MlflowWriterProcess:
             except (OSError, ValueError) as exc:
                 self._mark_broken(exc)
 
-    def request(self, method: str, key: str, args: tuple,
+    def request(self, method: WriterCommand, key: str, args: tuple,
                 deadline: Optional[float] = None) -> tuple[bool, Any]:
         """Sends a command and waits for its reply: ``(ok, value or error text)``.
 
