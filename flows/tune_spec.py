@@ -78,7 +78,8 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
         dataset_path: Where it is (the event's ``payload.path``): tagged
             ``tuneflows.dataset.path`` and given to every trial as ``config["dataset_path"]``.
     """
-    tags = {k: v for k, v in ((dataset), (dataset_path)) if v}
+    tags = {k: v for k, v in ((mlflow_tags.DATASET, dataset),
+                              (mlflow_tags.DATASET_PATH, dataset_path)) if v}
     if tags:
         print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
     if dataset and not dataset_path:

@@ -140,4 +140,5 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
 
 if __name__ == "__main__":
     use_run_api()  # the pipeline's flow run on the experiments' server (the local one)
-    tune_then_train()
+    # the flow's own prints go to its Prefect logs (the terminal shows warnings only)
+    print(tune_then_train()["summary"])

@@ -168,7 +168,7 @@ def champion_of(client: Any, model_name: str, alias: str,
             return None, None
         raise
     number = str(version.version)
-    if version.tags.get(metric) != metric:
+    if version.tags.get(mlflow_tags.HELD_OUT_METRIC, metric) != metric:
         return number, None
     text = version.tags.get(mlflow_tags.HELD_OUT_VALUE)
     if text is not None:
