@@ -86,8 +86,10 @@ def test_tune_then_train_out_of_the_box(new_user):
     # Prefect and MLflow point at each other.
     flow_run_id = tuning.data.tags["tuneflows.prefect.flow_run_id"]
     # the port asked for, or a free one when something took it meanwhile (Ray's workers)
-    ui = re.search(r"^Prefect UI: (http://127\.0\.0\.1:\d+) \(watch the run live; a local "
-                   r"Prefect server tuneflows started", done.stdout, re.M).group(1)
+    printed = re.search(r"^Prefect UI: (http://127\.0\.0\.1:\d+) \(watch the run live; a "
+                        r"local Prefect server tuneflows started", done.stdout, re.M)
+    assert printed, done.stdout[:3000]
+    ui = printed.group(1)
     url = f"{ui}/runs/flow-run/{flow_run_id}"
     assert tuning.data.tags["tuneflows.prefect.flow_run_url"] == url
     assert url in tuning.data.tags["mlflow.note.content"]

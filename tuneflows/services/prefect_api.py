@@ -132,7 +132,6 @@ class PrefectApiStart:
     def _provide_api(self) -> None:
         from prefect.settings import (
             PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         )
 
         configured = PREFECT_API_URL.value()
@@ -140,7 +139,10 @@ class PrefectApiStart:
             return  # the user's (or a test harness's) server
         if not configured and not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return  # no server wanted here: Prefect says so at the first flow run
-        timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        # read from the environment, where tuneflows' default (180 s) is: Prefect's settings
+        # keep its own 20 s when a script imported prefect before tuneflows (flows/), too
+        # short for a new database's migration on a busy machine
+        timeout = self._timeout
         if self.mode == "local":
             try:
                 self.server, self.started_server = ensure_server(str(PREFECT_HOME.value()), timeout)
