@@ -74,6 +74,8 @@ WORKLOADS: dict[int, Workload] = {
     # start-up workloads (benchmarks/startup.py measures them as whole processes)
     5: Workload(5, "2 trials x 1 it, no-op (tiny)", 2, 1),
     6: Workload(6, "12 trials x 40 it, sleep 25 ms", 12, 40, "sleep", 0.025),
+    # the cost of the run's pictures (TUNEFLOWS_PICTURES=0 against the default)
+    7: Workload(7, "200 trials x 9 it, no-op, ASHA", 200, 9, asha=True, grace=1),
 }
 
 

@@ -12,7 +12,9 @@ one; the child adds when its imports were done, when the engines were up (Ray Tu
 ``ray.init`` returned; tuneflows: its timeline's "Prefect API ready"), when the last
 result was reported and when its call returned. Sides: ``tuneflows`` (the local Prefect
 server with its UI, started by the first run and reused; stopped at the end of the
-repeat), ``tuneflows-ephemeral`` (``TUNEFLOWS_PREFECT_SERVER=ephemeral``) and ``raytune``.
+repeat), ``tuneflows-ephemeral`` (``TUNEFLOWS_PREFECT_SERVER=ephemeral``),
+``tuneflows-no-pictures`` (``TUNEFLOWS_PICTURES=0``: what the run's pictures cost) and
+``raytune``.
 Results are merged into ``benchmarks/results/<date>-startup[-<tag>].json``.
 """
 
@@ -35,8 +37,10 @@ from benchmarks.common import WORKLOADS, Workload
 from benchmarks.run_all import HERE, REPO, machine
 
 BASE_ENV = dict(os.environ)  # before tuneflows' process defaults can touch this process's
-SIDES = ("tuneflows", "tuneflows-ephemeral", "raytune")
+SIDES = ("tuneflows", "tuneflows-ephemeral", "tuneflows-no-pictures", "raytune")
 SIDE_ENV = {"tuneflows": {"TUNEFLOWS_PREFECT_SERVER": "local", "TUNEFLOWS_TIMING": "1"},
+            "tuneflows-no-pictures": {"TUNEFLOWS_PREFECT_SERVER": "local", "TUNEFLOWS_TIMING": "1",
+                                      "TUNEFLOWS_PICTURES": "0"},
             "tuneflows-ephemeral": {"TUNEFLOWS_PREFECT_SERVER": "ephemeral", "TUNEFLOWS_TIMING": "1"},
             "raytune": {}}
 SEGMENTS = [  # key, header
@@ -141,7 +145,7 @@ def run_workload(w: Workload, sides: list[str], later: int, repeat: int, scratch
                           f"call {out['call_s']:6.2f} s, exit {out['exit_s']:5.2f} s, "
                           f"load {out['loadavg_1m']:.1f}", flush=True)
         for side in sides:
-            if side == "tuneflows":
+            if SIDE_ENV[side].get("TUNEFLOWS_PREFECT_SERVER") == "local":
                 stop_local_server(os.path.join(homes[side], "prefect"))
             shutil.rmtree(homes[side], ignore_errors=True)
     return runs

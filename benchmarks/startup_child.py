@@ -37,9 +37,25 @@ def run_tuneflows(w: Workload, local_dir: str, name: str) -> tuple[list[dict], d
     moments = {"imported": time.time()}
     spec = {"run": tuneflows_trainable, "config": {**_config(w), "x": tuneflows.grid_search(xs(w))},
             "resources_per_trial": {"cpu": 1, "gpu": 0}, "local_dir": local_dir}
-    trials = tuneflows.run_experiments({name: spec}, verbose=False)
+    scheduler = None
+    if w.asha:
+        from tuneflows.schedulers import AsyncHyperBandScheduler
+
+        scheduler = AsyncHyperBandScheduler(metric="score", mode="max", max_t=w.iters,
+                                            grace_period=w.grace, reduction_factor=3,
+                                            brackets=1)
+    trials = tuneflows.run_experiments({name: spec}, scheduler=scheduler, verbose=False)
     moments["returned"] = time.time()
     return [dict(t.last_result or {}, status=t.status) for t in trials], moments
+
+
+def _ray_asha(w: Workload) -> Any:
+    if not w.asha:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(metric="score", mode="max", max_t=w.iters, grace_period=w.grace,
+                         reduction_factor=3, brackets=1)
 
 
 def run_raytune(w: Workload, local_dir: str, name: str) -> tuple[list[dict], dict[str, float]]:
@@ -54,7 +70,7 @@ def run_raytune(w: Workload, local_dir: str, name: str) -> tuple[list[dict], dic
     tuner = tune.Tuner(
         tune.with_resources(raytune_trainable, {"cpu": 1}),
         param_space={**_config(w), "x": tune.grid_search(xs(w))},
-        tune_config=tune.TuneConfig(reuse_actors=True),
+        tune_config=tune.TuneConfig(reuse_actors=True, scheduler=_ray_asha(w)),
         run_config=tune.RunConfig(name=name, storage_path=local_dir, verbose=0),
     )
     grid = tuner.fit()

@@ -18,7 +18,7 @@ from prefect_ray.task_runners import RayTaskRunner
 import tuneflows
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.best_trial import best_trial
-from tuneflows.cli.main import load_spec
+from tuneflows.cli.main import read_spec_file
 
 
 
@@ -56,7 +56,7 @@ def override_spec(spec: dict[str, Any], num_samples: Optional[int] = None,
 
 
 @flow(name="tune-spec", task_runner=RayTaskRunner(), log_prints=True)
-def tune_spec(spec_file: str, metric: str, mode: str = "max",
+def tune_spec(spec_file: str, metric: str, mode: Optional[str] = None,
               scheduler: Optional[str] = None, search: Optional[str] = None,
               num_samples: Optional[int] = None, stop: Optional[dict[str, Any]] = None,
               warm_start: Optional[str] = None, dataset: Optional[str] = None,
@@ -64,9 +64,12 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
     """Tunes the experiments in ``spec_file`` and returns the best config.
 
     Args:
-        spec_file: YAML mapping experiment names to settings (``run: module:function``).
+        spec_file: YAML mapping experiment names to settings (``run: module:function``),
+            or a spec in ``tune.run``'s or the Tuner's shape
+            (:mod:`tuneflows.modern.spec_styles`), whose scheduler, searcher and mode
+            apply unless given here.
         metric: Result key that ranks trials.
-        mode: ``"max"`` or ``"min"``.
+        mode: ``"max"`` or ``"min"`` (default the spec's, else ``"max"``).
         scheduler: A scheduler name (``"asha"``, ``"hyperband"``, ...); default FIFO.
         search: A searcher name (``"hyperopt"``); default grid × samples.
         num_samples: Replaces every experiment's ``num_samples`` (``repeat``).
@@ -85,10 +88,13 @@ def tune_spec(spec_file: str, metric: str, mode: str = "max",
     if dataset and not dataset_path:
         print(f"The event named dataset {dataset} without a payload.path: the trials read "
               f"the spec's own data.")
-    spec = override_spec(load_spec(spec_file), num_samples, stop, dataset_path)
-    trials = tuneflows.run_experiments(spec, scheduler=scheduler, search_alg=search,
-                                       metric=metric, mode=mode, warm_start=warm_start,
-                                       mlflow_tags=tags, raise_on_failed_trial=False)
+    spec, options = read_spec_file(spec_file)
+    spec = override_spec(spec, num_samples, stop, dataset_path)
+    given = {"scheduler": scheduler, "search_alg": search, "metric": metric, "mode": mode}
+    options.update({key: value for key, value in given.items() if value is not None})
+    mode = options.setdefault("mode", "max")
+    trials = tuneflows.run_experiments(spec, warm_start=warm_start, mlflow_tags=tags,
+                                       raise_on_failed_trial=False, **options)
     config = best_config(trials, metric, mode)
     print(f"Best config by {metric} ({mode}): {config}")
     return config

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuneflows.model.by_name import build_by_name
-from tuneflows.schedulers.async_hyperband import AsyncHyperBandScheduler
+from tuneflows.schedulers.async_hyperband import ASHAScheduler, AsyncHyperBandScheduler
 from tuneflows.schedulers.fifo import FIFOScheduler
 from tuneflows.schedulers.hyperband import HyperBandScheduler
 from tuneflows.schedulers.hyperopt_fifo import HyperOptScheduler
@@ -50,6 +50,7 @@ def create_scheduler(name: str, **kwargs: Any) -> TrialScheduler:
 
 
 __all__ = [
+    "ASHAScheduler",
     "AsyncHyperBandScheduler",
     "Decision",
     "FIFOScheduler",

@@ -208,3 +208,25 @@ class AsyncHyperBandScheduler(TrialScheduler):
             parts.append(f"bracket {b} {{{cells}}}")
         stopped = sum(1 for i in self._trials.values() if i["status"] == "stopped")
         return f"Using AsyncHyperBand: num_stopped={stopped}; trials at rungs: " + "; ".join(parts)
+
+
+class ASHAScheduler(AsyncHyperBandScheduler):
+    """Ray Tune 1.x/2.x's ``ASHAScheduler``: :class:`AsyncHyperBandScheduler` with their
+    defaults (one bracket, ``grace_period=1``, ``reduction_factor=4``), where the seed's
+    has three brackets, ``grace_period=10`` and ``reduction_factor=3``.
+
+    Example:
+        >>> from tuneflows.schedulers import ASHAScheduler
+        >>> asha = ASHAScheduler(metric="loss", mode="min", max_t=16)
+        >>> asha.debug_string().startswith("Using AsyncHyperBand")
+        True
+    """
+
+    def __init__(self, time_attr: str = "training_iteration",
+                 reward_attr: str = "episode_reward_mean", max_t: float = 100,
+                 grace_period: float = 1, reduction_factor: float = 4, brackets: int = 1,
+                 metric: Optional[str] = None, mode: Optional[str] = None,
+                 seed: Optional[int] = None) -> None:
+        super().__init__(time_attr=time_attr, reward_attr=reward_attr, max_t=max_t,
+                         grace_period=grace_period, reduction_factor=reduction_factor,
+                         brackets=brackets, metric=metric, mode=mode, seed=seed)

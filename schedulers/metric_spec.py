@@ -20,6 +20,9 @@ class MetricSpec:
         metric: The result key.
         mode: ``"max"`` or ``"min"``.
         sign: ``1.0`` for ``"max"``, ``-1.0`` for ``"min"``.
+        given: Whether the scheduler's caller named the metric (``metric=`` or a
+            ``reward_attr`` other than the default); one not given takes the
+            experiment's (Ray Tune's ``tune.run(metric=..., mode=...)``).
 
     Example:
         >>> from tuneflows.schedulers import MetricSpec
@@ -32,6 +35,7 @@ class MetricSpec:
 
     metric: str
     mode: str = "max"
+    given: bool = True
     sign: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +62,8 @@ class MetricSpec:
             validate_mode(mode)
         warn_if_mode_missing(metric, mode, owner, stacklevel=4)
         name = metric or reward_attr or default
-        return cls(name, mode or "max")
+        given = metric is not None or reward_attr not in (None, default)
+        return cls(name, mode or "max", given=given)
 
     def score(self, result: Mapping[str, Any]) -> float:
         """The result's value, signed so that larger is always better (NaN is worst)."""

@@ -128,6 +128,33 @@ class TrialScheduler(KeepsSettings):
         """
         return None
 
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str]) -> bool:
+        """Gives a scheduler built without a metric the experiment's ``metric`` and
+        ``mode`` (Ray Tune's ``tune.run(metric=..., mode=...)`` with
+        ``ASHAScheduler(max_t=...)``). Schedulers that rank by a metric keep it as a
+        :class:`~tuneflows.schedulers.MetricSpec` in ``_spec``.
+
+        Returns:
+            False when the scheduler has another metric (or mode) of its own; else True
+            (it took ``metric``, had it already, or ranks by no metric).
+
+        Example:
+            >>> from tuneflows.schedulers import AsyncHyperBandScheduler
+            >>> asha = AsyncHyperBandScheduler(max_t=9, grace_period=1)
+            >>> asha.set_search_properties("loss", "min"), asha.metric, asha.mode
+            (True, 'loss', 'min')
+            >>> asha.set_search_properties("acc", "max")
+            False
+        """
+        spec = getattr(self, "_spec", None)
+        if spec is None or metric is None:
+            return True
+        if spec.given:
+            return spec.metric == metric and (mode is None or spec.mode == mode)
+        self._spec = type(spec)(metric, mode or "max")
+        self.metric, self.mode = self._spec.metric, self._spec.mode
+        return True
+
     def on_trial_add(self, trial: TrialSnapshot) -> None:
         """Called when a trial is added to the experiment."""
 

@@ -10,6 +10,10 @@ import pytest
 from tuneflows.services.process_defaults import apply_defaults
 
 apply_defaults()
+# The run's pictures (a child process per experiment, ≈ 3 s of CPU for its imports and a
+# drawing at the end) are off for the suite's many small runs; test_run_pictures turns
+# them on.
+os.environ.setdefault("TUNEFLOWS_PICTURES", "0")
 
 
 @pytest.fixture(scope="session")

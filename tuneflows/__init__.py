@@ -32,6 +32,24 @@ _LAZY = {
     "util": ("tuneflows.execution.pinned_objects", None),
     "hpo_scheduler": ("tuneflows.hpo_scheduler", None),
     "web_server": ("tuneflows.web_server", None),
+    # Ray Tune 1.x/2.x: inside a trainable
+    "Checkpoint": ("tuneflows.checkpoint", "Checkpoint"),
+    "get_checkpoint": ("tuneflows.execution.function_runner", "get_checkpoint"),
+    "checkpoint_dir": ("tuneflows.execution.function_runner", "checkpoint_dir"),
+    # Ray Tune 1.x/2.x: running experiments (tuneflows/modern/)
+    "run": ("tuneflows.modern.run", "run"),
+    "Tuner": ("tuneflows.modern.tuner", "Tuner"),
+    "TuneConfig": ("tuneflows.modern.configs", "TuneConfig"),
+    "RunConfig": ("tuneflows.modern.configs", "RunConfig"),
+    "CheckpointConfig": ("tuneflows.modern.configs", "CheckpointConfig"),
+    "FailureConfig": ("tuneflows.modern.configs", "FailureConfig"),
+    "ResultGrid": ("tuneflows.modern.result_grid", "ResultGrid"),
+    "Result": ("tuneflows.modern.result_grid", "Result"),
+    "with_parameters": ("tuneflows.modern.wrappers", "with_parameters"),
+    "with_resources": ("tuneflows.modern.wrappers", "with_resources"),
+    "stopper": ("tuneflows.stopper", None),
+    "Stopper": ("tuneflows.stopper", "Stopper"),
+    "suggest": ("tuneflows.suggest", None),
 }
 
 
@@ -44,8 +62,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Analysis", "Experiment", "ExperimentAnalysis", "Trainable", "Trial", "TuneError", "choice",
-    "TrainingResult", "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform",
-    "randint", "randn", "register_env", "register_trainable", "report", "run_experiments",
-    "sample_from", "uniform",
+    "Analysis", "Checkpoint", "CheckpointConfig", "Experiment", "ExperimentAnalysis",
+    "FailureConfig", "Result", "ResultGrid", "RunConfig", "Stopper", "Trainable", "Trial",
+    "TrainingResult", "TuneConfig", "TuneError", "Tuner", "checkpoint_dir", "choice",
+    "get_checkpoint", "grid_search", "latest_run_dir", "loguniform", "qloguniform", "quniform",
+    "randint", "randn", "register_env", "register_trainable", "report", "run", "run_experiments",
+    "sample_from", "uniform", "with_parameters", "with_resources",
 ]

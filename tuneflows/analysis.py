@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
-from tuneflows.model.best_trial import best_trial, experiment_metric, ranked_trials
+from tuneflows.model.best_trial import best_trial, experiment_metric, metric_value, ranked_trials
 from tuneflows.model.metric_mode import validate_mode
 from tuneflows.recording.mlflow.runs import (
     metric_history, parent_run, tracking_client, trial_config,
     trial_runs, trial_status,
 )
+from tuneflows.recording.pictures.importances import parameter_importances
+from tuneflows.recording.pictures.pages import log_parameters
 from tuneflows.recording.trial_files import flatten
 from tuneflows.runs.run_dirs import resolve_run_dir
 from tuneflows.trial import Trial
@@ -207,6 +209,16 @@ class Analysis:
         """:meth:`get_best_result` by the analysis' metric and mode."""
         return self.get_best_result()
 
+    @property
+    def best_logdir(self) -> Optional[str]:
+        """:meth:`get_best_logdir` by the analysis' metric and mode (Ray Tune 1.x)."""
+        return self.get_best_logdir()
+
+    @property
+    def results_df(self) -> "pandas.DataFrame":
+        """:meth:`dataframe` indexed by ``trial_id`` (Ray Tune 1.x/2.x's ``results_df``)."""
+        return self.dataframe().set_index("trial_id")
+
     def ranked(self, metric: Optional[str] = None, mode: Optional[str] = None) -> list[Trial]:
         """Every trial, best first (trials without the metric last)."""
         metric, mode = self._judged_by(metric, mode)
@@ -242,6 +254,29 @@ class Analysis:
     def trial_dataframes(self) -> dict[str, "pandas.DataFrame"]:
         """:meth:`trial_history` of every trial, by trial id."""
         return {t.trial_id: self.trial_history(t) for t in self._source.trials}
+
+    def importances(self, metric: Optional[str] = None,
+                    mode: Optional[str] = None) -> dict[str, float]:
+        """Each config parameter's importance for ``metric`` (default the analysis'),
+        most important first; they add up to 1
+        (:func:`~tuneflows.recording.pictures.importances.parameter_importances`: fANOVA over the
+        ended trials' last values; a parameter whose values are positive and span two
+        decades or more is taken on a log scale). Empty with fewer than two ended trials
+        reporting the metric. The MLflow parent run holds the same numbers as metrics
+        ``importance.<parameter>``.
+
+        Example:
+            >>> analysis.importances()                      # doctest: +SKIP
+            {'alpha': 0.93, 'learning_rate': 0.07}
+
+        Raises:
+            ValueError: No metric is known.
+        """
+        metric, _ = self._judged_by(metric, mode)
+        ended = [t for t in self._source.trials if t.is_finished()]
+        configs = [t.config for t in ended]
+        return parameter_importances(configs, [metric_value(t, metric) for t in ended],
+                                     log_params=log_parameters(configs, {}))
 
     def get_all_configs(self) -> dict[str, dict[str, Any]]:
         """Every trial's config, by trial id."""

@@ -16,9 +16,11 @@ from tuneflows.recording.mlflow.runs import tracking_client
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.runs.state import load_state
 from tuneflows.services.prefect_api import PrefectApiStart
+from tuneflows.services.prefect_limits import report_prefect_outage
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 from tuneflows.recording.status_block import verbosity_level
 from tuneflows.orchestration.resume import saved_state_to_resume
+from tuneflows.orchestration.run_endings import cancelled, interrupted
 from tuneflows.rest.guards import resolve_server_token
 from tuneflows.schedulers import TrialScheduler
 from tuneflows.search.searcher import Searcher
@@ -126,6 +128,11 @@ def run_experiments(
         SpecError: A bad spec or argument, before any trial starts (a TuneError, as the
             seed raised, and a ValueError).
         TuneError: Some trials failed (names each, its exception and error file).
+        ExperimentCancelled: The experiment's Prefect flow run was cancelled (the message
+            says how to resume it). Inside a deployment's flow run that was cancelled,
+            Prefect's ``Abort`` instead: the worker ends the flow run Cancelled.
+        ExperimentInterrupted: Ctrl-C stopped it (a ``KeyboardInterrupt``; the message
+            says how to resume it).
     """
     with spec_errors():  # every bad argument fails here, before anything starts
         level = verbosity_level(verbose)
@@ -233,16 +240,32 @@ def _run_flow(name: str, request: ExperimentRequest, retries: int) -> list[Trial
         in_running_loop = False
     # Not inside the ``except``: a log line with exc_info (Prefect's, for a failed task
     # run) would print the RuntimeError caught there as its traceback.
+    exp = request.experiment
+    interruption: Optional[BaseException] = None
     try:
         if in_running_loop:
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 pool.submit(lambda: asyncio.run(coro_factory())).result()
         else:
             asyncio.run(coro_factory())
+    except KeyboardInterrupt:
+        if parameter.stopped_by != "SIGINT":
+            raise
+        interruption = interrupted(name, exp.dir)  # stopped cleanly: one line, how to resume
     except Exception:
         if parameter.trials is None:
             raise
-        # the experiment ran to its end; its flow run is Failed because trials errored
+        # the experiment ran to its end; its flow run is Failed (trials errored) or
+        # Cancelled (in Prefect), or the Prefect API did not take its final state
+        if parameter.prefect_outage is not None and parameter.prefect_outage.down:
+            parameter.prefect_outage.skipped("the flow run's final state")
+    finally:
+        if parameter.prefect_outage is not None:
+            report_prefect_outage(name, parameter.prefect_outage)
+    if interruption is not None:
+        raise interruption from None
+    if parameter.cancelled is not None:
+        raise cancelled(name, exp.dir, parameter.cancelled)
     if parameter.trials is None:  # a retried parent flow run reused this completed subflow
         state = load_state(request.experiment.dir)
         return [Trial(**fields) for fields in state.trials] if state else []

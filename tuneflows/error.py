@@ -46,3 +46,8 @@ def last_line(text: str) -> str:
     """The last non-empty line of a traceback (the exception), or "unknown error"."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "unknown error"
+
+
+class ExperimentCancelled(TuneError):
+    """The experiment's Prefect flow run was cancelled: its trials stopped, its state
+    is saved and the message says how to resume it."""

@@ -206,6 +206,16 @@ class Trainable:
         self._time_total = meta["time_total"]
         self._timesteps_total = meta["timesteps_total"]
 
+    def has_new_checkpoint(self) -> bool:
+        """Whether the trainable made a checkpoint itself that the driver has not taken
+        (a function reporting one; a class is asked for its checkpoints)."""
+        return False
+
+    @property
+    def checkpoint_iteration(self) -> int:
+        """The iteration of the checkpoint :meth:`save_to_object` returns."""
+        return self._iteration
+
     def save_to_object(self) -> bytes:
         """Saves a checkpoint and returns it as bytes (a tar archive)."""
         tmp = tempfile.mkdtemp(prefix="tune_ckpt_")
@@ -232,27 +242,57 @@ class Trainable:
             shutil.rmtree(self._logdir, ignore_errors=True)
 
     # Subclass hooks ---------------------------------------------------------------
+    # The seed's names (``_setup``, ``_train``, ``_save``, ``_restore``, ``_stop``) and
+    # Ray Tune 0.8.7+'s (``setup``, ``step``, ``save_checkpoint``, ``load_checkpoint``,
+    # ``cleanup``): a subclass overrides either set; the seed's call the later ones.
     def _setup(self) -> None:
         """Subclasses override this for custom initialization (may take ``config``)."""
+        self.setup(self.config)
 
     def _train(self) -> dict[str, Any]:
         """Subclasses override this to run one iteration and return its metrics."""
-        raise NotImplementedError
+        if type(self).step is Trainable.step:
+            raise NotImplementedError(f"{type(self).__name__} implements neither _train() "
+                                      f"nor step().")
+        return self.step()
 
     def _save(self, checkpoint_dir: str) -> Union[str, dict[str, Any]]:
         """Subclasses override this to save state; return a path or a dict."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement _save(), so it cannot checkpoint."
-        )
+        if type(self).save_checkpoint is Trainable.save_checkpoint:
+            raise NotImplementedError(f"{type(self).__name__} implements neither _save() nor "
+                                      f"save_checkpoint(), so it cannot checkpoint.")
+        saved = self.save_checkpoint(checkpoint_dir)
+        return checkpoint_dir if saved is None else saved  # None: the directory holds it
 
     def _restore(self, checkpoint: Union[str, dict[str, Any]]) -> None:
         """Subclasses override this to restore what ``_save`` returned."""
-        raise NotImplementedError(
-            f"{type(self).__name__} does not implement _restore(), so it cannot restore."
-        )
+        if type(self).load_checkpoint is Trainable.load_checkpoint:
+            raise NotImplementedError(f"{type(self).__name__} implements neither _restore() "
+                                      f"nor load_checkpoint(), so it cannot restore.")
+        self.load_checkpoint(checkpoint)
 
     def _stop(self) -> None:
         """Subclasses override this for any cleanup on stop."""
+        self.cleanup()
+
+    def setup(self, config: dict[str, Any]) -> None:
+        """Ray Tune 0.8.7+'s name of ``_setup``: custom initialization with the config."""
+
+    def step(self) -> dict[str, Any]:
+        """Ray Tune 0.8.7+'s name of ``_train``: one iteration, returning its metrics."""
+        raise NotImplementedError
+
+    def save_checkpoint(self, checkpoint_dir: str) -> Optional[Union[str, dict[str, Any]]]:
+        """Ray Tune 0.8.7+'s name of ``_save``: return a path, a dict, or None when the
+        state is in ``checkpoint_dir`` (then ``load_checkpoint`` gets that directory)."""
+        raise NotImplementedError
+
+    def load_checkpoint(self, checkpoint: Union[str, dict[str, Any]]) -> None:
+        """Ray Tune 0.8.7+'s name of ``_restore``."""
+        raise NotImplementedError
+
+    def cleanup(self) -> None:
+        """Ray Tune 0.8.7+'s name of ``_stop``."""
 
     @classmethod
     def default_resource_request(cls, config: Mapping[str, Any]) -> Any:
@@ -280,8 +320,13 @@ class Trainable:
 
     @classmethod
     def can_checkpoint(cls) -> bool:
-        """Whether the class implements ``_save`` and ``_restore``."""
-        return cls._save is not Trainable._save and cls._restore is not Trainable._restore
+        """Whether the class implements ``_save`` and ``_restore`` (or Ray Tune 0.8.7+'s
+        ``save_checkpoint`` and ``load_checkpoint``)."""
+        saves = (cls._save is not Trainable._save
+                 or cls.save_checkpoint is not Trainable.save_checkpoint)
+        restores = (cls._restore is not Trainable._restore
+                    or cls.load_checkpoint is not Trainable.load_checkpoint)
+        return saves and restores
 
 
 def pack_directory(path: str) -> bytes:

@@ -121,6 +121,11 @@ def test_sigint_and_sigterm_stop_the_experiment_cleanly(signum, code, prefect_se
     assert [t["status"] for t in state.trials] == ["RUNNING", "RUNNING"]  # resumable
     assert set(_mlflow_statuses(uri, name).values()) == {"KILLED"}
     assert _flow_run_state(name) == "CRASHED"
+    if signum == signal.SIGINT:  # Ctrl-C: one line naming the run and how to resume it
+        assert "Traceback" not in out, out[-3000:]
+        run_dir = latest_run_dir(local_dir, name)
+        assert f"Experiment {name!r} was interrupted (Ctrl-C); its state is saved. Resume " \
+               f"it: tuneflows resume {run_dir}" in out, out[-3000:]
 
 
 def test_a_sigkilled_driver_leaves_no_writer_no_server_and_no_running_run(local_dir, tmp_path):

@@ -166,7 +166,7 @@ def test_asha_max_run_tells_its_story_in_prefect(tune_env):
     assert set(last) == {t.trial_id for t in trials}
     for trial in stopped:
         state = last[trial.trial_id].state
-        assert state.is_completed() and state.name == "Stopped"
+        assert state.is_cancelled() and state.name == "Stopped"  # grey in the timeline
         # which rung stops a trial depends on the order trials reach it (asynchronous)
         decision = "stopped by ASHA " + trial.status_reason[len("stopped "):]
         assert state.message.startswith(decision + " (iteration")
@@ -214,7 +214,7 @@ def test_min_mode_with_a_restart_and_an_error(tune_env, capsys):
     [restart] = [tr for tr in rounds if tr.state.name == "Restarted"]
     assert restart.state.message.startswith(
         "restarted after failure 1/1: RuntimeError: a one-off failure (iteration 1")
-    assert "decision:restart" in restart.tags
+    assert "decision:restart" in restart.tags and restart.state.is_crashed()
     [restart_line] = [line for line in logs if restarted.trial_id in line
                       and "restarted after failure 1/1: RuntimeError: a one-off failure" in line]
     assert logs[restart_line] == logging.WARNING

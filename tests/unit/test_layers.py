@@ -48,17 +48,17 @@ MAY_USE = {
     ORCHESTRATION: {"ray", "prefect", "prefect_ray", "mlflow", "rich"},
     INTERFACES: ENGINES,
 }
-ROOT_MODEL = {"error", "result", "trial", "trainable", "registry"}
+ROOT_MODEL = {"error", "result", "trial", "trainable", "registry", "checkpoint"}
 ROOT_SPEC = {"spec", "experiment"}
 # What the root may hold besides the model and the spec: the public API and the
 # seed-era module paths, each a thin re-export.
 ROOT_INTERFACES = {"__init__", "api", "analysis", "async_hyperband", "hyperband",
                    "median_stopping_rule", "pbt", "hpo_scheduler", "trial_scheduler",
-                   "variant_generator", "suggest", "web_server", "util"}
+                   "variant_generator", "suggest", "web_server", "util", "stopper"}
 FOLDERS = {"model": MODEL, "schedulers": DECISIONS, "search": DECISIONS, "control": CONTROL,
            "execution": EXECUTION, "runs": RUNS, "services": SERVICES,
            "recording": RECORDING, "orchestration": ORCHESTRATION, "cli": INTERFACES,
-           "rest": INTERFACES}
+           "rest": INTERFACES, "modern": INTERFACES, "suggest": INTERFACES}
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,16 @@ PUBLIC = [
     ("tuneflows.search", ["HyperOptSearch", "BasicVariantGenerator", "ConcurrencyLimiter",
                           "Searcher", "create_searcher"]),
     ("tuneflows.cli", ["main"]),
+    # Ray Tune 1.x/2.x's paths (ray.tune.<name>, ray.tune.<module>)
+    ("tuneflows", ["run", "Tuner", "TuneConfig", "RunConfig", "CheckpointConfig",
+                   "FailureConfig", "ResultGrid", "Result", "Checkpoint", "get_checkpoint",
+                   "checkpoint_dir", "with_parameters", "with_resources", "Stopper"]),
+    ("tuneflows.stopper", ["Stopper", "MaximumIterationStopper", "TrialPlateauStopper",
+                           "ExperimentPlateauStopper", "TimeoutStopper", "CombinedStopper",
+                           "FunctionStopper", "NoopStopper"]),
+    ("tuneflows.schedulers", ["ASHAScheduler"]),
+    ("tuneflows.search.hyperopt", ["HyperOptSearch"]),
+    ("tuneflows.suggest.hyperopt", ["HyperOptSearch"]),
 ]
 
 

@@ -64,27 +64,55 @@ def _read_yaml(path: str) -> Any:
 
 
 def load_spec(path: str) -> dict[str, Any]:
-    """Reads a YAML experiment spec; ``run: module:function`` values are imported, and
-    search spaces written as ``{uniform: [0.1, 0.6]}`` become domains
-    (:mod:`tuneflows.search.yaml_domains`).
+    """Reads a YAML experiment spec in the seed's shape (:func:`read_spec_file`, which
+    also reads ``tune.run``'s and the Tuner's shapes with their run options).
 
     Raises:
-        ValueError: The file is not valid YAML, not a mapping of experiment name to
-            settings, a ``run`` path does not import, or a search space is malformed.
+        ValueError: As :func:`read_spec_file`; also for a spec in another shape.
         OSError: The file cannot be read.
     """
+    spec, options = read_spec_file(path)
+    if options:
+        raise ValueError(f"{path}: a spec in tune.run's or the Tuner's shape gives run options "
+                         f"({', '.join(options)}); read it with read_spec_file.")
+    return spec
+
+
+def read_spec_file(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Reads a YAML experiment spec in any of three shapes: the seed's (experiment name
+    to settings), ``tune.run``'s or the Tuner's (:mod:`tuneflows.modern.spec_styles`);
+    ``run: module:function`` values are imported, and search spaces written as
+    ``{uniform: [0.1, 0.6]}`` become domains (:mod:`tuneflows.search.yaml_domains`).
+
+    Returns:
+        The seed's spec and the ``run_experiments`` options the spec gives (``metric``,
+        ``mode``, ``scheduler``, ``search_alg``...; none in the seed's shape).
+
+    Raises:
+        ValueError: The file is not valid YAML, not a spec of these shapes, a ``run``
+            path does not import, or a search space is malformed.
+        OSError: The file cannot be read.
+    """
+    from tuneflows.modern.spec_styles import to_seed_spec
     from tuneflows.search.yaml_domains import yaml_config
 
     spec = _read_yaml(path)
     if not isinstance(spec, dict) or not spec:
         raise ValueError(f"{path}: expected a mapping of experiment name to settings.")
+    options: dict[str, Any] = {}
+    try:
+        styled = to_seed_spec(spec)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    if styled is not None:
+        spec, options = styled
     for name, settings in spec.items():
         run = settings.get("run") if isinstance(settings, dict) else None
         if isinstance(run, str) and ":" in run:
             settings["run"] = _import_path(run, f"{name}: run {run!r}")
         if isinstance(settings, dict) and isinstance(settings.get("config"), dict):
             settings["config"] = yaml_config(settings["config"], f"{name}: config")
-    return spec
+    return spec, options
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -92,18 +120,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     [--num-samples N] [--resume [AUTO|ERRORED_ONLY]]``."""
     import tuneflows
 
-    spec = load_spec(args.spec)
+    spec, options = read_spec_file(args.spec)
     if args.num_samples is not None:
         if args.num_samples < 1:
             raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}.")
         for settings in spec.values():
             settings.pop("repeat", None)
             settings["num_samples"] = args.num_samples
+    given = {"scheduler": args.scheduler, "search_alg": args.search, "metric": args.metric,
+             "mode": args.mode}  # the command line's win over the spec's
+    options.update({key: value for key, value in given.items() if value is not None})
     trials = tuneflows.run_experiments(
-        spec, scheduler=args.scheduler, search_alg=args.search, metric=args.metric,
-        mode=args.mode, ray_address=args.ray_address, resume=args.resume,
-        raise_on_failed_trial=False,
-    )
+        spec, ray_address=args.ray_address, resume=args.resume, raise_on_failed_trial=False,
+        **options)
     return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
 
@@ -130,6 +159,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     experiment.local_dir = os.path.dirname(os.path.dirname(directory))
     experiment.name = os.path.basename(os.path.dirname(directory))
     run_id = os.path.basename(directory)
+    what = "Re-running the failed trials of" if args.errored_only else "Resuming"
+    print(f"{what} run {run_id} of experiment {experiment.name!r} ({directory})", flush=True)
     trials = tuneflows.run_experiments(
         experiment, scheduler=scheduler, search_alg=searcher,
         resume=_errored_only_of(experiment.experiment_dir, run_id) if args.errored_only

@@ -108,16 +108,19 @@ class TrialActor:
         except Exception:  # noqa: BLE001 - returned to the driver as the trial's error
             outcome.error = traceback.format_exc()
             return outcome
-        if outcome.results and self._checkpoint_due(outcome, request):
+        if outcome.results and self._checkpoint_due(outcome, request, trainable):
             try:
                 outcome.checkpoint = trainable.save_to_object()
-                outcome.checkpoint_iteration = trainable.iteration
+                outcome.checkpoint_iteration = trainable.checkpoint_iteration
             except Exception:  # noqa: BLE001
                 outcome.error = traceback.format_exc()
         return outcome
 
     @staticmethod
-    def _checkpoint_due(outcome: RoundOutcome, request: RoundRequest) -> bool:
+    def _checkpoint_due(outcome: RoundOutcome, request: RoundRequest,
+                        trainable: Trainable) -> bool:
+        if trainable.has_new_checkpoint():  # a function reported one in this round
+            return True
         last = outcome.results[-1][R.TRAINING_ITERATION]
         if request.checkpoint_freq and last % request.checkpoint_freq == 0:
             return True
@@ -128,9 +131,13 @@ class TrialActor:
         return self._require().save_to_object()
 
     def can_checkpoint(self) -> bool:
-        """Whether the hosted trainable implements ``_save``/``_restore``."""
+        """Whether the hosted trainable can be checkpointed now: a class implementing
+        ``_save``/``_restore``, or a function whose newest reported checkpoint is of its
+        latest result."""
         trainable = self._require()
-        return not isinstance(trainable, FunctionTrainable) and trainable.can_checkpoint()
+        if isinstance(trainable, FunctionTrainable):
+            return trainable.checkpoint_is_current()
+        return trainable.can_checkpoint()
 
     def stop_trial(self) -> bool:
         """Stops the hosted trainable. Returns False when it could not be stopped

@@ -10,7 +10,7 @@ import ray
 
 from tuneflows.execution.result_deadline import hung_message, next_wait
 from tuneflows.execution.actor_pool import ActorPool
-from tuneflows.execution.function_runner import to_trainable_class
+from tuneflows.execution.function_runner import FunctionTrainable, to_trainable_class
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
 from tuneflows.trainable import TrialIdentity
 
@@ -44,9 +44,13 @@ class TrialActors:
                  max_seconds_without_result: Optional[float] = None) -> None:
         self._pool = ActorPool(dict(resources))
         self._result_limit = max_seconds_without_result
-        self._trainable_ref = ray.put(to_trainable_class(trainable))
+        trainable_class = to_trainable_class(trainable)
+        self._trainable_ref = ray.put(trainable_class)
         self._actors: dict[str, Any] = {}
-        self._checkpointable: Optional[bool] = None  # one trainable class for all trials
+        # One trainable class for all trials: a class's answer holds for every trial; a
+        # function's depends on the checkpoints it reported, so it is asked each time.
+        self._asks_each_time = issubclass(trainable_class, FunctionTrainable)
+        self._checkpointable: Optional[bool] = None
 
     @property
     def count(self) -> int:
@@ -136,8 +140,11 @@ class TrialActors:
             actor.request_stop.remote(trial_id)
 
     async def can_checkpoint(self, trial_id: str) -> bool:
-        """Whether the trainable implements ``_save``/``_restore`` (asked once: every
-        trial of an experiment runs the same trainable)."""
+        """Whether the trial can be checkpointed now: a class implementing
+        ``_save``/``_restore`` (asked once: every trial runs the same class), a function
+        whose newest reported checkpoint is of its latest result (asked each time)."""
+        if self._asks_each_time:
+            return await self._actors[trial_id].can_checkpoint.remote()
         if self._checkpointable is None:
             self._checkpointable = await self._actors[trial_id].can_checkpoint.remote()
         return self._checkpointable

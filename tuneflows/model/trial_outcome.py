@@ -38,6 +38,7 @@ CLIENT_STOP_REASON = "stopped by client"
 
 _RULE_NAMES = {
     "AsyncHyperBandScheduler": "ASHA",
+    "ASHAScheduler": "ASHA",
     "HyperBandScheduler": "HyperBand",
     "MedianStoppingRule": "the median rule",
     "PopulationBasedTraining": "PBT",
@@ -54,7 +55,7 @@ def rule_name(scheduler: Any) -> str:
         >>> rule_name(AsyncHyperBandScheduler()), rule_name(MedianStoppingRule())
         ('ASHA', 'the median rule')
     """
-    name = type(scheduler).__name__
+    name = type(getattr(scheduler, "wrapped", scheduler)).__name__  # ExperimentStops: its own
     return _RULE_NAMES.get(name, name)
 
 

@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.orchestration.action_executor import ActionExecutor
+from tuneflows.orchestration.cancel_watch import Cancellation, CancelWatch
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
@@ -26,6 +27,7 @@ from tuneflows.orchestration.views import ExperimentViews
 from tuneflows.recording.experiment_recorder import ExperimentRecorder
 from tuneflows.recording.mlflow.limits import mlflow_deadline_s
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
+from tuneflows.recording.pictures.refresher import pictures_for
 from tuneflows.orchestration.resume import restore_experiment
 from tuneflows.runs.run_dirs import ending_words, record_run_end, write_run_file
 from tuneflows.services.startup_timeline import mark
@@ -63,6 +65,8 @@ class ExperimentLoop:
         self._driving: dict[str, asyncio.Task] = {}
         self._fatal: Optional[BaseException] = None
         self._stopped_by: Optional[str] = None  # the signal that stopped the experiment
+        #: The cancelled flow run that stopped the experiment, if one did.
+        self.cancelled: Optional[Cancellation] = None
         self._wakeup: Optional[asyncio.Event] = None
         self._event_loop: Optional[asyncio.AbstractEventLoop] = None
         self._round_task: Optional[RoundTask] = None
@@ -73,6 +77,12 @@ class ExperimentLoop:
         self._run_ids_late = False  # a round waited for an MLflow run id in vain
         self.views = ExperimentViews(request, self.controller,
                                      lambda: self._actors.count if self._actors else 0)
+
+    @property
+    def stopped_by(self) -> Optional[str]:
+        """What stopped the loop before its end: ``"SIGINT"``, ``"SIGTERM"``,
+        ``"cancel"`` (in Prefect: :attr:`cancelled` says which flow run), or None."""
+        return self._stopped_by
 
     @property
     def trials(self) -> dict[str, Trial]:
@@ -115,9 +125,13 @@ class ExperimentLoop:
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
         mlflow.describe_experiment(exp, ctl.scheduler, ctl.searcher, self.views.metric,
                                    self.views.mode)
-        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports)
+        pictures = pictures_for(exp, self.experiment_id, self.views.metric, self.views.mode)
+        self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports,
+                                            pictures)
         await self.views.reports.start()
         await self.views.link_runs(mlflow)
+        if pictures is not None:
+            pictures.start()
         if self._resume_state is not None:
             restore_experiment(self._resume_state, ctl, self._recorder, self.checkpoints,
                                self.request.errored_only)
@@ -129,26 +143,50 @@ class ExperimentLoop:
         if self.request.on_loop is not None:
             self.request.on_loop(self)
         status = "FAILED"
-        # SIGINT/SIGTERM stop the loop; the trials, state and runs then end as below.
+        watch = CancelWatch(self.views.reports.flow_run_id, self.request.flow_run_id,
+                            self._stop_on_cancel, self.views.reports.outage)
+        # SIGINT/SIGTERM and a cancel in Prefect stop the loop; the trials, state and
+        # runs then end as below.
         with StopSignals(self._stop_on_signal, grace_s=mlflow_deadline_s() + 30) as signals:
             try:
+                await watch.start()
                 await self._loop()
-                status = ("KILLED" if self._stopped_by else
-                          "FINISHED" if self._fatal is None else "FAILED")
+                if self._stopped_by == "SIGTERM":  # how a Prefect worker stops a cancelled run
+                    self.cancelled = await watch.check_now()
+                status = self._ending()
             except BaseException as exc:  # a cancelled flow run: KILLED
                 status = "FAILED" if isinstance(exc, Exception) else "KILLED"
                 raise
             finally:
                 mark("last trial ended")
+                await watch.stop()
                 try:
                     await self._close(status)
                 finally:
-                    record_run_end(exp.dir, ending_words(status, self._stopped_by))
+                    record_run_end(exp.dir, ending_words(
+                        status, "cancelled" if self.cancelled else self._stopped_by))
                 mark("experiment closed")
-        signals.raise_if_received()
+        if self.cancelled is None:
+            signals.raise_if_received()
         if self._fatal is not None:
             raise self._fatal
         return list(self.trials.values())
+
+    def _ending(self) -> str:
+        """How the loop ended: FINISHED, FAILED, or KILLED with why (a signal, a cancel)."""
+        if self.cancelled is not None:
+            return f"KILLED: {self.cancelled.describe()}"
+        if self._stopped_by:
+            return f"KILLED: {self._stopped_by}"
+        return "FINISHED" if self._fatal is None else "FAILED"
+
+    def _stop_on_cancel(self, cancellation: Cancellation) -> None:
+        """On the event loop: the flow run was cancelled in Prefect; the loop stops at
+        once, as on SIGTERM."""
+        self.cancelled = cancellation
+        self._stopped_by = "cancel"
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def _stop_on_signal(self, signal_name: str) -> None:
         """From the signal handler: the loop stops at once (its trials end as KILLED)."""
@@ -182,7 +220,10 @@ class ExperimentLoop:
                         self._fatal = task.exception()
             self._recorder.show_status()
 
-    async def _close(self, status: str) -> None:
+    async def _close(self, ending: str) -> None:
+        """Ends the trials, the state, the MLflow runs and the reports; ``ending`` is
+        FINISHED, FAILED or KILLED, the last with why (``"KILLED: SIGINT"``)."""
+        status = ending.split(":", 1)[0]
         try:
             for task in self._driving.values():
                 task.cancel()
@@ -192,15 +233,19 @@ class ExperimentLoop:
             try:
                 for trial in self.trials.values():
                     if trial.status in (RUNNING, PAUSED, PENDING):
-                        self._recorder.on_trial_left_running(trial, status)
+                        self._recorder.on_trial_left_running(trial, ending)
                 self._persist(force=True)
                 self._actors.shutdown()
             finally:
                 gaps = await asyncio.to_thread(self._recorder.on_experiment_end, status,
                                                list(self.trials.values()))
                 self.views.note_mlflow_gaps(gaps)
+                pictures = self._recorder.pictures
+                if pictures is not None:  # drawn from the trial files, all written now
+                    self.views.note_pictures(await asyncio.to_thread(
+                        pictures.finish, status != "KILLED"))
                 await self.views.reports.finish(self.views.summary_facts(status))
-        self._recorder.show_where_to_look(self.views.where_to_look())
+        self._recorder.show_where_to_look(self.views.closing_lines())
 
     def _persist(self, force: bool = False) -> None:
         """Saves the experiment state (throttled unless ``force``)."""

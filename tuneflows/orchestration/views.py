@@ -11,14 +11,17 @@ from tuneflows.model.best_trial import best_trial, experiment_metric, metric_val
 from tuneflows.control.controller import TrialController
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.recording.experiment_report import SummaryFacts, outcome_counts
+from tuneflows.recording.importance_table import importance_table
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.store import tracking_uri_for
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.run_links import RunLinks
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
-from tuneflows.recording.status_block import StatusDisplay
+from tuneflows.recording.status_block import StatusDisplay, best_line
 from tuneflows.recording.status_board import StatusBoard
-from tuneflows.recording.where_to_look import configured_prefect_ui, mlflow_hint, prefect_hint
+from tuneflows.recording.where_to_look import (
+    configured_prefect_ui, mlflow_hint, mlflow_run_url, prefect_hint,
+)
 from tuneflows.result import missing_keys
 from tuneflows.model.plain_json import plain_json
 from tuneflows.model.trial_outcome import rule_name
@@ -38,6 +41,8 @@ class ExperimentViews:
         metric: The metric trials are ranked by (None: none known).
         mode: ``"max"`` or ``"min"``.
         mlflow_gaps: What MLflow lacks of the ended experiment (None: nothing).
+        pictures: What the pictures' last refresh made (importances, pages, the MLflow
+            run they are on; None: none made).
         board: The status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log.
     """
@@ -47,6 +52,7 @@ class ExperimentViews:
         self._request = request
         self._stop_keys_checked = False
         self.mlflow_gaps: Optional[str] = None
+        self.pictures: Optional[dict[str, Any]] = None
         self._controller = controller
         self._holding = holding
         exp = request.experiment
@@ -64,7 +70,7 @@ class ExperimentViews:
         self.reports = PrefectReports(
             exp.name, lambda: list(controller.trials.values()),
             lambda: controller.searcher.total_trials or 0,
-            ReportSettings(self.metric, self.mode, self.rule))
+            ReportSettings(self.metric, self.mode, self.rule, stop=dict(exp.stop or {})))
 
     def _used(self) -> dict[str, float]:
         """The resources the experiment's actors hold now."""
@@ -97,6 +103,40 @@ class ExperimentViews:
                             f"Prefect flow run `{flow_run_id}`"])
         await self.reports.link_mlflow(self.links)
 
+    def note_pictures(self, made: Optional[dict[str, Any]]) -> None:
+        """Keeps what the pictures' last refresh made, for the summary and the terminal."""
+        self.pictures = made
+
+    @property
+    def importances(self) -> dict[str, float]:
+        """The parameter importances of the ended run (empty: none computed)."""
+        return dict((self.pictures or {}).get("importances") or {})
+
+    def picture_links(self) -> list[str]:
+        """Where the pictures are: a markdown link per page on the MLflow parent run, and
+        their folder in the run directory."""
+        made = self.pictures or {}
+        exp = self._request.experiment
+        links = []
+        if made.get("mlflow_run_id"):
+            uri = tracking_uri_for(exp.local_dir)
+            ids = (made["mlflow_experiment_id"], made["mlflow_run_id"])
+            links.append(f"[MLflow parent run]({mlflow_run_url(uri, *ids)})")
+            links += [f"[{name.removesuffix('.html').replace('_', ' ')}]"
+                      f"({mlflow_run_url(uri, *ids, 'pictures/' + name)})"
+                      for name in made.get("files", [])]
+        if made.get("files"):
+            links.append(f"files: `{exp.dir}/pictures/`")
+        return links
+
+    def closing_lines(self) -> list[str]:
+        """What the terminal shows after the final status block: the best trial with
+        the parameter importances under it, then where to look."""
+        table = importance_table(self.importances, self.metric or "")
+        trials = list(self._controller.trials.values())
+        head = [best_line(trials, self.metric, self.mode), table] if table else []
+        return head + self.where_to_look()
+
     def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:
         """Warns in the run's log when MLflow lacks records of the experiment (named
         trials, why, how to replay them); the where-to-look lines and the summary say it
@@ -115,7 +155,7 @@ class ExperimentViews:
         if self.links is not None:
             where.insert(2, self.links.mlflow_line())
         return SummaryFacts(exp.name, self.metric, self.mode, self.rule, dict(exp.stop or {}),
-                            where, status)
+                            where, status, self.importances, self.picture_links())
 
     def flow_result(self, experiment_id: str) -> dict[str, Any]:
         """The flow run's result: the best trial's id, name, config and metric, the

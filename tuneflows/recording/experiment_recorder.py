@@ -15,11 +15,13 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
+from tuneflows.recording.pictures.refresher import PicturesRefresher
 from tuneflows.recording.prefect_reports import PrefectReports
 from tuneflows.recording.recording_thread import RecordingThread
 from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.tensorboard_files import TensorBoardLog
 from tuneflows.recording.trial_files import TrialFiles, error_file
+from tuneflows.result import EARLY_STOPPED
 from tuneflows.trial import Trial
 from tuneflows.model.codes import EventKind
 
@@ -31,6 +33,7 @@ class ExperimentRecorder:
         mlflow: The experiment's MLflow records (parent run, a nested run per trial).
         board: The experiment's status block and where it shows.
         reports: The flow run's Prefect artifacts and decision log (None: none).
+        pictures: Refreshes the run's pictures as trials end (None: no pictures).
 
     Example:
         >>> recorder = ExperimentRecorder(mlflow_log, board)  # doctest: +SKIP
@@ -39,9 +42,11 @@ class ExperimentRecorder:
     """
 
     def __init__(self, mlflow: MlflowExperimentLog, board: StatusBoard,
-                 reports: Optional[PrefectReports] = None) -> None:
+                 reports: Optional[PrefectReports] = None,
+                 pictures: Optional[PicturesRefresher] = None) -> None:
         self._mlflow = mlflow
         self.reports = reports
+        self.pictures = pictures
         self._board = board
         self._display = board.display
         self._thread = RecordingThread()
@@ -129,12 +134,16 @@ class ExperimentRecorder:
 
     def on_trial_end(self, trial: Trial, reason: str,
                      tags: Optional[Mapping[str, Any]] = None) -> None:
-        """The trial ended (its status is final): event, MLflow status, status block."""
-        self.on_event(trial, EventKind(trial.status.lower()), reason)
+        """The trial ended (its status is final): event (marked ``early_stopped`` when a
+        scheduler or client stopped it), MLflow status, status block."""
+        stopped = {EARLY_STOPPED: True} if (trial.last_result or {}).get(EARLY_STOPPED) else {}
+        self.on_event(trial, EventKind(trial.status.lower()), reason, **stopped)
         self._thread.submit(self._tensorboard.end_trial, trial.trial_id, dict(trial.config),
                             dict(trial.last_result or {}))
         if self.reports is not None:
             self.reports.on_trial_end(trial)
+        if self.pictures is not None:
+            self.pictures.on_trial_end()
         self._thread.submit(self._mlflow.end_trial_run, trial, dict(tags or {}))
         self.show_status(force=True)
 

@@ -3,7 +3,7 @@ rows, the progress figure and the end-of-run summary (markdown). Pure: the Prefe
 writes are :mod:`tuneflows.recording.prefect_reports`'s job.
 
 Example:
-    >>> from tuneflows.trial import Trial
+    >>> from tuneflows.trial import PAUSED, PENDING, RUNNING, Trial
     >>> trials = [Trial(f"x_{i}", f"{i}_lr={lr}", {"lr": lr}, "train", "", status="TERMINATED",
     ...                 last_result={"acc": acc, "training_iteration": 9})
     ...           for i, (lr, acc) in enumerate([(0.1, 0.5), (0.2, 0.9)])]
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.model.best_trial import metric_value, ranked_trials
-from tuneflows.trial import Trial
+from tuneflows.trial import PAUSED, PENDING, RUNNING, Trial
 from tuneflows.model.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
 
 
@@ -40,27 +40,55 @@ def config_text(config: Mapping[str, Any]) -> str:
 
 def leaderboard_rows(trials: Sequence[Trial], metric: Optional[str], mode: str,
                      rule: str) -> list[dict[str, Any]]:
-    """A row per trial, best first (:func:`~tuneflows.model.best_trial.ranked_trials`): rank,
-    trial name and id, status, outcome, reason, iterations, the metric, the config."""
+    """A row per trial, best first (:func:`~tuneflows.model.best_trial.ranked_trials`):
+    the config's parameters first (nested keys joined by ``/``; a name taken by another
+    column gets a ``config/`` prefix), then rank, trial name, the metric, status,
+    outcome, reason, iterations and trial id; numbers to 4 significant digits."""
     rows = []
     for rank, trial in enumerate(ranked_trials(trials, metric, mode), start=1):
         outcome = trial_outcome(trial, rule)
-        row: dict[str, Any] = {
-            "rank": rank,
-            "trial": trial.name,
-            "trial_id": trial.trial_id,
+        facts: dict[str, Any] = {"rank": rank, "trial": trial.name}
+        if metric:
+            facts[metric if metric not in _COLUMNS else f"metric:{metric}"] = readable_number(
+                json_number(metric_value(trial, metric)))
+        facts.update({
             "status": trial.status,
             "outcome": outcome.kind if outcome.kind != STOPPED_EARLY
             else f"{outcome.kind} by {outcome.rule}",
             "reason": outcome.reason,
             "iterations": trial.iteration,
-        }
-        if metric:
-            row[metric if metric not in row else f"metric:{metric}"] = json_number(
-                metric_value(trial, metric))
-        row["config"] = config_text(trial.config)
+            "trial_id": trial.trial_id,
+        })
+        row = {(key if key not in facts else f"config/{key}"): _cell_value(value)
+               for key, value in _flat(trial.config)}
+        row.update(facts)
         rows.append(row)
     return rows
+
+
+_COLUMNS = ("rank", "trial", "status", "outcome", "reason", "iterations", "trial_id")
+
+
+def readable_number(value: Any) -> Any:
+    """A float to 4 significant digits (anything else as it is).
+
+    Example:
+        >>> readable_number(0.123456789), readable_number(12345.678), readable_number("a")
+        (0.1235, 12350.0, 'a')
+    """
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.4g}")
+    return value
+
+
+def _cell_value(value: Any) -> Any:
+    """A config value as a table cell: plain numbers, strings and bools as they are
+    (floats to 4 significant digits), the rest as short text."""
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, float):
+        return readable_number(json_number(value))
+    return _short(value)
 
 
 def json_number(value: Optional[float]) -> Optional[float]:
@@ -119,6 +147,45 @@ def iteration_budget(trials: Sequence[Trial], stop: Optional[Mapping[str, Any]])
     return Budget(sum(t.iteration for t in trials), per_trial, len(trials))
 
 
+def progress_text(trials: Sequence[Trial], planned: int, rule: str,
+                  stop: Optional[Mapping[str, Any]] = None) -> str:
+    """The progress artifact's description: trials ended (by outcome) of those planned,
+    the unfinished by state, and the iterations spent against the budget.
+
+    Args:
+        trials: The trials so far.
+        planned: How many trials the searcher will suggest in all (0: unknown).
+        rule: The scheduler's short name.
+        stop: The stop criteria (their ``training_iteration`` sets a trial's budget).
+
+    Example:
+        >>> from tuneflows.trial import Trial
+        >>> ts = [Trial("a", "1", {}, "f", "", status="TERMINATED",
+        ...             last_result={"training_iteration": 9}),
+        ...       Trial("b", "2", {}, "f", "", status="RUNNING",
+        ...             last_result={"training_iteration": 2})]
+        >>> progress_text(ts, 4, "ASHA", {"training_iteration": 9})
+        '1 of 4 trials ended (1 completed); 1 running, 2 to come · 11 of 36 iterations (31 %)'
+    """
+    total = max(len(trials), planned)
+    counts = outcome_counts(trials, rule)
+    ended = [f"{counts[kind]} {kind}" for kind in OUTCOMES[:3] if counts[kind]]
+    ended_count = sum(1 for t in trials if t.is_finished())
+    waiting = {status: sum(1 for t in trials if t.status == status)
+               for status in (RUNNING, PAUSED, PENDING)}
+    states = [f"{n} {status.lower()}" for status, n in waiting.items() if n]
+    if total > len(trials):
+        states.append(f"{total - len(trials)} to come")
+    budget = iteration_budget(trials, stop)
+    full = budget.per_trial * total
+    text = f"{ended_count} of {total} trials ended" + (f" ({', '.join(ended)})" if ended else "")
+    if states:
+        text += "; " + ", ".join(states)
+    if full:
+        text += f" · {budget.spent:,} of {full:,} iterations ({100 * budget.spent / full:.0f} %)"
+    return text
+
+
 @dataclass(frozen=True)
 class SummaryFacts:
     """What the end-of-run summary is made of, besides the trials.
@@ -131,6 +198,8 @@ class SummaryFacts:
         stop: The experiment's stop criteria.
         where: Lines saying where to look (MLflow, the logdir...), markdown allowed.
         status: How the experiment ended (``"FINISHED"``, ``"FAILED"``).
+        importances: The parameter importances, most important first.
+        pictures: Where the run's pictures are (markdown links).
     """
 
     experiment: str
@@ -140,6 +209,8 @@ class SummaryFacts:
     stop: Mapping[str, Any] = field(default_factory=dict)
     where: Sequence[str] = ()
     status: str = "FINISHED"
+    importances: Mapping[str, float] = field(default_factory=dict)
+    pictures: Sequence[str] = ()
 
 
 def summary_markdown(trials: Sequence[Trial], facts: SummaryFacts) -> str:
@@ -158,6 +229,12 @@ def summary_markdown(trials: Sequence[Trial], facts: SummaryFacts) -> str:
                   f"({facts.mode}) after {best.iteration} iterations", "",
                   "| config | value |", "|---|---|"]
         lines += [f"| {key} | {_cell(_short(value))} |" for key, value in _flat(best.config)]
+    if facts.importances:
+        lines += ["", f"## Parameter importances for {facts.metric} (fANOVA)", "",
+                  "| parameter | importance |", "|---|---|"]
+        lines += [f"| {_cell(name)} | {share:.3f} |" for name, share in facts.importances.items()]
+    if facts.pictures:
+        lines += ["", "## Pictures", " · ".join(facts.pictures)]
     counts = outcome_counts(trials, facts.rule)
     lines += ["", "## Outcomes", f"- completed: {counts['completed']}",
               f"- stopped early: {counts[STOPPED_EARLY]}" + _by_rule(counts),

@@ -7,8 +7,9 @@ Artifacts are written by one asyncio task of the flow run (created in the flow's
 context, so each artifact belongs to the flow run, not to a round's task run): the
 progress at most every ``progress_interval_s`` as trials end, the leaderboard at most
 every ``interval_s`` while trials change, and all three once at the end. A write that
-fails or takes longer than ``timeout_s`` is skipped with a warning: the experiment never
-waits on the Prefect API for more than that.
+fails or takes longer than the Prefect deadline is skipped and counted
+(:class:`~tuneflows.services.prefect_limits.PrefectOutage`); while the API is down, writes
+are skipped at once: the experiment never waits on the Prefect API for more than that.
 
 Example:
     >>> reports = PrefectReports("demo", lambda: trials, lambda: 12,
@@ -23,13 +24,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Coroutine, Mapping, Optional, Sequence
 
 from tuneflows.recording.experiment_report import (
-    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, summary_markdown,
+    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_text,
+    summary_markdown,
 )
 from tuneflows.recording.run_links import RunLinks
+from tuneflows.services.prefect_limits import PrefectOutage
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.codes import EventKind
 from tuneflows.model.trial_outcome import decision_phrase, trial_outcome
@@ -47,8 +50,8 @@ class ReportSettings:
         rule: The scheduler's short name (``"ASHA"``), for stop reasons.
         interval_s: Least seconds between two leaderboard versions while running.
         progress_interval_s: Least seconds between two progress updates.
-        timeout_s: Longest wait for one artifact write.
         max_rows: Most rows of a leaderboard (the best trials).
+        stop: The experiment's stop criteria (a trial's iteration budget).
     """
 
     metric: Optional[str]
@@ -56,8 +59,8 @@ class ReportSettings:
     rule: str
     interval_s: float = 10.0
     progress_interval_s: float = 2.0
-    timeout_s: float = 10.0
     max_rows: int = 200
+    stop: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PrefectReports:
@@ -69,10 +72,12 @@ class PrefectReports:
         trials: Returns every trial of the experiment so far.
         budget: Returns how many trials the searcher will suggest in all (0: unknown).
         settings: Ranking and throttling.
+        outage: Bounds each write and counts what the Prefect API missed.
     """
 
     def __init__(self, experiment_name: str, trials: Callable[[], Sequence[Trial]],
-                 budget: Callable[[], int], settings: ReportSettings) -> None:
+                 budget: Callable[[], int], settings: ReportSettings,
+                 outage: Optional[PrefectOutage] = None) -> None:
         self._name = experiment_name
         self._trials = trials
         self._budget = budget
@@ -84,7 +89,8 @@ class PrefectReports:
         self._progress_id: Any = None
         self._board_changed = self._progress_changed = False
         self._writer: Optional[asyncio.Task] = None
-        self._write = BoundedWrites(experiment_name, settings.timeout_s)
+        self.outage = outage or PrefectOutage()
+        self._write = BoundedWrites(self.outage)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -103,7 +109,7 @@ class PrefectReports:
         self._progress_id = await self._write(
             "progress", acreate_progress_artifact(
                 progress_percent(ended, total), key=self.keys["progress"],
-                description=self._progress_text(ended, total)))
+                description=self._progress_text()))
         self._board_changed = True
         self._writer = asyncio.ensure_future(self._keep_up())
 
@@ -127,8 +133,8 @@ class PrefectReports:
             key=artifact_key(self._name, "mlflow"), description=links.mlflow_line()))
 
     async def finish(self, facts: SummaryFacts) -> None:
-        """Writes the final leaderboard, progress 100 and the summary (each within
-        ``timeout_s``)."""
+        """Writes the final leaderboard, progress 100 and the summary (each within the
+        Prefect deadline; none while the API is down)."""
         if self._writer is None:
             return
         self._writer.cancel()
@@ -200,42 +206,43 @@ class PrefectReports:
         ended, total = self._counts()
         percent = 100.0 if final else progress_percent(ended, total)
         await self._write("progress", aupdate_progress_artifact(
-            self._progress_id, percent, description=self._progress_text(ended, total)))
+            self._progress_id, percent, description=self._progress_text()))
 
     def _counts(self) -> tuple[int, int]:
         trials = list(self._trials())
         ended = sum(1 for t in trials if t.is_finished())
         return ended, max(len(trials), self._budget() or 0)
 
-    @staticmethod
-    def _progress_text(ended: int, total: int) -> str:
-        return f"{ended} of {total} trials ended"
+    def _progress_text(self) -> str:
+        return progress_text(list(self._trials()), self._budget() or 0, self.settings.rule,
+                             self.settings.stop)
 
 
 class BoundedWrites:
-    """Awaits Prefect writes for at most ``timeout_s`` each; a failure or a time-out is
-    a warning (the first one; later ones at DEBUG) and a None result, never an error.
+    """Awaits Prefect artifact writes through a
+    :class:`~tuneflows.services.prefect_limits.PrefectOutage`: each within the Prefect
+    deadline, none while the API is down; a failure is counted, never raised.
 
     Example:
         >>> import asyncio
-        >>> writes = BoundedWrites("demo", timeout_s=0.01)
-        >>> asyncio.run(writes("leaderboard", asyncio.sleep(5)))  # gives up after 0.01 s
-        >>> writes.failures
-        1
+        >>> writes = BoundedWrites(PrefectOutage())
+        >>> async def refused():
+        ...     raise ConnectionError("refused")
+        >>> asyncio.run(writes("leaderboard", refused()))
+        >>> asyncio.run(writes("progress", asyncio.sleep(0)))  # skipped: the API is down
+        >>> writes.outage.missed
+        {'leaderboard artifact': 1, 'progress artifact': 1}
+        >>> from tuneflows.services.prefect_limits import restore_client_settings
+        >>> restore_client_settings()
     """
 
-    def __init__(self, experiment_name: str, timeout_s: float) -> None:
-        self._name = experiment_name
-        self.timeout_s = timeout_s
-        self.failures = 0
+    def __init__(self, outage: PrefectOutage) -> None:
+        self.outage = outage
 
-    async def __call__(self, what: str, write: Awaitable[Any]) -> Any:
-        """The result of ``write``, or None when it failed or took too long."""
-        try:
-            return await asyncio.wait_for(write, self.timeout_s)
-        except Exception as exc:  # noqa: BLE001 - a report never fails the experiment
-            self.failures += 1
-            logger.log(logging.WARNING if self.failures == 1 else logging.DEBUG,
-                       "The Prefect %s artifact of %r was not written: %s %s", what,
-                       self._name, type(exc).__name__, exc)
+    async def __call__(self, what: str, write: Coroutine[Any, Any, Any]) -> Any:
+        """The result of ``write``, or None when it failed, took too long or was skipped."""
+        if self.outage.down:
+            write.close()
+            self.outage.skipped(f"{what} artifact")
             return None
+        return await self.outage.call(f"{what} artifact", write)

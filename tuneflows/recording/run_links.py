@@ -21,25 +21,12 @@ from dataclasses import dataclass
 from typing import Optional
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
-from tuneflows.recording.where_to_look import LOCAL_MLFLOW_UI
+from tuneflows.recording.where_to_look import mlflow_run_url
 
 #: Prefix of the Prefect tags naming an MLflow run (a flow run's parent run, a round's
 #: trial run) and of the one naming the MLflow experiment.
 MLFLOW_RUN_PREFIX = "mlflow_run:"
 MLFLOW_EXPERIMENT_PREFIX = "mlflow_experiment:"
-
-
-def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    """A run's page on the MLflow UI: the tracking server's for an http(s) store, else
-    the one ``mlflow ui --backend-store-uri <store>`` serves.
-
-    Example:
-        >>> mlflow_run_url("http://mlflow:5000/", "7", "r1")
-        'http://mlflow:5000/#/experiments/7/runs/r1'
-    """
-    ui = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) \
-        else LOCAL_MLFLOW_UI
-    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 @dataclass(frozen=True)

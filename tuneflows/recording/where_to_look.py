@@ -47,6 +47,21 @@ def mlflow_hint(tracking_uri: str, experiment_name: str,
     return f"MLflow: {command}, experiment {experiment_name!r}"
 
 
+def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str,
+                   artifact: str = "") -> str:
+    """The MLflow UI's page of a run (``artifact``: the run's artifact shown), at the
+    tracking server's address, else at the address ``mlflow ui`` serves.
+
+    Example:
+        >>> mlflow_run_url("sqlite:////r/mlflow.db", "3", "ab12", "pictures/history.html")
+        'http://127.0.0.1:5000/#/experiments/3/runs/ab12/artifacts/pictures/history.html'
+    """
+    base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) \
+        else LOCAL_MLFLOW_UI
+    page = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+    return f"{page}/artifacts/{artifact}" if artifact else page
+
+
 def prefect_hint(flow_run_id: Optional[str], ui_url: Optional[str]) -> str:
     """The flow run's page on the Prefect UI at ``ui_url``; with no server set (the run
     went to Prefect's ephemeral API, whose database ``tuneflows server start`` serves),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import math
-import time
+import os
 from contextlib import redirect_stdout
 
 import pytest
@@ -17,9 +17,11 @@ from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import round_report
 from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, iteration_budget, leaderboard_rows, progress_percent,
+    progress_text,
     summary_markdown,
 )
 from tuneflows.recording.prefect_reports import BoundedWrites
+from tuneflows.services.prefect_limits import PrefectOutage, restore_client_settings
 from tuneflows.recording.status_block import (
     QUIET, RESULTS, TABLE, StatusDisplay, status_text, verbosity_level,
 )
@@ -71,9 +73,10 @@ def test_leaderboard_is_best_first_in_either_mode_with_ties_to_fewer_iterations(
     rows = leaderboard_rows(trials, "acc", "max", "ASHA")
     assert [r["trial_id"] for r in rows[:3]] == ["x_00002", "x_00001", "x_00000"]
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
-    assert rows[0] == {"rank": 1, "trial": "train_2_lr=0.2", "trial_id": "x_00002",
+    assert rows[0] == {"lr": 0.2, "m/d": 2, "rank": 1, "trial": "train_2_lr=0.2", "acc": 0.9,
                        "status": TERMINATED, "outcome": "completed", "reason": "",
-                       "iterations": 4, "acc": 0.9, "config": "lr=0.2, m/d=2"}
+                       "iterations": 4, "trial_id": "x_00002"}
+    assert list(rows[0])[:2] == ["lr", "m/d"]  # the config's parameters come first
     # no metric value (an error, NaN): last, and JSON-safe
     assert {r["trial_id"] for r in rows[3:]} == {"x_00003", "x_00004"}
     assert all(r["acc"] is None for r in rows[3:])
@@ -81,6 +84,22 @@ def test_leaderboard_is_best_first_in_either_mode_with_ties_to_fewer_iterations(
     assert [r["trial_id"] for r in low_first[:3]] == ["x_00000", "x_00002", "x_00001"]
     stopped = leaderboard_rows([trial(5, acc=0.1, stopped=True, reason="r")], "acc", "max", "PBT")
     assert (stopped[0]["outcome"], stopped[0]["reason"]) == ("stopped early by PBT", "r")
+
+
+def test_leaderboard_numbers_have_four_significant_digits():
+    t = Trial("t", "0", {"lr": 0.000123456789, "rank": 3, "opt": [1, 2]}, "f", "",
+              status=TERMINATED, last_result={"acc": 0.987654321, "training_iteration": 2})
+    [row] = leaderboard_rows([t], "acc", "max", "FIFO")
+    assert (row["lr"], row["acc"], row["config/rank"], row["opt"]) == (0.0001235, 0.9877, 3,
+                                                                       "[1, 2]")
+
+
+def test_progress_counts_trials_by_state_and_iterations_against_the_budget():
+    trials = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=1, stopped=True),
+              trial(2, status=RUNNING, acc=0.5, iterations=4), trial(3, status=PENDING)]
+    assert progress_text(trials, 6, "ASHA", {"training_iteration": 9}) == (
+        "2 of 6 trials ended (1 completed, 1 stopped early); 1 running, 1 pending, 2 to come"
+        " · 14 of 54 iterations (26 %)")
 
 
 def test_a_metric_named_like_a_column_keeps_both():
@@ -113,6 +132,13 @@ def test_summary_names_best_config_counts_budget_and_where_to_look():
     assert "11 iterations spent of 36 without early stopping (4 trials × 9): 69 % saved." in text
     assert text.endswith("## Where to look\n- Logdir: `/r`\n"
                          "- MLflow: `mlflow ui --backend-store-uri sqlite:////r/m.db`\n")
+    pictured = summary_markdown(trials, SummaryFacts(
+        "exp", "acc", "max", "ASHA", importances={"lr": 0.91234, "m/d": 0.08766},
+        pictures=["[MLflow parent run](http://127.0.0.1:5000/#/experiments/1/runs/ab)"]))
+    assert ("## Parameter importances for acc (fANOVA)\n\n| parameter | importance |\n|---|---|\n"
+            "| lr | 0.912 |\n| m/d | 0.088 |\n") in pictured
+    assert "## Pictures\n[MLflow parent run](http://127.0.0.1:5000/#/experiments/1/runs/ab)" \
+        in pictured
     none = summary_markdown([trial(0, status=PENDING)], SummaryFacts("e", "acc", "min", "FIFO",
                                                                        status="FAILED"))
     assert none.startswith("# e: 1 trials (FAILED)") and "none (no trial reported 'acc')" in none
@@ -203,17 +229,25 @@ def test_artifact_writes_never_raise_nor_hang():
     async def fails():
         raise ConnectionError("no Prefect API")
 
-    writes = BoundedWrites("e", timeout_s=0.05)
-    started = time.monotonic()
-    assert asyncio.run(writes("progress", fails())) is None
-    assert asyncio.run(writes("leaderboard", asyncio.sleep(30))) is None
-    assert time.monotonic() - started < 2
-    assert writes.failures == 2
-
     async def works():
         return 7
 
-    assert asyncio.run(writes("summary", works())) == 7
+    os.environ["TUNEFLOWS_PREFECT_DEADLINE_S"] = "0.05"
+    try:
+        writes = BoundedWrites(PrefectOutage())
+        assert asyncio.run(writes("leaderboard", asyncio.sleep(30))) is None  # past the deadline
+        assert writes.outage.down
+        assert asyncio.run(writes("summary", works())) is None  # skipped while down
+        assert writes.outage.missed == {"leaderboard artifact": 1, "summary artifact": 1}
+        assert "leaderboard artifact, summary artifact" in writes.outage.summary()
+        assert asyncio.run(writes.outage.call("cancel checks", works())) == 7  # up again
+        assert not writes.outage.down
+        assert asyncio.run(writes("progress", fails())) is None
+        assert asyncio.run(writes.outage.call("cancel checks", works())) == 7
+        assert asyncio.run(writes("summary", works())) == 7
+    finally:
+        del os.environ["TUNEFLOWS_PREFECT_DEADLINE_S"]
+        restore_client_settings()
 
 
 class OneAtATime(Searcher):

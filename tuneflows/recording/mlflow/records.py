@@ -201,7 +201,8 @@ def experiment_end_record(trials: Sequence[Trial], facts: SummaryFacts) -> Paren
 
 
 def leaderboard_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Leaderboard rows (best first) as CSV, with the columns of the first row.
+    """Leaderboard rows (best first) as CSV, with every row's columns in the order they
+    first appear (trials of a conditional search space have different parameters).
 
     Example:
         >>> print(leaderboard_csv([{"trial": "t1", "acc": 0.5}, {"trial": "t2", "acc": None}]))
@@ -213,8 +214,8 @@ def leaderboard_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return ""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), extrasaction="ignore",
-                            lineterminator="\n")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
