@@ -85,6 +85,9 @@ def tune_spec(spec_file: str, metric: str, mode: Optional[str] = None,
                               (mlflow_tags.DATASET_PATH, dataset_path)) if v}
     if tags:
         print(f"Tuning on dataset {dataset or '-'} at {dataset_path or '-'}")
+    if dataset and not dataset_path:
+        print(f"The event named dataset {dataset} without a payload.path: the trials read "
+              f"the spec's own data.")
     spec, options = read_spec_file(spec_file)
     spec = override_spec(spec, num_samples, stop, dataset_path)
     given = {"scheduler": scheduler, "search_alg": search, "metric": metric, "mode": mode}

@@ -41,6 +41,7 @@ from tuneflows.recording.mlflow.runs import parent_run, tracking_client
 from tuneflows.recording.mlflow.model_registry import (
     HeldOutScore, log_model, register_version,
 )
+from tuneflows.services.prefect_api import use_run_api
 from tuneflows.trial import Trial
 
 
@@ -138,4 +139,6 @@ def tune_then_train(experiment_name: str = "digits", num_samples: int = 8,
 
 
 if __name__ == "__main__":
-    tune_then_train()
+    use_run_api()  # the pipeline's flow run on the experiments' server (the local one)
+    # the flow's own prints go to its Prefect logs (the terminal shows warnings only)
+    print(tune_then_train()["summary"])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Sequence
 
 import numpy as np
 
+from tuneflows.model.settings import SETTINGS_ATTR, KeepsSettings
 from tuneflows.trial import PAUSED, PENDING, TrialSnapshot
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Decision:
             raise ValueError(f"A clone decision needs new_config (clone_from={self.clone_from!r}).")
 
 
-class TrialScheduler:
+class TrialScheduler(KeepsSettings):
     """Base class of trial schedulers: decides continue / pause / stop between rounds.
 
     Subclasses override the ``on_*`` hooks they need, :meth:`next_decision_point` so
@@ -232,7 +233,8 @@ class TrialScheduler:
         """The scheduler's mutable state (not its constructor arguments), for resume."""
         if self._STATE_ATTRS is None:
             return copy.deepcopy(
-                {k: v for k, v in self.__dict__.items() if not k.startswith("_cfg_")}
+                {k: v for k, v in self.__dict__.items()
+                 if not k.startswith("_cfg_") and k != SETTINGS_ATTR}
             )
         state = {name: copy.deepcopy(getattr(self, name)) for name in self._STATE_ATTRS}
         if isinstance(state.get("_rng"), np.random.Generator):

@@ -142,7 +142,7 @@ def run_experiments(
         names = [e.name for e in exps]
         if len(set(names)) != len(names):
             raise ValueError(f"Experiment names must be unique, got {names}.")
-        sched = resolve_scheduler(scheduler, metric, mode)
+        sched = resolve_scheduler(scheduler, metric, mode, [exp.stop for exp in exps])
         searchers = [make_searcher(exp, sched, resolve_search_alg(search_alg, metric, mode,
                                                                   exp.points_to_evaluate),
                                    metric, mode) for exp in exps]

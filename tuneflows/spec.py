@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from tuneflows.error import SpecError, spec_errors
+from tuneflows.model.by_name import close_name_hint
 from tuneflows.registry import check_trainable, get_trainable
 from tuneflows.search.config_validation import validate_config
 from tuneflows.model.run_ids import new_run_id
@@ -209,8 +210,9 @@ class Experiment:
             raise SpecError(f"Experiment {name!r} must be a dict of settings, got {spec!r}.")
         unknown = sorted(set(spec) - set(VALID_KEYS))
         if unknown:
+            hint = close_name_hint(str(unknown[0]), VALID_KEYS) if len(unknown) == 1 else ""
             raise SpecError(
-                f"Experiment {name!r} has unknown key(s) {unknown}; valid keys: "
+                f"Experiment {name!r} has unknown key(s) {unknown}{hint}; valid keys: "
                 f"{', '.join(VALID_KEYS)}."
             )
         if "run" not in spec:

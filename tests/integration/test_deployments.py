@@ -1,5 +1,6 @@
-"""The project's own ``prefect.yaml``, deployed for real: a ``prefect server start`` on a
-free loopback port (its own PREFECT_HOME, triggers on), a process work pool,
+"""The project's own ``prefect.yaml``, deployed for real as deployments/README.md says: a
+``tuneflows server start --automations`` (its own PREFECT_HOME, on a free loopback port;
+no MLFLOW_TRACKING_URI: the results' default store), a process work pool,
 ``prefect deploy --all`` from a clone of the repository (committed work only) and a
 ``prefect worker start``; the experiments are kept tiny through the runs' parameters.
 
@@ -11,6 +12,7 @@ test process talks to this server inside ``temporary_settings``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -59,20 +61,27 @@ class Stack:
         self.root = root
         self.clone = os.path.join(root, "clone")
         self.results = os.path.join(root, "results")
-        self.mlflow_uri = "sqlite:///" + os.path.join(root, "mlflow.db")
-        self.api_url = f"http://127.0.0.1:{_free_port()}/api"
+        # no MLFLOW_TRACKING_URI, as deployments/README.md: the default store of the results
+        self.mlflow_uri = "sqlite:///" + os.path.join(self.results, "mlflow.db")
+        self.api_url = ""  # what `tuneflows server start` prints
         bin_dir = os.path.dirname(sys.executable)
-        self.env = dict(
-            os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
-            PREFECT_HOME=os.path.join(root, "prefect_home"), PREFECT_API_URL=self.api_url,
-            # what tuneflows turns off for its own ephemeral server, a deployment needs
-            PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED="true",
-            PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED="true",
-            PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED="true",
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+        self.env.update(
+            PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""),
+            PREFECT_HOME=os.path.join(root, "prefect_home"),
+            TUNEFLOWS_PREFECT_PORT=str(_free_port()),  # 4200 may be taken on this machine
             TUNEFLOWS_HOME=self.clone, TUNE_RESULT_DIR=self.results,
-            MLFLOW_TRACKING_URI=self.mlflow_uri,
         )
         self.processes: list[subprocess.Popen] = []
+
+    def tuneflows_server(self, *args: str) -> str:
+        """``tuneflows server ARGS`` (before PREFECT_API_URL is exported, as the guide)."""
+        env = {k: v for k, v in self.env.items() if k != "PREFECT_API_URL"}
+        done = subprocess.run(["tuneflows", "server", *args], cwd=self.clone, env=env,
+                              capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
 
     def prefect(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(["prefect", "--no-prompt", *args], cwd=self.clone, env=self.env,
@@ -145,15 +154,17 @@ def stack():
     stack = Stack(root)
     subprocess.run(["git", "clone", "-q", REPO, stack.clone], check=True, timeout=60)
     try:
-        stack.start("server", "start", "--host", "127.0.0.1",
-                    "--port", stack.api_url.split(":")[-1].split("/")[0], log="server.log")
-        _wait_for(lambda: _healthy(stack.api_url), 120, "prefect server start to answer")
+        started = stack.tuneflows_server("start", "--automations")  # as deployments/README.md
+        stack.api_url = re.search(r"export PREFECT_API_URL=(\S+)", started).group(1)
+        stack.env["PREFECT_API_URL"] = stack.api_url
+        assert _healthy(stack.api_url) and "automations on" in started, started
         stack.prefect("work-pool", "create", "local", "--type", "process")
         stack.prefect("deploy", "--all", timeout=180)
         stack.start("worker", "start", "--pool", "local", log="worker.log")
         yield stack
     finally:
         stack.stop()
+        stack.tuneflows_server("stop")
         shutil.rmtree(root, ignore_errors=True)
 
 

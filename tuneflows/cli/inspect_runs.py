@@ -15,8 +15,9 @@ from tuneflows.model.best_trial import best_trial, metric_value, reported_metric
 from tuneflows.error import TuneError
 from tuneflows.runs.lock import is_locked
 from tuneflows.runs.state import ExperimentState, load_state
-from tuneflows.runs.run_dirs import find_run_dir, is_finished, run_dirs
+from tuneflows.runs.run_dirs import find_run_dir, is_finished, read_run_file, run_dirs
 from tuneflows.spec import default_local_dir
+from tuneflows.model.trial_outcome import STOPPED_EARLY, trial_outcome
 from tuneflows.trial import Trial
 
 
@@ -35,13 +36,18 @@ class RunSummary:
     trials: Sequence[Trial]
 
     def line(self) -> str:
-        """A row of ``tuneflows ls``, under its experiment's name."""
+        """A row of ``tuneflows ls``, under its experiment's name: the run, how it ended
+        (or that it runs), its trials by status and how many were stopped early, the
+        best metric."""
         counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
         total = sum(self.counts.values())
+        early = sum(1 for t in self.trials if trial_outcome(t, "").kind == STOPPED_EARLY)
+        stopped = f", {early} stopped early" if early else ""
         best = "-"
         if self.best is not None:
             best = f"{self.metric}={metric_value(self.best, self.metric):.6g} ({self.mode})"
-        return f"  {self.run_id:<26} {self.status:<10} {total:>5} trials ({counts})  best {best}"
+        return (f"  {self.run_id:<26} {self.status:<10} {total:>5} trials ({counts}){stopped}"
+                f"  best {best}")
 
 
 def summarize(directory: str, metric: Optional[str] = None,
@@ -61,8 +67,10 @@ def summarize(directory: str, metric: Optional[str] = None,
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial.status] = counts.get(trial.status, 0) + 1
+    ended = read_run_file(directory).get("ended")
     status = "finished" if is_finished(state) else (
-        "running" if is_locked(directory) else "unfinished")
+        "running" if is_locked(directory) else
+        ended if isinstance(ended, str) else "unfinished")  # a killed driver notes nothing
     return RunSummary(os.path.basename(os.path.dirname(directory)), os.path.basename(directory),
                       directory, status, counts, metric, mode, best_trial(trials, metric, mode),
                       trials)

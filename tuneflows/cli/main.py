@@ -4,7 +4,6 @@ replay trial files into MLflow."""
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import os
 import sys
@@ -13,6 +12,8 @@ from typing import Any, Optional, Sequence
 import cloudpickle
 
 from tuneflows.model.codes import TrialStatus
+
+from tuneflows.model.by_name import close_name_hint
 
 
 def _import_path(path: str, where: str) -> Any:
@@ -37,8 +38,7 @@ def _import_path(path: str, where: str) -> Any:
                 f"from the current directory ({os.getcwd()}) or PYTHONPATH.") from exc
         raise ValueError(f"{where}: importing module {module_name!r} failed: {exc}.") from exc
     if not hasattr(module, attr):
-        close = difflib.get_close_matches(attr, [n for n in dir(module) if not n.startswith("_")])
-        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        hint = close_name_hint(attr, [n for n in dir(module) if not n.startswith("_")])
         raise ValueError(f"{where}: module {module_name!r} has no attribute {attr!r}{hint}.")
     return getattr(module, attr)
 

@@ -25,13 +25,24 @@ def cmd_server(args: argparse.Namespace) -> int:
 
     home = _prefect_home()
     if args.action == "start":
-        server, started = ensure_server(home, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-        state = "started" if started else "already running"
-        print(f"Prefect UI: {server.ui_url} ({state}, pid {server.pid}; log "
-              f"{os.path.join(home, LOG_FILE)}; `tuneflows server stop` ends it)")
-        if PREFECT_API_URL.value():
-            print(f"Note: PREFECT_API_URL is set ({PREFECT_API_URL.value()}); runs use that "
-                  "server, not this one.")
+        server, started = ensure_server(home, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(),
+                                        automations=args.automations)
+        if server.owner != "tuneflows":
+            print(f"Prefect UI: {server.ui_url} (`{server.owner}`, pid {server.pid}, already "
+                  f"serves this PREFECT_HOME's database: tuneflows starts no second server on "
+                  f"it, and runs use this one)")
+        else:
+            state = "started" if started else "already running"
+            automations = "automations on" if server.automations else "automations off"
+            print(f"Prefect UI: {server.ui_url} ({state}, pid {server.pid}, {automations}; log "
+                  f"{os.path.join(home, LOG_FILE)}; `tuneflows server stop` ends it)")
+        configured = PREFECT_API_URL.value()
+        if configured and configured.rstrip("/") != server.api_url:
+            print(f"Note: PREFECT_API_URL is set ({configured}); runs use that server, not "
+                  "this one.")
+        elif not configured:
+            print(f"For `prefect` commands (deploy, worker, deployment run) to use this "
+                  f"server too: export PREFECT_API_URL={server.api_url}")
         return 0
     if args.action == "stop":
         server = stop_server(home)
@@ -52,4 +63,7 @@ def add_server_parser(sub: Any) -> None:
     server.add_argument("action", choices=["start", "stop", "status"],
                         help="start the server (if not running), stop it, or show whether it "
                              "runs")
+    server.add_argument("--automations", action="store_true",
+                        help="start the server with its automations on (the deployments' "
+                             "event triggers need them; runs started it without)")
     server.set_defaults(handler=cmd_server)

@@ -6,10 +6,37 @@ Pure and dependency-free, so that both decision packages (``tuneflows.schedulers
 
 from __future__ import annotations
 
+import difflib
 import inspect
-from typing import Any, Mapping, Optional, TypeVar
+from typing import Any, Iterable, Mapping, Optional, TypeVar
 
 T = TypeVar("T")
+
+#: How close (``difflib`` ratio) a name must be to a known one to be taken for a typo of it.
+TYPO_CUTOFF = 0.75
+
+
+def close_names(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+    """The known names ``name`` is probably a typo of, closest first: the one rule for
+    "did you mean" everywhere (spec keys, search-space domains, algorithm names, a run
+    module's functions).
+
+    Example:
+        >>> close_names("stpo", ["stop", "config", "repeat"])
+        ['stop']
+    """
+    return difflib.get_close_matches(name, list(choices), n=n, cutoff=TYPO_CUTOFF)
+
+
+def close_name_hint(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a name close to known ones, else "".
+
+    Example:
+        >>> close_name_hint("asah", ["asha", "pbt"]), close_name_hint("bohb", ["asha", "pbt"])
+        (" (did you mean 'asha'?)", '')
+    """
+    close = close_names(name, choices)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
 def registered_class(registry: Mapping[str, type[T]], name: str) -> Optional[type[T]]:
@@ -58,12 +85,15 @@ def build_by_name(kind: str, registry: Mapping[str, type[T]], name: str, **kwarg
     """
     cls = registered_class(registry, name)
     if cls is None:
-        raise ValueError(f"Unknown {kind} {name!r}; valid names: {sorted(registry)}.")
+        key = str(name).strip().lower().replace("-", "_")
+        raise ValueError(f"Unknown {kind} {name!r}{close_name_hint(key, registry)}; valid "
+                         f"names: {sorted(registry)}.")
     valid = list(inspect.signature(cls).parameters)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
+        hint = close_name_hint(unknown[0], valid) if len(unknown) == 1 else ""
         raise ValueError(
-            f"Unknown keyword argument(s) {unknown} for {kind} {name!r} "
+            f"Unknown keyword argument(s) {unknown}{hint} for {kind} {name!r} "
             f"({cls.__name__}); valid: {valid}."
         )
     return cls(**kwargs)

@@ -124,6 +124,7 @@ class ActionExecutor:
             return await self.carry_out_all(
                 self.controller.on_failure(trial.trial_id, error, actor_dead=False))
         self.controller.on_started(trial.trial_id, pid)
+        self.recorder.on_trial_start(trial)
         mark("first trial started")
         return RoundEnd.RETRY
 

@@ -4,11 +4,13 @@ CLI, deployment parameters); a name is built with the experiment's metric and mo
 from __future__ import annotations
 
 import inspect
-from typing import Any, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from tuneflows.model.by_name import registered_class
 from tuneflows.model.metric_mode import validate_mode
-from tuneflows.schedulers import SCHEDULERS, FIFOScheduler, TrialScheduler, create_scheduler
+from tuneflows.schedulers import (
+    SCHEDULERS, AsyncHyperBandScheduler, FIFOScheduler, TrialScheduler, create_scheduler,
+)
 from tuneflows.search import SEARCHERS, create_searcher
 from tuneflows.search.concurrency import TrialLimiter
 from tuneflows.search.config_validation import validate_config
@@ -49,10 +51,17 @@ def _with_metric(kind: str, name: str, cls: type, metric: Optional[str],
     return {"metric": metric, "mode": mode or "max"}
 
 
+#: ASHA's ``max_t`` by name when the spec sets no limit on its time attribute: no trial is
+#: cut at a ``max_t`` the spec never asked for (its rungs go on: 10, 30, 90, ...).
+UNBOUNDED_MAX_T = 10 ** 9
+
+
 def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optional[str] = None,
-                      mode: Optional[str] = None) -> TrialScheduler:
+                      mode: Optional[str] = None,
+                      stops: Sequence[Optional[Mapping[str, Any]]] = ()) -> TrialScheduler:
     """The scheduler object: as given, FIFO for None, or built by name with
-    ``metric`` and ``mode``.
+    ``metric`` and ``mode``; ASHA by name never cuts a trial at a default ``max_t`` the
+    experiments' ``stops`` did not ask for (:func:`_asha_max_t`).
 
     Example:
         >>> resolve_scheduler("asha", metric="acc", mode="max").metric
@@ -68,10 +77,32 @@ def resolve_scheduler(scheduler: Union[TrialScheduler, str, None], metric: Optio
     if isinstance(scheduler, str):
         cls = registered_class(SCHEDULERS, scheduler)
         kwargs = _with_metric("scheduler", scheduler, cls, metric, mode) if cls else {}
+        if cls is AsyncHyperBandScheduler:
+            kwargs["max_t"] = _asha_max_t(stops)
         return create_scheduler(scheduler, **kwargs)
     if isinstance(scheduler, TrialScheduler):
         return scheduler
     raise ValueError(f"scheduler must be a TrialScheduler or a scheduler name, got {scheduler!r}.")
+
+
+def _asha_max_t(stops: Sequence[Optional[Mapping[str, Any]]]) -> float:
+    """ASHA's ``max_t`` by name: its default (100), or the experiments' largest
+    ``training_iteration`` stop when that is larger, so ASHA never cuts a trial before
+    its own stop does; with no such stop in some experiment, :data:`UNBOUNDED_MAX_T`.
+
+    Example:
+        >>> _asha_max_t([{"training_iteration": 300}]), _asha_max_t([{"training_iteration": 9}])
+        (300, 100)
+        >>> _asha_max_t([{"mean_accuracy": 99}]) == UNBOUNDED_MAX_T
+        True
+    """
+    default = inspect.signature(AsyncHyperBandScheduler).parameters["max_t"].default
+    limits = [stop.get("training_iteration") if isinstance(stop, Mapping) else None
+              for stop in stops]
+    if limits and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                      for v in limits):
+        return max(default, *limits)
+    return UNBOUNDED_MAX_T
 
 
 def resolve_search_alg(search_alg: Union[Searcher, str, None], metric: Optional[str] = None,

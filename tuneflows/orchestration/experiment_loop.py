@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
@@ -28,13 +29,16 @@ from tuneflows.recording.mlflow.limits import mlflow_deadline_s
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 from tuneflows.recording.pictures.refresher import pictures_for
 from tuneflows.orchestration.resume import restore_experiment
-from tuneflows.runs.run_dirs import write_run_file
+from tuneflows.runs.run_dirs import ending_words, record_run_end, write_run_file
 from tuneflows.services.startup_timeline import mark
 from tuneflows.runs.state_writer import StateWriter
 from tuneflows.orchestration.stop_signals import StopSignals
 from tuneflows.trial import ERROR, PAUSED, PENDING, RUNNING, TERMINATED, Trial
 from tuneflows.model.codes import EventKind, RoundEnd
 
+
+#: Longest wait of a round for its trial's MLflow run id (its task run's tag).
+RUN_ID_WAIT_S = 2.0
 
 RoundTask = Callable[..., Awaitable[str]]
 
@@ -70,6 +74,7 @@ class ExperimentLoop:
         self._recorder: Optional[ExperimentRecorder] = None
         self._executor: Optional[ActionExecutor] = None
         self._state_writer: Optional[StateWriter] = None
+        self._run_ids_late = False  # a round waited for an MLflow run id in vain
         self.views = ExperimentViews(request, self.controller,
                                      lambda: self._actors.count if self._actors else 0)
 
@@ -103,6 +108,7 @@ class ExperimentLoop:
         self._round_task = round_task
         os.makedirs(exp.dir, exist_ok=True)
         write_run_file(exp.dir, exp.run_id, self.request.flow_run_id)
+        record_run_end(exp.dir, None)
         ship_by_value_if_local(exp.trainable)
         finished = {} if self._resume_state is None else {
             t["trial_id"]: t["status"] for t in self._resume_state.trials
@@ -123,6 +129,7 @@ class ExperimentLoop:
         self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports,
                                             pictures)
         await self.views.reports.start()
+        await self.views.link_runs(mlflow)
         if pictures is not None:
             pictures.start()
         if self._resume_state is not None:
@@ -153,7 +160,11 @@ class ExperimentLoop:
             finally:
                 mark("last trial ended")
                 await watch.stop()
-                await self._close(status)
+                try:
+                    await self._close(status)
+                finally:
+                    record_run_end(exp.dir, ending_words(
+                        status, "cancelled" if self.cancelled else self._stopped_by))
                 mark("experiment closed")
         if self.cancelled is None:
             signals.raise_if_received()
@@ -277,7 +288,21 @@ class ExperimentLoop:
         ended = await self._executor.carry_out_all(actions)
         self._persist()
         return round_report(self.trials[trial_id], results, actions, ended, self.views.rule,
-                            self.views.metric)
+                            self.views.metric, await self._mlflow_run_id(trial_id))
+
+    async def _mlflow_run_id(self, trial_id: str) -> Optional[str]:
+        """The trial's MLflow run id, for its round's tags. Its writer creates the run
+        while the trial's first round plays; a round that ends first waits for the id up
+        to RUN_ID_WAIT_S, until one such wait runs out (MLflow slow or down): from then
+        on, rounds take the id only when it is already there."""
+        deadline = time.monotonic() + (0.0 if self._run_ids_late else RUN_ID_WAIT_S)
+        while True:
+            run_id = self._recorder.mlflow_run_id(self.trials[trial_id])
+            if run_id is not None or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.02)
+        self._run_ids_late = self._run_ids_late or run_id is None
+        return run_id
 
     # ------------------------------------------------------------------ client API
     def call_soon(self, fn: Callable[..., Any], *args: Any, timeout: float = 30.0) -> Any:

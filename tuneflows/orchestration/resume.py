@@ -93,8 +93,9 @@ def restore_experiment(state: ExperimentState, controller: TrialController,
             path, iteration = state.checkpoints[trial.trial_id]
             checkpoints.adopt(trial.trial_id, path, iteration)
         will_run = runs_again(trial, errored_only)
-        if will_run:
-            recorder.open_trial_run(trial)  # a no-op when the trial's run exists
+        ran = trial.iteration > 0 or os.path.exists(os.path.join(trial.logdir, "result.json"))
+        if will_run and ran:  # its results need a run (a no-op when it has one); a trial
+            recorder.open_trial_run(trial)  # that never ran gets its run when it starts
         latest = checkpoints.latest(trial.trial_id)
         controller.take_over(trial, recorder.adopt_trial_files(trial),
                              latest.iteration if latest is not None else None, errored_only)

@@ -14,6 +14,8 @@ from tuneflows.recording.experiment_report import SummaryFacts, outcome_counts
 from tuneflows.recording.importance_table import importance_table
 from tuneflows.recording.mlflow.gaps import MlflowGaps
 from tuneflows.recording.mlflow.store import tracking_uri_for
+from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
+from tuneflows.recording.run_links import RunLinks
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
 from tuneflows.recording.status_block import StatusDisplay, best_line
 from tuneflows.recording.status_board import StatusBoard
@@ -59,6 +61,8 @@ class ExperimentViews:
         self.rule = rule_name(controller.scheduler)
         #: The MLflow experiment's id once its parent run is open (for the UI's URL).
         self.mlflow_experiment_id: Optional[str] = None
+        #: The links between the flow run and the MLflow parent run, once both exist.
+        self.links: Optional[RunLinks] = None
         self.board = StatusBoard(
             lambda: list(controller.trials.values()), controller.scheduler.debug_string,
             self._used, request.total_resources, exp.dir, self.metric, self.mode,
@@ -83,6 +87,21 @@ class ExperimentViews:
         if self.mlflow_gaps is not None:
             lines.append(self.mlflow_gaps)
         return lines
+
+    async def link_runs(self, mlflow: MlflowExperimentLog) -> None:
+        """Inside the flow run, once the MLflow parent run is open: links the two, both
+        ways (:class:`~tuneflows.recording.run_links.RunLinks`)."""
+        flow_run_id = self.reports.flow_run_id
+        if flow_run_id is None or mlflow.parent_run_id is None:
+            return
+        exp = self._request.experiment
+        self.links = RunLinks(tracking_uri_for(exp.local_dir), mlflow.mlflow_experiment_id or "",
+                              mlflow.parent_run_id, flow_run_id, configured_prefect_ui())
+        url = self.links.flow_run_url
+        mlflow.link_parent(self.links.parent_run_tags(),
+                           [f"Prefect flow run: {url}" if url else
+                            f"Prefect flow run `{flow_run_id}`"])
+        await self.reports.link_mlflow(self.links)
 
     def note_pictures(self, made: Optional[dict[str, Any]]) -> None:
         """Keeps what the pictures' last refresh made, for the summary and the terminal."""
@@ -133,6 +152,8 @@ class ExperimentViews:
         """What the summary artifact says besides the trials."""
         exp = self._request.experiment
         where = [f"Logdir: `{exp.dir}`", *self.where_to_look()[1:]]
+        if self.links is not None:
+            where.insert(2, self.links.mlflow_line())
         return SummaryFacts(exp.name, self.metric, self.mode, self.rule, dict(exp.stop or {}),
                             where, status, self.importances, self.picture_links())
 

@@ -55,15 +55,30 @@ class ExperimentRecorder:
 
     # ------------------------------------------------------------------ trials
     def on_trial_add(self, trial: Trial) -> None:
-        """A new trial: its MLflow run and ``params.json``."""
-        self.open_trial_run(trial)
+        """A new trial: its ``params.json`` (its MLflow run starts when it does)."""
         self._thread.submit(self._write_params, trial.trial_id, trial.logdir, dict(trial.config))
 
+    def on_trial_start(self, trial: Trial) -> None:
+        """The trial runs (its trainable is set up on an actor): its MLflow run starts
+        now, unless it has one (it ran before a pause, restart or resume), so a trial
+        that waited for a slot does not count the wait in MLflow's duration."""
+        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
+                            dict(trial.config), self._run_tags(trial), int(time.time() * 1000))
+
+    @staticmethod
+    def _run_tags(trial: Trial) -> dict[str, str]:
+        return {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
+                mlflow_tags.TRIAL_LOGDIR: trial.logdir}
+
     def open_trial_run(self, trial: Trial) -> None:
-        """Creates the trial's MLflow run, unless it has one (from before a resume)."""
-        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name, trial.config,
-                            {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
-                             mlflow_tags.TRIAL_LOGDIR: trial.logdir})
+        """A resumed trial that ran before the kill: its MLflow run is created now if it
+        has none (its results are then backfilled); a no-op when it has one."""
+        self._thread.submit(self._mlflow.start_trial, trial.trial_id, trial.name,
+                            dict(trial.config), self._run_tags(trial))
+
+    def mlflow_run_id(self, trial: Trial) -> Optional[str]:
+        """The id of the trial's MLflow run, once MLflow has it (None before)."""
+        return self._mlflow.trial_run_id(trial.trial_id)
 
     def adopt_trial_files(self, trial: Trial) -> list[dict[str, Any]]:
         """Takes over a trial directory written before a kill: repairs its files, logs

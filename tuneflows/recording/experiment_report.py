@@ -242,10 +242,14 @@ def summary_markdown(trials: Sequence[Trial], facts: SummaryFacts) -> str:
     if counts["unfinished"]:
         lines.append(f"- unfinished: {counts['unfinished']}")
     budget = iteration_budget(trials, facts.stop)
-    lines += ["", "## Budget", f"{budget.spent} iterations spent of {budget.full} without "
-              f"early stopping ({budget.trials} trials × {budget.per_trial})"
-              + (f": {100 - 100 * budget.spent / budget.full:.0f} % saved."
-                 if budget.full and budget.spent <= budget.full else ".")]
+    if counts[STOPPED_EARLY]:
+        lines += ["", "## Budget", f"{budget.spent} iterations spent of {budget.full} without "
+                  f"early stopping ({budget.trials} trials × {budget.per_trial})"
+                  + (f": {100 - 100 * budget.spent / budget.full:.0f} % saved."
+                     if budget.full and budget.spent <= budget.full else ".")]
+    else:  # trials that met their own stop criteria saved nothing
+        lines += ["", "## Budget", f"{budget.spent} iterations spent; no trial was stopped "
+                  f"early."]
     if facts.where:
         lines += ["", "## Where to look", *[f"- {line}" for line in facts.where]]
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_text,
     summary_markdown,
 )
+from tuneflows.recording.run_links import RunLinks
 from tuneflows.services.prefect_limits import PrefectOutage
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.codes import EventKind
@@ -111,6 +112,25 @@ class PrefectReports:
                 description=self._progress_text()))
         self._board_changed = True
         self._writer = asyncio.ensure_future(self._keep_up())
+
+    async def link_mlflow(self, links: RunLinks) -> None:
+        """Tags the flow run with the MLflow experiment and parent run and adds a link
+        artifact to the run's page (each within ``timeout_s``)."""
+        if self.flow_run_id is None:
+            return
+        from prefect.artifacts import acreate_link_artifact
+        from prefect.client.orchestration import get_client
+
+        async def tag() -> None:
+            async with get_client() as client:
+                flow_run = await client.read_flow_run(self.flow_run_id)
+                await client.update_flow_run(self.flow_run_id, tags=sorted(
+                    set(flow_run.tags) | set(links.flow_run_tags())))
+
+        await self._write("flow-run tags", tag())
+        await self._write("mlflow", acreate_link_artifact(
+            links.mlflow_run_url, link_text=f"MLflow parent run {links.parent_run_id}",
+            key=artifact_key(self._name, "mlflow"), description=links.mlflow_line()))
 
     async def finish(self, facts: SummaryFacts) -> None:
         """Writes the final leaderboard, progress 100 and the summary (each within the

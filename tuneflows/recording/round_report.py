@@ -40,7 +40,7 @@ class RoundReport:
         state_name: The task run's state name: Completed, Stopped, Paused, Perturbed,
             Restarted or Errored.
         message: The decision and its reason, with the iteration reached.
-        tags: ``trial:<id>``; when the trial ended ``outcome:<kind>`` (and
+        tags: ``trial:<id>``, ``mlflow_run:<id>`` (its MLflow run); when the trial ended ``outcome:<kind>`` (and
             ``stopped-by:<rule>``); ``decision:<kind>`` for a pause, perturbation or restart.
         failed: The trial ended in ERROR (the task run is shown as failed).
     """
@@ -53,11 +53,14 @@ class RoundReport:
 
 
 def round_report(trial: Trial, results: Sequence[Mapping[str, Any]], actions: Sequence[Action],
-                 ended: RoundEnd, rule: str, metric: Optional[str]) -> RoundReport:
+                 ended: RoundEnd, rule: str, metric: Optional[str],
+                 mlflow_run_id: Optional[str] = None) -> RoundReport:
     """The report of a round of ``trial`` that brought the new ``results``, led to
-    ``actions`` and ended ``ended``; ``rule`` names the scheduler, ``metric`` is shown."""
+    ``actions`` and ended ``ended``; ``rule`` names the scheduler, ``metric`` is shown;
+    ``mlflow_run_id`` (the trial's MLflow run, when known) is tagged ``mlflow_run:<id>``."""
     where = _progress(trial, results, metric)
-    base = (f"trial:{trial.trial_id}",)
+    base = (f"trial:{trial.trial_id}",) + ((f"mlflow_run:{mlflow_run_id}",)
+                                           if mlflow_run_id else ())
     if trial.is_finished():  # in this round: a finished trial plays no more rounds
         outcome = trial_outcome(trial, rule)
         tags = base + (f"outcome:{outcome.tag}",)

@@ -64,12 +64,12 @@ def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str,
 
 def prefect_hint(flow_run_id: Optional[str], ui_url: Optional[str]) -> str:
     """The flow run's page on the Prefect UI at ``ui_url``; with no server set (the run
-    went to Prefect's ephemeral API, whose database ``prefect server start`` serves),
+    went to Prefect's ephemeral API, whose database ``tuneflows server start`` serves),
     how to open it."""
     page = f"/runs/flow-run/{flow_run_id}" if flow_run_id else "/runs"
     if ui_url:
         return f"Prefect: {ui_url.rstrip('/')}{page}"
-    return (f"Prefect: run `prefect server start` (it serves the same local database), "
+    return (f"Prefect: run `tuneflows server start` (it serves the same local database), "
             f"then open {LOCAL_PREFECT_UI}{page}")
 
 

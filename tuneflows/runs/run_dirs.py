@@ -143,6 +143,45 @@ def write_run_file(run_dir: str, run_id: str, flow_run_id: Optional[str]) -> Non
                    "created": datetime.now().isoformat(timespec="seconds")}, f)
 
 
+def ending_words(status: str, stopped_by: Optional[str] = None) -> str:
+    """How a run ended, in ``tuneflows ls``'s words: ``status`` is the experiment's
+    (FINISHED, FAILED, KILLED), ``stopped_by`` what stopped it early (a signal's name,
+    or e.g. ``"cancelled"``).
+
+    Example:
+        >>> ending_words("KILLED", "SIGINT"), ending_words("KILLED", "cancelled")
+        ('interrupted (SIGINT)', 'cancelled')
+        >>> ending_words("FINISHED"), ending_words("FAILED")
+        ('finished', 'failed')
+    """
+    if stopped_by:
+        return f"interrupted ({stopped_by})" if stopped_by.startswith("SIG") else stopped_by
+    return {"FINISHED": "finished", "FAILED": "failed"}.get(status, "interrupted")
+
+
+def record_run_end(run_dir: str, ended: Optional[str]) -> None:
+    """Notes in ``run.json`` how the run's last driver ended it (``"finished"``,
+    ``"interrupted (SIGINT)"``, ``"cancelled"``...), or clears the note (None: a driver
+    runs it again), for ``tuneflows ls``.
+
+    Example:
+        >>> import tempfile
+        >>> run = tempfile.mkdtemp()
+        >>> record_run_end(run, "interrupted (SIGINT)")
+        >>> read_run_file(run)["ended"]
+        'interrupted (SIGINT)'
+    """
+    data = read_run_file(run_dir)
+    if ended is None:
+        data.pop("ended", None)
+    else:
+        data["ended"] = ended
+    path = os.path.join(run_dir, RUN_FILE)
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f)
+    os.replace(path + ".tmp", path)
+
+
 def latest_run_dir(local_dir: str, name: str) -> str:
     """The newest run directory of experiment ``name`` under ``local_dir``.
 

@@ -23,6 +23,7 @@ from tuneflows.search.config_paths import format_path
 from tuneflows.search.config_values import is_grid_dict, to_domain
 from tuneflows.search.domains import Choice, Domain, GridSearch
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
+from tuneflows.search.yaml_domains import misspelled_search_space
 
 __all__ = ["validate_config", "grid_variables", "validate_point"]
 
@@ -36,7 +37,8 @@ def validate_config(config: Any, allow_hyperopt: bool = False) -> None:
 
     Raises:
         ValueError: naming the path of an empty or malformed grid (``{"grid_search": x}``
-            with other keys or a non-list), a function that cannot take ``spec``, a grid
+            with other keys or a non-list), a single-key dict whose key looks like a
+            misspelled search space (``{"grid_serach": [...]}``), a function that cannot take ``spec``, a grid
             nested inside a grid or a choice, or a hyperopt expression outside HyperOptSearch.
     """
     if config is None:
@@ -132,6 +134,10 @@ def _walk(value: Any, path: tuple, grids: list, nested_in: Optional[str],
     elif isinstance(value, Domain):
         return
     elif isinstance(value, Mapping):
+        misspelled = misspelled_search_space(value)
+        if misspelled is not None:
+            raise ValueError(f"config[{where!r}]: {next(iter(value))!r} is not a search space "
+                             f"(did you mean {misspelled!r}?); a plain dict needs another key.")
         for k, v in value.items():
             _walk(v, path + (k,), grids, nested_in, allow_hyperopt)
     elif isinstance(value, list):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping, Optional, Union
 
+from tuneflows.model.settings import SETTINGS_ATTR, KeepsSettings
+
 FINISHED = "FINISHED"
 
 Suggestion = Union[dict[str, Any], None, str]
 
 
-class Searcher:
+class Searcher(KeepsSettings):
     """Base class of search algorithms.
 
     A searcher proposes configurations and learns from results. It is pure (no Ray,
@@ -102,7 +104,7 @@ class Searcher:
 
     def get_state(self) -> dict[str, Any]:
         """Mutable state for resume (not constructor configuration)."""
-        return copy.deepcopy(self.__dict__)
+        return copy.deepcopy({k: v for k, v in self.__dict__.items() if k != SETTINGS_ATTR})
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restores state produced by :meth:`get_state`."""

@@ -25,9 +25,9 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, Mapping, Optional
 
+from tuneflows.model.by_name import close_names
 from tuneflows.search import domains
 
 #: The domains a YAML spec can name, by name.
@@ -37,8 +37,6 @@ YAML_DOMAINS: dict[str, Callable[..., Any]] = {
 }
 #: The single keys of search-space mappings: the domains and the seed's grid.
 SEARCH_SPACE_KEYS = (*YAML_DOMAINS, "grid_search")
-#: How close (``difflib`` ratio) a key must be to a search-space key to be taken for it.
-TYPO_CUTOFF = 0.75
 
 
 def yaml_config(config: Mapping[str, Any], path: str = "config") -> dict[str, Any]:
@@ -51,7 +49,7 @@ def yaml_config(config: Mapping[str, Any], path: str = "config") -> dict[str, An
     converted: dict[str, Any] = {}
     for key, value in config.items():
         where = f"{path}[{key!r}]"
-        misspelled = _misspelled_domain(value)
+        misspelled = misspelled_search_space(value)
         if misspelled is not None:
             raise ValueError(f"{where}: unknown search-space domain {next(iter(value))!r} "
                              f"(did you mean {misspelled!r}?).")
@@ -72,12 +70,18 @@ def yaml_config(config: Mapping[str, Any], path: str = "config") -> dict[str, An
     return converted
 
 
-def _misspelled_domain(value: Any) -> Optional[str]:
-    """The search-space key a single-key mapping's unknown key is close to, if any."""
+def misspelled_search_space(value: Any) -> Optional[str]:
+    """The search-space key (a domain's name, ``grid_search``) a single-key mapping's
+    unknown key is close to, if any: the rule of YAML specs and the Python API alike.
+
+    Example:
+        >>> misspelled_search_space({"grid_serach": [1, 2]}), misspelled_search_space({"units": 3})
+        ('grid_search', None)
+    """
     if not isinstance(value, Mapping) or len(value) != 1:
         return None
     name = next(iter(value))
     if not isinstance(name, str) or name in SEARCH_SPACE_KEYS:
         return None
-    close = difflib.get_close_matches(name, SEARCH_SPACE_KEYS, n=1, cutoff=TYPO_CUTOFF)
+    close = close_names(name, SEARCH_SPACE_KEYS, n=1)
     return close[0] if close else None

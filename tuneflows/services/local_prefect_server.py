@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import signal
 import socket
@@ -38,7 +39,10 @@ from filelock import FileLock, Timeout
 
 from tuneflows.error import TuneError
 from tuneflows.services.orphan_guard import process_alive
+from tuneflows.services.prefect_servers import APP, database_of, servers_of
 from tuneflows.services.startup_timeline import mark
+
+logger = logging.getLogger(__name__)
 
 PORT_ENV = "TUNEFLOWS_PREFECT_PORT"
 DEFAULT_PORT = 4200  # Prefect's own default, so its docs' URLs work
@@ -47,7 +51,6 @@ LOG_FILE = "tuneflows-server.log"
 LOCK_FILE = "tuneflows-server.lock"
 STOP_TIMEOUT = 10.0
 HOST = "127.0.0.1"
-APP = "prefect.server.api.server:create_app"  # what the server process runs
 
 _LAUNCHED: dict[int, subprocess.Popen] = {}  # servers this process started, by pid
 
@@ -56,12 +59,23 @@ class ServerStartError(TuneError):
     """The local Prefect server did not become healthy (the message names its log)."""
 
 
+#: The server settings a deployment's triggers need (tuneflows turns them off for the
+#: servers it starts: ``tuneflows.services.process_defaults``).
+AUTOMATION_SETTINGS = ("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED",
+                       "PREFECT_SERVER_EVENTS_STREAM_OUT_ENABLED",
+                       "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED")
+
+
 @dataclass(frozen=True)
 class LocalServer:
-    """A local Prefect server: its process and port."""
+    """A local Prefect server: its process and port, whether its automations (triggers)
+    run, and who started it (``"tuneflows"``, or e.g. ``"prefect server start"``: a
+    server tuneflows found serving the same database and uses, but never stops)."""
 
     pid: int
     port: int
+    automations: bool = False
+    owner: str = "tuneflows"
 
     @property
     def ui_url(self) -> str:
@@ -113,8 +127,12 @@ def running_server(home: str) -> Optional[LocalServer]:
     return None
 
 
-def ensure_server(home: str, timeout: float, port: Optional[int] = None) -> tuple[LocalServer, bool]:
-    """The healthy server of ``home``, started if there is none.
+def ensure_server(home: str, timeout: float, port: Optional[int] = None,
+                  automations: bool = False) -> tuple[LocalServer, bool]:
+    """The healthy server of ``home``'s database, started if there is none. One database
+    gets one server: a Prefect server someone else started on it (``prefect server
+    start``) is used rather than a second one started, and a second server found beside
+    tuneflows' is warned about.
 
     Args:
         home: The ``PREFECT_HOME`` whose database the server serves.
@@ -122,19 +140,26 @@ def ensure_server(home: str, timeout: float, port: Optional[int] = None) -> tupl
             server's first health check (a new database's migration takes 10-25 s).
         port: The port to try first (default :func:`preferred_port`); a busy one is
             replaced by a free one.
+        automations: Start the server with its automations on (a deployment's triggers
+            need them; runs do not).
 
     Returns:
         The server, and whether this call started it.
 
     Raises:
-        ServerStartError: No healthy server within ``timeout`` (names the log file).
+        ServerStartError: No healthy server within ``timeout`` (names the log file); a
+            server on the database that does not answer; ``automations`` asked of a
+            running server without them.
     """
     os.makedirs(home, exist_ok=True)
     deadline = time.monotonic() + timeout
+    database = database_of({**os.environ, "PREFECT_HOME": home}, os.path.expanduser("~"))
     try:
         with FileLock(os.path.join(home, LOCK_FILE), timeout=timeout):
             server = running_server(home)
             if server is not None:
+                _warn_about_others(database, server)
+                _check_automations(server, automations)
                 return server, False
             recorded = _recorded(home)
             if recorded is not None:  # alive but not answering: another start in progress
@@ -143,10 +168,54 @@ def ensure_server(home: str, timeout: float, port: Optional[int] = None) -> tupl
                 raise ServerStartError(f"The Prefect server (pid {recorded.pid}) recorded in "
                                        f"{home} does not answer; see {_log_path(home)} or run "
                                        "`tuneflows server stop`.")
-            return _start(home, port or preferred_port(), deadline), True
+            other = _other_server(database, deadline)
+            if other is not None:
+                return other, False
+            return _start(home, port or preferred_port(), deadline, automations), True
     except Timeout:
         raise ServerStartError(f"Another process held {os.path.join(home, LOCK_FILE)} for "
                                f"{timeout:.0f} s while starting a Prefect server.") from None
+
+
+def _other_server(database: str, deadline: float) -> Optional[LocalServer]:
+    """A server someone else started on ``database`` (None: none), once it answers.
+
+    Raises:
+        ServerStartError: It does not answer by ``deadline``: a second server is not
+            started beside it.
+    """
+    others = servers_of(database)
+    if not others:
+        return None
+    other = others[0]
+    while time.monotonic() < deadline:
+        if api_healthy(other.api_url, timeout=1.0):
+            return LocalServer(other.pid, int(other.api_url.rsplit(":", 1)[1].split("/")[0]),
+                               owner="prefect server start")
+        if not process_alive(other.pid):
+            return None
+        time.sleep(0.2)
+    raise ServerStartError(
+        f"A Prefect server (pid {other.pid}) serves the database {database} but does not "
+        f"answer at {other.api_url}: tuneflows starts no second server on one database. Stop "
+        f"it, or set PREFECT_API_URL to its address once it answers.")
+
+
+def _warn_about_others(database: str, server: LocalServer) -> None:
+    for other in servers_of(database, exclude_pid=server.pid):
+        logger.warning(
+            "Two Prefect servers serve %s: tuneflows' (pid %d, %s) and pid %d (%s). Two "
+            "servers on one SQLite database lock each other out; stop pid %d and set "
+            "PREFECT_API_URL=%s (deployments/README.md).", database, server.pid,
+            server.ui_url, other.pid, other.ui_url, other.pid, server.api_url)
+
+
+def _check_automations(server: LocalServer, wanted: bool) -> None:
+    if wanted and not server.automations and server.owner == "tuneflows":
+        raise ServerStartError(
+            f"The local Prefect server at {server.ui_url} (pid {server.pid}) runs without "
+            "automations (a run started it), and deployments' triggers need them: run "
+            "`tuneflows server stop`, then `tuneflows server start --automations`.")
 
 
 def stop_server(home: str, timeout: float = STOP_TIMEOUT) -> Optional[LocalServer]:
@@ -172,14 +241,16 @@ def stop_server(home: str, timeout: float = STOP_TIMEOUT) -> Optional[LocalServe
     return server
 
 
-def _start(home: str, port: int, deadline: float) -> LocalServer:
+def _start(home: str, port: int, deadline: float, automations: bool = False) -> LocalServer:
     """Starts the server (on a free port if ``port`` is taken) and waits until healthy."""
+    settings = {name: "true" for name in AUTOMATION_SETTINGS} if automations else {}
+    on = automations or os.environ.get(AUTOMATION_SETTINGS[0], "true").lower() == "true"
     for _ in range(3):  # a port taken between the check and uvicorn's bind: another one
         if not _port_free(port):
             port = _free_port()
-        process = _launch(home, port)
+        process = _launch(home, port, settings)
         mark("Prefect server launched")
-        server = LocalServer(process.pid, port)
+        server = LocalServer(process.pid, port, automations=on)
         _record(home, server)
         if _wait_healthy(server, deadline, process):
             return server
@@ -202,8 +273,8 @@ def server_command(port: int) -> list[str]:
             "--log-level", "warning", "--lifespan", "on"]
 
 
-def _launch(home: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, PREFECT_HOME=home, PREFECT_SERVER_API_HOST=HOST,
+def _launch(home: str, port: int, settings: Optional[dict[str, str]] = None) -> subprocess.Popen:
+    env = dict(os.environ, **(settings or {}), PREFECT_HOME=home, PREFECT_SERVER_API_HOST=HOST,
                PREFECT_SERVER_API_PORT=str(port),
                PREFECT_UI_API_URL=f"http://{HOST}:{port}/api", PREFECT__SERVER_FINAL="1")
     for key in ("PREFECT_API_URL", "PREFECT_API_KEY", "TUNEFLOWS_TIMING"):
@@ -278,7 +349,8 @@ def _recorded(home: str) -> Optional[LocalServer]:
     try:
         with open(_state_path(home)) as f:
             data = json.load(f)
-        return LocalServer(pid=int(data["pid"]), port=int(data["port"]))
+        return LocalServer(pid=int(data["pid"]), port=int(data["port"]),
+                           automations=bool(data.get("automations", False)))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -101,6 +101,11 @@ class PrefectApiStart:
         if self._errors:
             raise self._errors[0]
         if announce and self.server is not None:
+            if self.server.owner != "tuneflows":
+                print(f"Prefect UI: {self.server.ui_url} (watch the run live; the Prefect "
+                      f"server already serving this PREFECT_HOME's database: "
+                      f"`{self.server.owner}`, pid {self.server.pid})", flush=True)
+                return
             kept = ("a local Prefect server tuneflows started; later runs reuse it"
                     if self.started_server else "the local Prefect server")
             print(f"Prefect UI: {self.server.ui_url} (watch the run live; {kept}; "
@@ -127,7 +132,6 @@ class PrefectApiStart:
     def _provide_api(self) -> None:
         from prefect.settings import (
             PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         )
 
         configured = PREFECT_API_URL.value()
@@ -135,7 +139,10 @@ class PrefectApiStart:
             return  # the user's (or a test harness's) server
         if not configured and not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return  # no server wanted here: Prefect says so at the first flow run
-        timeout = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+        # read from the environment, where tuneflows' default (180 s) is: Prefect's settings
+        # keep its own 20 s when a script imported prefect before tuneflows (flows/), too
+        # short for a new database's migration on a busy machine
+        timeout = self._timeout
         if self.mode == "local":
             try:
                 self.server, self.started_server = ensure_server(str(PREFECT_HOME.value()), timeout)
@@ -176,3 +183,21 @@ def _point_prefect_at(api_url: Optional[str]) -> None:
         return
     _provided_api_url = api_url
     refresh_global_settings_context()
+
+
+def use_run_api(announce: bool = True) -> None:
+    """Points this process at the Prefect API ``run_experiments`` uses (``PREFECT_API_URL``,
+    else the local server of ``PREFECT_HOME``, started if need be), for a script whose own
+    flow calls ``run_experiments``: started first, that flow would go to Prefect's
+    ephemeral API and its experiments to the local server, two databases. With
+    ``announce``, prints the UI's URL.
+
+    Example:
+        >>> if __name__ == "__main__":  # a pipeline script   # doctest: +SKIP
+        ...     use_run_api()
+        ...     my_pipeline_flow()
+
+    Raises:
+        TuneError: The API is not up within its start-up deadline.
+    """
+    PrefectApiStart().wait(announce=announce)

@@ -31,10 +31,14 @@ class CallLog:
     def has_trial(self, trial_id: str) -> bool:
         return trial_id in self.runs
 
-    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str:
+    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                         start_time_ms: Optional[int] = None) -> str:
         self._record("create_trial_run", trial_id)
         self.runs.add(trial_id)
         return f"run-{trial_id}"
+
+    def trial_run_id(self, trial_id: str) -> Optional[str]:
+        return f"run-{trial_id}" if trial_id in self.runs else None
 
     def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
               params: Optional[Mapping[str, str]] = None,
@@ -50,7 +54,8 @@ class CallLog:
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         self._record("log_artifacts", trial_id, artifact_path)
 
-    def terminate_trial(self, trial_id: str, status: str) -> None:
+    def terminate_trial(self, trial_id: str, status: str,
+                        end_time_ms: Optional[int] = None) -> None:
         self._record("terminate_trial", trial_id, status)
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:

@@ -52,10 +52,11 @@ def test_trials_are_dealt_round_robin_and_keep_their_writer():
 
 def test_commands_carry_plain_data():
     log, journal = make_log(1)
-    log.start_trial("a", "trial_a", {"net": {"depth": 3}}, {"logdir": "/x", "n": 2})
+    log.start_trial("a", "trial_a", {"net": {"depth": 3}}, {"logdir": "/x", "n": 2}, 1500)
     log.log_results("a", [{"training_iteration": 4, "timestamp": 2.0, "loss": 0.5, "name": "x"}])
     assert journal == [
-        ("w0", "start_trial", "exp1", ("a", "trial_a", {"net/depth": "3"}, {"logdir": "/x", "n": "2"})),
+        ("w0", "start_trial", "exp1", ("a", "trial_a", {"net/depth": "3"}, {"logdir": "/x", "n": "2"},
+                                            1500)),
         ("w0", "log_results", "exp1", ("a", [(4, 2000, {"loss": 0.5})])),
     ]
 

@@ -221,7 +221,7 @@ def test_where_to_look():
         "MLflow: https://ml.example/#/experiments/12/runs?workflowType=machine_learning "
         "(experiment 'e')")
     assert prefect_hint("abc", "http://h:4200/") == "Prefect: http://h:4200/runs/flow-run/abc"
-    assert "`prefect server start`" in prefect_hint("abc", None)
+    assert "`tuneflows server start`" in prefect_hint("abc", None)
     assert prefect_hint("abc", None).endswith("http://127.0.0.1:4200/runs/flow-run/abc")
 
 

@@ -21,7 +21,9 @@ class RunStore(Protocol):
     """What the batcher writes to (:class:`~tuneflows.recording.mlflow.store.MlflowStore`)."""
 
     def has_trial(self, trial_id: str) -> bool: ...
-    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str: ...
+    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                         start_time_ms: Optional[int] = None) -> str: ...
+    def trial_run_id(self, trial_id: str) -> Optional[str]: ...
     def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
               params: Optional[Mapping[str, str]] = None,
               tags: Optional[Mapping[str, str]] = None) -> None: ...
@@ -31,7 +33,8 @@ class RunStore(Protocol):
     def log_file(self, trial_id: str, path: str) -> None: ...
     def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],
                    tags: Mapping[str, str], texts: Mapping[str, str]) -> None: ...
-    def terminate_trial(self, trial_id: str, status: str) -> None: ...
+    def terminate_trial(self, trial_id: str, status: str,
+                        end_time_ms: Optional[int] = None) -> None: ...
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None: ...
 
 
@@ -83,13 +86,18 @@ class MlflowBatcher:
         self.parent_lost = False
 
     def start_trial(self, trial_id: str, run_name: str, params: Mapping[str, str],
-                    tags: Mapping[str, str]) -> None:
-        """Creates the trial's run unless it has one (a resumed trial) and queues its params."""
+                    tags: Mapping[str, str], start_time_ms: Optional[int] = None) -> Optional[str]:
+        """Creates the trial's run (started at ``start_time_ms``, default now) unless it
+        has one (a resumed trial) and queues its params; returns the run's id (None:
+        MLflow could not create it)."""
         if self._store.has_trial(trial_id):
-            return
-        if self._call(trial_id, self._store.create_trial_run, trial_id, run_name, tags):
+            return self._store.trial_run_id(trial_id)
+        if self._call(trial_id, self._store.create_trial_run, trial_id, run_name, tags,
+                      start_time_ms):
             self._open.add(trial_id)
             self._pending_of(trial_id).params.update(params)
+            return self._store.trial_run_id(trial_id)
+        return None
 
     def log_results(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
         """Queues metric rows; a full batch is written at once."""
@@ -121,15 +129,16 @@ class MlflowBatcher:
             self._open.add(trial_id)
 
     def end_trial(self, trial_id: str, status: str, tags: Mapping[str, str],
-                  files: Sequence[str] = ()) -> None:
+                  files: Sequence[str] = (), end_time_ms: Optional[int] = None) -> None:
         """Writes what is queued for the trial with its final tags and copies ``files``
-        (its ``error.txt``) into its artifacts, then ends its run."""
+        (its ``error.txt``) into its artifacts, then ends its run (at ``end_time_ms``,
+        default now)."""
         self.set_tags(trial_id, {mlflow_tags.STATUS: status, **tags})
         self.flush(trial_id)
         if self._store.has_trial(trial_id):
             for path in files:
                 self._call(trial_id, self._store.log_file, trial_id, path)
-            self._call(trial_id, self._store.terminate_trial, trial_id, status)
+            self._call(trial_id, self._store.terminate_trial, trial_id, status, end_time_ms)
         self._open.discard(trial_id)
 
     def log_parent(self, params: Mapping[str, str], metrics: Mapping[str, float],

@@ -168,7 +168,7 @@ def champion_of(client: Any, model_name: str, alias: str,
             return None, None
         raise
     number = str(version.version)
-    if version.tags.get(metric) != metric:
+    if version.tags.get(mlflow_tags.HELD_OUT_METRIC, metric) != metric:
         return number, None
     text = version.tags.get(mlflow_tags.HELD_OUT_VALUE)
     if text is not None:
@@ -200,7 +200,11 @@ def register_version(client: Any, model_name: str, logged: LoggedModel, score: H
                     mlflow_tags.HELD_OUT_MODE: score.mode, **(tags or {})}
     model_id = (logged.model_uri[len("models:/"):] if logged.model_uri.startswith("models:/m-")
                 else None)  # a logged model (MLflow 3) rather than a run's artifacts
-    version = client.create_model_version(model_name, logged.model_uri, run_id=logged.run_id,
+    # The registry resolves a ``models:/m-...`` source through MLflow's default tracking
+    # URI, not the client's (another store: ``<cwd>/mlflow.db``): resolved here instead.
+    source = (client.get_logged_model(model_id).artifact_location if model_id
+              else logged.model_uri)
+    version = client.create_model_version(model_name, source, run_id=logged.run_id,
                                           tags=version_tags, model_id=model_id)
     comparable = champion_version is None or champion_value is not None
     promoted = comparable and score.beats(champion_value)

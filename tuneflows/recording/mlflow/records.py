@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import csv
-import inspect
 import io
 import json
 from dataclasses import dataclass, field
@@ -81,39 +80,45 @@ def trial_end_tags(trial: Trial, rule: str, experiment_status: str = "") -> dict
 
 def settings(component: Any, prefix: str, depth: int = 2) -> dict[str, Any]:
     """A scheduler's or searcher's settings as params: its class name under ``prefix``,
-    then each constructor argument it keeps (as an attribute of the same name, or with a
-    leading underscore) and each public attribute, when the value is plain data; a
-    public attribute holding another component (a wrapped searcher) is described in
-    turn, ``depth`` levels down.
+    then every setting its public ``settings()`` gives (each constructor argument,
+    defaults included; :class:`~tuneflows.model.settings.KeepsSettings`) — an object
+    without one shows its public attributes. Plain data is kept as it is; a setting
+    holding another component (a wrapped searcher) is described in turn, ``depth``
+    levels down; anything else by its name or ``repr``. Private attributes are never
+    read.
 
     Example:
         >>> from tuneflows.schedulers import AsyncHyperBandScheduler
         >>> s = settings(AsyncHyperBandScheduler(metric="acc", mode="max", max_t=9,
         ...                                      grace_period=1), "scheduler")
-        >>> s["scheduler"], s["scheduler.metric"], s["scheduler.max_t"]
-        ('AsyncHyperBandScheduler', 'acc', 9.0)
+        >>> s["scheduler"], s["scheduler.metric"], s["scheduler.max_t"], s["scheduler.grace_period"]
+        ('AsyncHyperBandScheduler', 'acc', 9, 1)
     """
     found: dict[str, Any] = {prefix: type(component).__name__}
-    attributes = vars(component) if hasattr(component, "__dict__") else {}
-    try:
-        arguments = [name for name, p in inspect.signature(type(component).__init__)
-                     .parameters.items() if name != "self"
-                     and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    except (TypeError, ValueError):
-        arguments = []
-    for name in arguments:
-        for attribute in (name, f"_{name}"):
-            if attribute in attributes and is_plain(attributes[attribute]):
-                found[f"{prefix}.{name}"] = attributes[attribute]
-                break
-    for name, value in attributes.items():
-        if name.startswith("_") or f"{prefix}.{name}" in found:
-            continue
+    told = getattr(component, "settings", None)
+    if callable(told):
+        values = dict(told())
+    else:
+        values = {k: v for k, v in getattr(component, "__dict__", {}).items()
+                  if not k.startswith("_")}
+    for name, value in values.items():
+        key = f"{prefix}.{name}"
         if is_plain(value):
-            found[f"{prefix}.{name}"] = value
-        elif depth > 1 and hasattr(value, "__dict__") and not callable(value):
-            found.update(settings(value, f"{prefix}.{name}", depth - 1))
+            found[key] = value
+        elif depth > 1 and callable(getattr(value, "settings", None)):
+            found.update(settings(value, key, depth - 1))
+        else:
+            found[key] = _described(value)
     return found
+
+
+def _described(value: Any) -> str:
+    """A setting that is not plain data, in words: a function or class by its name,
+    anything else by its (shortened) ``repr``."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}".lstrip(".")
+    text = repr(value)
+    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def is_plain(value: Any) -> bool:

@@ -163,12 +163,20 @@ class MlflowStore:
         """Whether ``trial_id`` has a run (created now or before a resume)."""
         return trial_id in self.trial_runs
 
-    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str]) -> str:
-        """Creates a trial's run, nested under the parent run."""
-        all_tags = {mlflow_tags.PARENT_RUN_ID: self.parent_run_id or "", mlflow_tags.TRIAL_ID: trial_id, **tags}
-        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=all_tags)
+    def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                         start_time_ms: Optional[int] = None) -> str:
+        """Creates a trial's run, nested under the parent run, started at
+        ``start_time_ms`` (milliseconds since the epoch; default now)."""
+        all_tags = {mlflow_tags.PARENT_RUN_ID: self.parent_run_id or "",
+                    mlflow_tags.TRIAL_ID: trial_id, **tags}
+        run = self.client.create_run(self.experiment_id, start_time=start_time_ms,
+                                     run_name=run_name, tags=all_tags)
         self.trial_runs[trial_id] = run.info.run_id
         return run.info.run_id
+
+    def trial_run_id(self, trial_id: str) -> Optional[str]:
+        """The id of the trial's run (None: it has none)."""
+        return self.trial_runs.get(trial_id)
 
     def write(self, trial_id: Optional[str], rows: Sequence[MetricRow] = (),
               params: Optional[Mapping[str, str]] = None,
@@ -255,9 +263,11 @@ class MlflowStore:
         """Copies a file (a trial's ``error.txt``) into the trial run's artifacts."""
         self.client.log_artifact(self.trial_runs[trial_id], path)
 
-    def terminate_trial(self, trial_id: str, status: str) -> None:
-        """Terminates a trial's run with the MLflow status of tuneflows ``status``."""
-        self.client.set_terminated(self.trial_runs[trial_id], STATUS_TO_MLFLOW.get(status, "KILLED"))
+    def terminate_trial(self, trial_id: str, status: str, end_time_ms: Optional[int] = None) -> None:
+        """Terminates a trial's run with the MLflow status of tuneflows ``status``, ended
+        at ``end_time_ms`` (milliseconds since the epoch; default now)."""
+        self.client.set_terminated(self.trial_runs[trial_id], STATUS_TO_MLFLOW.get(status, "KILLED"),
+                                   end_time=end_time_ms)
 
     def end_experiment(self, status: str, summary: Mapping[str, Any]) -> None:
         """Tags the parent run with ``summary`` and terminates it with ``status``

@@ -40,6 +40,8 @@ WARM_START_TRIALS = "tuneflows.warm_start.trials"
 SYNCED_FROM = "tuneflows.synced_from"
 #: The dataset a deployment's spec tuned on.
 DATASET, DATASET_PATH = "tuneflows.dataset", "tuneflows.dataset.path"
+#: The experiment's Prefect flow run: its id and its page on the Prefect UI.
+FLOW_RUN_ID, FLOW_RUN_URL = "tuneflows.prefect.flow_run_id", "tuneflows.prefect.flow_run_url"
 
 # ------------------------------------------------------------------ a final model
 HELD_OUT_METRIC = "tuneflows.held_out.metric"

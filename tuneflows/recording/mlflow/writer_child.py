@@ -23,7 +23,9 @@ from multiprocessing.connection import Connection
 from typing import Any, Optional, Sequence
 
 from tuneflows.recording.mlflow.limits import EXIT_GRACE_S, writer_http_settings
-from tuneflows.recording.mlflow.writer_commands import BATCHER_COMMANDS, WriterCommand
+from tuneflows.recording.mlflow.writer_commands import (
+    BATCHER_COMMANDS, REPLY, RUN_CREATED, WriterCommand,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -191,9 +193,14 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
             value, ok = f"{type(exc).__name__}: {exc}", False
             if not wants_reply:
                 logger.warning("MLflow command %s failed: %s", method, value)
+        message = None
         if wants_reply:
+            message = (REPLY, ok, value)
+        elif method == WriterCommand.START_TRIAL and ok and isinstance(value, str):
+            message = (RUN_CREATED, key, args[0], value)  # the driver links to the run
+        if message is not None:
             try:
-                replies.send((ok, value))
+                replies.send(message)
             except OSError:  # the driver is gone
                 pass
     _exit_within(EXIT_GRACE_S)

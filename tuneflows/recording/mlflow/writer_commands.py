@@ -1,6 +1,8 @@
 """The command protocol between the driver and its MLflow writer processes: each
 command is ``(command, experiment key, args, wants_reply)`` on a pipe; the child
-answers ``(ok, value)`` when a reply is wanted. Defined once here, for the driver's
+answers ``(REPLY, ok, value)`` when a reply is wanted, and reports each trial run it
+creates (or finds, for a resumed trial) as ``(RUN_CREATED, experiment key, trial id, run
+id)``. Defined once here, for the driver's
 side (:mod:`~tuneflows.recording.mlflow.writer_process`,
 :mod:`~tuneflows.recording.mlflow.writer_pool`) and the child's
 (:mod:`~tuneflows.recording.mlflow.writer_child`).
@@ -17,6 +19,10 @@ Example:
 from __future__ import annotations
 
 from tuneflows.model.codes import Code
+
+
+#: The kinds of message a writer sends back: a request's reply, a trial run's id.
+REPLY, RUN_CREATED = "reply", "run"
 
 
 class WriterCommand(Code):

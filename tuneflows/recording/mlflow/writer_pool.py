@@ -125,7 +125,8 @@ class MlflowWriterPool:
             except Exception as exc:  # noqa: BLE001 - the others take its trials
                 logger.warning("An MLflow writer could not open experiment %r (%s); the "
                                "other writers take its trials.", experiment_name, exc)
-        return MlflowExperimentLog(primary, helpers, experiment_id, mlflow_experiment_id)
+        return MlflowExperimentLog(primary, helpers, experiment_id, mlflow_experiment_id,
+                                   parent)
 
     def close(self, timeout: float = 15.0) -> None:
         """Lets every writer finish what it holds and waits (at most ``timeout`` s
@@ -148,9 +149,12 @@ class MlflowExperimentLog:
     """
 
     def __init__(self, primary: MlflowWriterProcess, helpers: Sequence[MlflowWriterProcess],
-                 experiment_id: str, mlflow_experiment_id: Optional[str] = None) -> None:
+                 experiment_id: str, mlflow_experiment_id: Optional[str] = None,
+                 parent_run_id: Optional[str] = None) -> None:
         #: The MLflow experiment's id (its UI pages are ``#/experiments/<id>``).
         self.mlflow_experiment_id = mlflow_experiment_id
+        #: The experiment's parent run.
+        self.parent_run_id = parent_run_id
         self._primary = primary
         self._writers = [primary, *helpers]
         self._key = experiment_id
@@ -160,6 +164,8 @@ class MlflowExperimentLog:
         self._metric: Optional[str] = None
         self._mode = "max"
         self._rule = "the scheduler"
+        self._started: set[str] = set()  # trials whose run this driver opened
+        self._where: list[str] = []  # the summary's links (the Prefect flow run)
 
     def describe_experiment(self, experiment: Experiment, scheduler: Any, searcher: Any,
                             metric: Optional[str] = None, mode: Optional[str] = None) -> None:
@@ -176,12 +182,26 @@ class MlflowExperimentLog:
             params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
             tags=judged, artifacts={SPEC_ARTIFACT: experiment_spec_json(experiment)}))
 
+    def link_parent(self, tags: Mapping[str, Any], where: Sequence[str] = ()) -> None:
+        """Sets tags on the parent run now, and adds ``where`` (markdown lines, e.g. the
+        Prefect flow run's page) to the summary its description shows at the end."""
+        self._where.extend(where)
+        self._log_parent(ParentRunRecord(tags=dict(tags)))
+
     def start_trial(self, trial_id: str, run_name: str, config: Mapping[str, Any],
-                    tags: Mapping[str, Any]) -> None:
+                    tags: Mapping[str, Any], start_time_ms: Optional[int] = None) -> None:
         """Creates the trial's nested run (unless a resumed trial has one) with its
-        config as params."""
-        self._send(trial_id, WriterCommand.START_TRIAL, run_name, param_strings(config, names=self._names),
-                   self._tags(tags))
+        config as params, started at ``start_time_ms`` (when the trial started running;
+        default when the writer creates it)."""
+        self._started.add(trial_id)
+        self._send(trial_id, WriterCommand.START_TRIAL, run_name,
+                   param_strings(config, names=self._names), self._tags(tags), start_time_ms)
+
+    def trial_run_id(self, trial_id: str) -> Optional[str]:
+        """The id of the trial's MLflow run, once its writer has reported it (None
+        before, or when MLflow could not create it)."""
+        writer = self._writer_of.get(trial_id)
+        return writer.run_ids.get((self._key, trial_id)) if writer is not None else None
 
     def log_results(self, trial_id: str, results: Sequence[Mapping[str, Any]]) -> None:
         """Logs each numeric value of ``results`` with its iteration as step."""
@@ -209,10 +229,12 @@ class MlflowExperimentLog:
         self._send(trial_id, WriterCommand.REOPEN_TRIAL)
 
     def end_trial(self, trial_id: str, status: str, tags: Optional[Mapping[str, Any]] = None,
-                  files: Sequence[str] = ()) -> None:
+                  files: Sequence[str] = (), end_time_ms: Optional[int] = None) -> None:
         """Tags the trial's final status (and ``tags``), copies ``files`` into its
-        artifacts and terminates its run (FINISHED, FAILED for ERROR, else KILLED)."""
-        self._send(trial_id, WriterCommand.END_TRIAL, status, self._tags(tags or {}), list(files))
+        artifacts and terminates its run (FINISHED, FAILED for ERROR, else KILLED) at
+        ``end_time_ms`` (default when the writer ends it)."""
+        self._send(trial_id, WriterCommand.END_TRIAL, status, self._tags(tags or {}), list(files),
+                   end_time_ms)
 
     def end_trial_run(self, trial: Trial, tags: Mapping[str, Any],
                       experiment_status: str = "") -> None:
@@ -220,11 +242,16 @@ class MlflowExperimentLog:
         (:func:`~tuneflows.recording.mlflow.records.trial_end_tags`) and, when it
         errored, its ``error.txt``; ``experiment_status`` is given for a trial the
         experiment ended before it did (its run is KILLED)."""
+        now_ms = int(time.time() * 1000)
+        if trial.trial_id not in self._started:  # it never ran here (or ran before a resume)
+            self.start_trial(trial.trial_id, trial.name, trial.config,
+                             {mlflow_tags.EXPERIMENT_TAG: trial.experiment_tag,
+                              mlflow_tags.TRIAL_LOGDIR: trial.logdir}, now_ms)
         ending = trial_end_tags(trial, self._rule, experiment_status)
         files = [trial.error_file] if trial.status == ERROR and trial.error_file and \
             os.path.exists(trial.error_file) else []
         self.end_trial(trial.trial_id, ending.pop(mlflow_tags.STATUS, trial.status),
-                       {**ending, **tags}, files)
+                       {**ending, **tags}, files, now_ms)
 
     def end_experiment_run(self, status: str, trials: Sequence[Trial]) -> MlflowGaps:
         """Logs the best trial's config and metric, the counts by outcome and the
@@ -237,7 +264,7 @@ class MlflowExperimentLog:
         exp = self._experiment
         facts = SummaryFacts(exp.name if exp else self._key, self._metric, self._mode, self._rule,
                              dict(exp.stop or {}) if exp else {},
-                             [f"Logdir: `{exp.dir}`"] if exp else [], status)
+                             ([f"Logdir: `{exp.dir}`"] if exp else []) + self._where, status)
         record = experiment_end_record(trials, facts)
         self._log_parent(ParentRunRecord(record.params, record.metrics, {}, record.artifacts))
         return self.end_experiment(status, self._tags(record.tags))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
@@ -30,7 +31,7 @@ from tuneflows.recording.mlflow.limits import EXIT_GRACE_S, mlflow_deadline_s
 #: other drivers' under its lock).
 OPEN_DEADLINE_S = 180.0
 from tuneflows.recording.mlflow.store import tracking_uri_for
-from tuneflows.recording.mlflow.writer_commands import WriterCommand
+from tuneflows.recording.mlflow.writer_commands import REPLY, RUN_CREATED, WriterCommand
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,13 @@ class MlflowWriterProcess:
         self._replies = Connection(reply_read, writable=False)
         self._lock = threading.Lock()
         self._broken = False
+        self._reply_queue: "queue.SimpleQueue[Optional[tuple]]" = queue.SimpleQueue()
+        #: ``(experiment key, trial id)`` to the id of the trial's MLflow run, as the
+        #: writer reports each run it creates (or finds, for a resumed trial).
+        self.run_ids: dict[tuple[str, str], str] = {}
+        self._reader = threading.Thread(target=self._read_replies, name="tuneflows-mlflow-replies",
+                                        daemon=True)
+        self._reader.start()
 
     @property
     def alive(self) -> bool:
@@ -134,19 +142,41 @@ class MlflowWriterProcess:
                 return False, "the MLflow writer process is not running"
             try:
                 self._commands.send((method, key, args, True))
-                while not self._replies.poll(min(1.0, max(0.0, deadline - time.monotonic()))):
-                    if self._process.poll() is not None:
-                        raise EOFError(f"exit code {self._process.returncode}")
-                    if time.monotonic() >= deadline:
-                        self._broken = True
-                        self._process.kill()
-                        return False, (f"the MLflow writer process did not answer within the "
-                                       f"deadline ({mlflow_deadline_s():g} s, "
-                                       f"TUNEFLOWS_MLFLOW_DEADLINE_S) and was stopped")
-                return self._replies.recv()
+                while True:
+                    try:
+                        reply = self._reply_queue.get(
+                            timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        if self._process.poll() is not None:
+                            raise EOFError(f"exit code {self._process.returncode}") from None
+                        if time.monotonic() >= deadline:
+                            self._broken = True
+                            self._process.kill()
+                            return False, (f"the MLflow writer process did not answer within "
+                                           f"the deadline ({mlflow_deadline_s():g} s, "
+                                           f"TUNEFLOWS_MLFLOW_DEADLINE_S) and was stopped")
+                        continue
+                    if reply is None:
+                        raise EOFError("its pipe closed")
+                    return reply
             except (OSError, EOFError, ValueError) as exc:
                 self._mark_broken(exc)
                 return False, f"the MLflow writer process stopped ({exc})"
+
+    def _read_replies(self) -> None:
+        """Reads what the writer sends, as it comes: replies go to the waiting request,
+        the ids of new runs to :attr:`run_ids`."""
+        while True:
+            try:
+                message = self._replies.recv()
+            except (EOFError, OSError, ValueError):
+                self._reply_queue.put(None)
+                return
+            if message[0] == RUN_CREATED:
+                _, key, trial_id, run_id = message
+                self.run_ids[key, trial_id] = run_id
+            elif message[0] == REPLY:
+                self._reply_queue.put(tuple(message[1:]))
 
     def close(self, timeout: float = EXIT_GRACE_S + 5) -> None:
         """Lets the writer finish what it holds (it marks runs still open KILLED) and
@@ -159,6 +189,7 @@ class MlflowWriterProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+        self._reader.join(5.0)  # it reads the pipe to its end, which the exit closed
         self._replies.close()
 
     def _mark_broken(self, exc: BaseException) -> None:
