@@ -163,7 +163,7 @@ class AsyncHyperBandScheduler(TrialScheduler):
         if t >= self._max_t:
             info["status"] = "done"
             info["reason"] = f"reached max_t={self._max_t:g} {self._time_attr}"
-            return Decision(self.STOP, info["reason"])
+            return Decision(self.STOP, info["reason"], budget_spent=True)
         return Decision(self.CONTINUE)
 
     def _end(self, trial: TrialSnapshot) -> None:

@@ -162,7 +162,7 @@ class HyperBandScheduler(TrialScheduler):
         if b["rung"] == len(b["milestones"]) - 1:
             info["status"] = "done"
             info["reason"] = f"finished bracket s={b['s']} at {self._time_attr}={t:g} (max_t)"
-            return Decision(self.STOP, info["reason"])
+            return Decision(self.STOP, info["reason"], budget_spent=True)
         info["status"] = "waiting"
         self._maybe_complete(info["bracket"])
         if info["status"] == "running":

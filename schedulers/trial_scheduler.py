@@ -36,6 +36,9 @@ class Decision:
             (required together with ``clone_from``).
         save_checkpoint: Ask the flow to checkpoint this trial at the end of the round
             (before continuing), so that others can clone it (PBT's upper quantile).
+        budget_spent: With STOP: the trial spent the whole budget the scheduler gives a
+            trial (ASHA's ``max_t``, the end of a HyperBand bracket), so it ends
+            completed, not stopped early.
 
     Example:
         >>> from tuneflows.schedulers import Decision, TrialScheduler
@@ -54,6 +57,7 @@ class Decision:
     clone_from: Optional[str] = None
     new_config: Optional[Mapping[str, Any]] = None
     save_checkpoint: bool = False
+    budget_spent: bool = False
 
     def __post_init__(self) -> None:
         if self.action not in _ACTIONS:

@@ -270,6 +270,10 @@ class TrialController(ResumeTakeOver):
             self.replay_until.pop(trial.trial_id, None)
             self.heard.forget(trial.trial_id)
             actions.append(CloneTrial(trial, donor.trial_id, old_config, decision.reason))
+        if decision.action == TrialScheduler.STOP and decision.budget_spent:
+            end = self._end(trial, TERMINATED, decision.reason, RELEASE)
+            self.scheduler.on_trial_remove(self.snapshot(trial))
+            return actions + [end]
         if decision.action == TrialScheduler.STOP:
             return actions + [self._stop_early(trial, decision.reason, RELEASE)]
         if decision.action == TrialScheduler.PAUSE:

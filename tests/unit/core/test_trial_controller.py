@@ -249,3 +249,17 @@ def test_an_ended_trial_holds_its_slot_until_its_actor_is_released():
     assert not any(isinstance(a, StartTrial) for a in ctl.fill_slots())
     ctl.release_slot(first.trial_id)
     assert len(started(ctl)) == 1
+
+
+def test_a_trial_that_spent_the_schedulers_whole_budget_ends_completed_not_stopped_early():
+    from tuneflows.model.trial_outcome import COMPLETED, trial_outcome
+    from tuneflows.schedulers import AsyncHyperBandScheduler
+
+    asha = AsyncHyperBandScheduler(time_attr="training_iteration", metric="score", mode="max",
+                                   max_t=3, grace_period=1, brackets=1)
+    ctl = controller(n=1, slots=1, scheduler=asha)
+    trial = started(ctl)[0]
+    end = play(ctl, trial, RoundOutcome(results=results(1, 2, 3)))[-1]
+    assert isinstance(end, EndTrial) and not end.early_stopped
+    assert trial.status == TERMINATED and trial.status_reason == "reached max_t=3 training_iteration"
+    assert trial_outcome(trial, "ASHA").kind == COMPLETED
