@@ -28,6 +28,7 @@ import pytest
 import ray.cloudpickle
 import yaml
 
+from client_waits import free_port, wait_for
 from tuneflows import Trainable, TrainingResult, register_trainable, run_experiments
 from tuneflows import TuneError, grid_search
 from tuneflows.async_hyperband import AsyncHyperBandScheduler
@@ -465,35 +466,12 @@ client-notebook:
 """
 
 
-def _wait(what, predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except TuneClientError as exc:  # the server or the experiment is not up yet
-            if exc.status_code not in (None, 503):
-                raise
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_client_api_notebook(tune_env, tmp_path):
     """python/ray/tune/TuneClient.ipynb (ray-0.5.0; the Client API Example of the docs),
     its five cells, against a running experiment; an ``eval`` value from a client is
     refused."""
     register_trainable("train_func", _train_func)
-    port = _free_port()
+    port = free_port()
     outcome = {}
 
     def run():
@@ -510,7 +488,7 @@ def test_client_api_notebook(tune_env, tmp_path):
 
     experiment = threading.Thread(target=run, daemon=True)
     experiment.start()
-    _wait("the first trials running", lambda: [
+    wait_for("the first trials running", lambda: [
         t for t in TuneClient(tune_address=f"localhost:{port}").get_all_trials()["trials"]
         if t["status"] == "RUNNING"])
 

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from client_waits import free_port, wait_for
 from tuneflows import Trainable, register_trainable, run_experiments
 from tuneflows.pbt import PopulationBasedTraining
 from tuneflows.result import TrainingResult
@@ -128,34 +129,11 @@ def train_func(config, reporter):
         reporter(timesteps_total=step, mean_accuracy=step * config["rate"])
 
 
-def _wait(what, predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except TuneClientError as exc:  # the server or the experiment is not up yet
-            if exc.status_code not in (None, 503):
-                raise
-            value = None
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_client_api_notebook_session(tune_env):
     """The seed's Client API example: list trials and their ids, read one, stop one in
     its only (last) round, add trials with a whole spec."""
     register_trainable("train_func", train_func)
-    port = _free_port()
+    port = free_port()
     outcome = {}
 
     def run():
@@ -173,7 +151,7 @@ def test_client_api_notebook_session(tune_env):
     experiment = threading.Thread(target=run, daemon=True)
     experiment.start()
     manager = TuneClient(tune_address=f"localhost:{port}")
-    x = _wait("two running trials", lambda: (
+    x = wait_for("two running trials", lambda: (
         t if len((t := manager.get_all_trials())["trials"]) == 2
         and all(i["status"] == "RUNNING" for i in t["trials"]) else None))
     assert [t["trainable_name"] for t in x["trials"]] == ["train_func"] * 2
@@ -186,7 +164,7 @@ def test_client_api_notebook_session(tune_env):
     # asked about 1 s in, it ends near iteration 50.
     time.sleep(1.0)
     manager.stop_trial(trial_id)
-    stopped = _wait("the stop", lambda: (
+    stopped = wait_for("the stop", lambda: (
         i if (i := manager.get_trial(trial_id)["trial_info"])["status"] == "TERMINATED" else None))
     assert stopped["status_reason"] == "stopped by client"
     assert 1 <= stopped["result"]["training_iteration"] < 200

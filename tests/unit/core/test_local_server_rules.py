@@ -15,29 +15,18 @@ import time
 
 import pytest
 
+from stand_in_servers import HEALTH
 import tuneflows.services.local_prefect_server as lps
 import tuneflows.services.prefect_api as prefect_api
 from tuneflows.cli import main as cli_main
 from tuneflows.services.prefect_api import SERVER_ENV, PrefectApiStart, server_mode
 
-FAKE = """
-import http.server, sys
-class Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ok = self.path == "/api/health"
-        self.send_response(200 if ok else 404)
-        self.end_headers()
-        self.wfile.write(b"true" if ok else b"")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
-"""
 
 
 @pytest.fixture
 def fake_server(monkeypatch):
     """Servers are the stand-in (its command line names Prefect's app, as the real one's)."""
-    def command(port, code=FAKE):
+    def command(port, code=HEALTH):
         return [sys.executable, "-c", code, str(port), lps.APP]
 
     monkeypatch.setattr(lps, "server_command", command)

@@ -15,22 +15,11 @@ import time
 
 import pytest
 
+from stand_in_servers import HEALTH
 import tuneflows.services.local_prefect_server as lps
 from tuneflows.cli import main as cli_main
 from tuneflows.services.prefect_servers import database_of, servers_of
 
-HEALTH = """
-import http.server, sys
-class Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        ok = self.path == "/api/health"
-        self.send_response(200 if ok else 404)
-        self.end_headers()
-        self.wfile.write(b"true" if ok else b"")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
-"""
 SILENT = "import sys, time; time.sleep(120)"
 
 
