@@ -52,6 +52,9 @@ class Workload:
         grace: ASHA grace period.
         memory: Sample driver RSS and trial completion times (memory growth per 1,000
             trials, completion rate early vs late).
+        tpe: Search ``x`` (uniform over ``[0, trials)``) with HyperOpt's TPE, one
+            suggestion per trial, instead of the grid; the searcher's CPU per suggestion
+            is timed (:class:`SuggestTimer`).
     """
 
     id: int
@@ -63,6 +66,7 @@ class Workload:
     asha: bool = False
     grace: int = 3
     memory: bool = False
+    tpe: bool = False
 
 
 WORKLOADS: dict[int, Workload] = {
@@ -77,6 +81,21 @@ WORKLOADS: dict[int, Workload] = {
     # the cost of the run's pictures (TUNEFLOWS_PICTURES=0 against the default)
     7: Workload(7, "200 trials x 9 it, no-op, ASHA", 200, 9, asha=True, grace=1),
 }
+
+
+def size_label(w: Workload) -> str:
+    """The workload as it ran: its sizes, what an iteration does, its scheduler or searcher.
+
+    Example:
+        >>> size_label(quick(WORKLOADS[1]))
+        '50 trials x 1 it, no-op'
+        >>> size_label(WORKLOADS[3])
+        '32 trials x 30 it, 50 ms CPU, ASHA'
+    """
+    work = {"noop": "no-op", "sleep": f"sleep {w.seconds * 1000:g} ms",
+            "burn": f"{w.seconds * 1000:g} ms CPU"}[w.kind]
+    return (f"{w.trials:,} trials x {w.iters:,} it, {work}" + (", ASHA" if w.asha else "")
+            + (", HyperOpt TPE" if w.tpe else ""))
 
 
 def quick(w: Workload) -> Workload:
@@ -123,6 +142,58 @@ def raytune_trainable(config: dict) -> None:
     from ray import tune
 
     _iterate(config, tune.report)
+
+
+# ---------------------------------------------------------------------------- searchers
+class SuggestTimer:
+    """CPU seconds spent in a searcher's ``suggest``, with the time of each call, so a
+    searcher's own cost per suggestion can be told from the runner's.
+
+    Example:
+        >>> timer = SuggestTimer()
+        >>> timer.timed(lambda trial_id: {"x": 1})("t1")
+        {'x': 1}
+        >>> len(timer.calls)
+        1
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, float]] = []  # (time.time() at return, CPU s)
+
+    def timed(self, suggest: Callable[..., Any]) -> Callable[..., Any]:
+        """``suggest`` wrapped so each call's thread CPU time is recorded."""
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            c0 = time.thread_time()
+            out = suggest(*args, **kwargs)
+            self.calls.append((time.time(), time.thread_time() - c0))
+            return out
+
+        return wrapper
+
+
+SUGGEST_TIMER = SuggestTimer()  # the timer of the searcher of this process's run
+
+
+def tpe_space_tuneflows(w: Workload) -> Any:
+    """tuneflows' HyperOpt TPE searcher over ``x``, its suggestions timed."""
+    from tuneflows.search import uniform
+    from tuneflows.search.hyperopt import HyperOptSearch
+
+    search = HyperOptSearch({"x": uniform(0, w.trials)}, metric="score", mode="max",
+                            random_state_seed=0)
+    search.suggest = SUGGEST_TIMER.timed(search.suggest)
+    return search
+
+
+def tpe_space_raytune(w: Workload) -> Any:
+    """Ray Tune's HyperOpt TPE searcher over ``x``, its suggestions timed."""
+    from ray import tune
+    from ray.tune.search.hyperopt import HyperOptSearch
+
+    search = HyperOptSearch({"x": tune.uniform(0, w.trials)}, metric="score", mode="max",
+                            random_state_seed=0)
+    search.suggest = SUGGEST_TIMER.timed(search.suggest)
+    return search
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -311,8 +382,12 @@ def run_tuneflows(w: Workload, local_dir: str) -> list[dict]:
         "resources_per_trial": {"cpu": 1, "gpu": 0},
         "local_dir": local_dir,
     }
+    search_alg = None
+    if w.tpe:
+        spec.update(config=_config(w), num_samples=w.trials)
+        search_alg = tpe_space_tuneflows(w)
     trials = tuneflows.run_experiments({f"bench_w{w.id}": spec}, scheduler=scheduler,
-                                       verbose=False)
+                                       search_alg=search_alg, verbose=False)
     return [dict(t.last_result or {}, status=t.status) for t in trials]
 
 
@@ -333,10 +408,15 @@ def run_raytune(w: Workload, local_dir: str) -> list[dict]:
 
         scheduler = ASHAScheduler(metric="score", mode="max", max_t=w.iters,
                                   grace_period=w.grace, reduction_factor=3, brackets=1)
+    param_space = {**_config(w), "x": tune.grid_search(xs(w))}
+    search: dict[str, Any] = {}
+    if w.tpe:
+        param_space = _config(w)
+        search = {"search_alg": tpe_space_raytune(w), "num_samples": w.trials}
     tuner = tune.Tuner(
         tune.with_resources(raytune_trainable, {"cpu": 1}),
-        param_space={**_config(w), "x": tune.grid_search(xs(w))},
-        tune_config=tune.TuneConfig(reuse_actors=True, scheduler=scheduler),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(reuse_actors=True, scheduler=scheduler, **search),
         run_config=tune.RunConfig(name=f"bench_w{w.id}", storage_path=local_dir, verbose=0),
     )
     grid = tuner.fit()

@@ -1,18 +1,21 @@
 """A long experiment: does the cost per trial stay flat as trials finish?
 
-    python -m benchmarks.long_experiment --trials 2000 [--asha] [--sides tuneflows,raytune]
-                                         [--profile DIR]
+    python -m benchmarks.long_experiment --trials 10000 [--asha | --tpe]
+                                         [--sides tuneflows,raytune] [--profile DIR]
 
 Runs ``--trials`` no-op trials of one result each (``--asha``: three results each under
 ASHA, grace period 1, η 3, one bracket, so every trial meets a decision at its first
-result) through tuneflows and then Ray Tune 2.x (``reuse_actors=True``), each side in its
+result; ``--tpe``: one result each, configurations from HyperOpt's TPE, one suggestion
+per trial, the searcher's own CPU per suggestion timed apart) through tuneflows and then Ray Tune 2.x (``reuse_actors=True``), each side in its
 own child process of this invocation with the same local 2-CPU Ray (the harness of
 :mod:`benchmarks.common`). For each side it prints, per fifth of the trials in the order
 they finished: trials finished per second and the driver's CPU milliseconds per trial
 (``time.process_time`` of the driver, all its threads, sampled every 0.25 s and
-interpolated at the fifth's first and last finish). A cost that grows with the trials
-already finished shows as a last fifth dearer than the first; the last line gives the
-ratio of last to first and tuneflows over Ray Tune.
+interpolated at the fifth's first and last finish), with TPE also the searcher's CPU per
+suggestion in the fifth and the driver's CPU per trial without it; then the driver's RSS
+growth per 1,000 trials (least squares over the second half of the run). A cost that
+grows with the trials already finished shows as a last fifth dearer than the first; the
+last line gives the ratio of last to first and tuneflows over Ray Tune.
 
 ``--profile DIR`` samples tuneflows' driver with py-spy (``pip install py-spy``) in its
 first and its last fifth (``DIR/first.txt``, ``DIR/last.txt``, collapsed stacks; the
@@ -43,25 +46,37 @@ from benchmarks.run_all import child_env
 FIFTHS = 5
 
 
-def workload(trials: int, asha: bool) -> common.Workload:
-    """The long workload: ``trials`` × 1 result, or × 3 under ASHA."""
+def workload(trials: int, asha: bool, tpe: bool = False) -> common.Workload:
+    """The long workload: ``trials`` × 1 result, × 3 under ASHA, or × 1 from TPE."""
     if asha:
         return common.Workload(7, f"{trials} trials x 3 it, no-op, ASHA", trials, 3,
                                asha=True, grace=1, memory=True)
+    if tpe:
+        return common.Workload(7, f"{trials} trials x 1 it, no-op, HyperOpt TPE", trials, 1,
+                               memory=True, tpe=True)
     return common.Workload(7, f"{trials} trials x 1 it, no-op", trials, 1, memory=True)
 
 
-def per_fifth(ends: list[float], samples: list[tuple[float, float, float]]) -> list[dict]:
+def per_fifth(ends: list[float], samples: list[tuple[float, float, float]],
+              suggests: Optional[list[tuple[float, float]]] = None) -> list[dict]:
     """Trials per second and driver CPU ms per trial in each fifth of ``ends`` (finish
-    times), from ``samples`` of (time, RSS MB, CPU s)."""
+    times), from ``samples`` of (time, RSS MB, CPU s); with ``suggests`` (time, CPU s of
+    each suggestion) also the searcher's CPU per suggestion and the driver's without it."""
     ends = sorted(ends)
     size = len(ends) // FIFTHS
     out = []
     for k in range(FIFTHS):
         first, last = ends[k * size], ends[(k + 1) * size - 1]
         cpu = (common._value_at(samples, last, 2) - common._value_at(samples, first, 2))
-        out.append({"trials_per_s": (size - 1) / max(last - first, 1e-9),
-                    "driver_cpu_ms_per_trial": cpu / (size - 1) * 1000})
+        row = {"trials_per_s": (size - 1) / max(last - first, 1e-9),
+               "driver_cpu_ms_per_trial": cpu / (size - 1) * 1000}
+        if suggests:
+            inside = [c for t, c in suggests if first <= t <= last]
+            per = sum(inside) / max(len(inside), 1) * 1000
+            row["suggest_cpu_ms"] = per
+            row["driver_cpu_ms_per_trial_net"] = row["driver_cpu_ms_per_trial"] - (
+                sum(inside) / (size - 1) * 1000)
+        out.append(row)
     return out
 
 
@@ -136,9 +151,11 @@ def child(side: str, w: common.Workload, out_path: str, profile: Optional[str]) 
         profiler.stop()
     sampler.stop()
     ends = [float(r["t"]) for r in results if "t" in r]
+    memory = common.memory_stats(ends, sampler.samples)
     out = {"side": side, "trials": len(results), "wall_s": wall, "driver_cpu_s": cpu,
-           "fifths": per_fifth(ends, sampler.samples),
+           "fifths": per_fifth(ends, sampler.samples, common.SUGGEST_TIMER.calls),
            "rss_mb_start_end": [sampler.samples[0][1], sampler.samples[-1][1]],
+           "rss_growth_mb_per_1000_trials": memory.get("rss_growth_mb_per_1000_trials"),
            "loadavg_1m_end": os.getloadavg()[0]}
     with open(out_path, "w") as f:
         json.dump(out, f)
@@ -171,12 +188,19 @@ def grown_functions(first: str, last: str, top: int = 15) -> list[tuple[str, flo
 
 def _print(runs: list[dict]) -> None:
     for run in runs:
+        growth = run.get("rss_growth_mb_per_1000_trials")
         print(f"\n{run['side']}: {run['trials']} trials in {run['wall_s']:.1f} s, driver CPU "
               f"{run['driver_cpu_s']:.1f} s, RSS {run['rss_mb_start_end'][0]:.0f} -> "
-              f"{run['rss_mb_start_end'][1]:.0f} MB, load {run['loadavg_1m_end']:.1f}")
-        print("fifth | trials/s | driver CPU ms/trial")
+              f"{run['rss_mb_start_end'][1]:.0f} MB ("
+              f"{'?' if growth is None else f'{growth:+.1f}'} MB per 1,000 trials, second half), "
+              f"load {run['loadavg_1m_end']:.1f}")
+        tpe = "suggest_cpu_ms" in run["fifths"][0]
+        print("fifth | trials/s | driver CPU ms/trial"
+              + (" | TPE suggest CPU ms | driver CPU ms/trial without it" if tpe else ""))
         for k, f in enumerate(run["fifths"], start=1):
-            print(f"{k}     | {f['trials_per_s']:8.1f} | {f['driver_cpu_ms_per_trial']:7.1f}")
+            print(f"{k}     | {f['trials_per_s']:8.1f} | {f['driver_cpu_ms_per_trial']:7.1f}"
+                  + (f" | {f['suggest_cpu_ms']:7.1f} | {f['driver_cpu_ms_per_trial_net']:7.1f}"
+                     if tpe else ""))
         first, last = run["fifths"][0], run["fifths"][-1]
         print(f"last/first: rate {last['trials_per_s'] / first['trials_per_s']:.2f}x, "
               f"CPU/trial {last['driver_cpu_ms_per_trial'] / first['driver_cpu_ms_per_trial']:.2f}x")
@@ -191,12 +215,15 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--asha", action="store_true")
+    parser.add_argument("--tpe", action="store_true")
     parser.add_argument("--sides", default=",".join(common.SIDES))
     parser.add_argument("--profile", help="directory for py-spy profiles of tuneflows' driver")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    w = workload(max(args.trials, 10), args.asha)
+    if args.asha and args.tpe:
+        parser.error("--asha and --tpe are two workloads: give one")
+    w = workload(max(args.trials, 10), args.asha, args.tpe)
     if args.child:
         child(args.child, w, args.out, args.profile)
         return []
@@ -206,7 +233,8 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
     for side in args.sides.split(","):
         out = os.path.join(tmp_root, f"{side}.json")
         cmd = [sys.executable, "-m", "benchmarks.long_experiment", "--trials", str(w.trials),
-               "--child", side, "--out", out] + (["--asha"] if args.asha else [])
+               "--child", side, "--out", out] + (["--asha"] if args.asha else []) + (
+                   ["--tpe"] if args.tpe else [])
         if args.profile:
             os.makedirs(args.profile, exist_ok=True)
             cmd += ["--profile", os.path.abspath(args.profile)]

@@ -24,7 +24,7 @@ import tempfile
 import time
 from typing import Any, Optional
 
-from benchmarks.common import SIDES, WORKLOADS, Workload, child_main, quick
+from benchmarks.common import SIDES, WORKLOADS, Workload, child_main, quick, size_label
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -170,7 +170,7 @@ def _rows(summary: dict[str, Any]) -> list[tuple[str, str, list[Optional[float]]
     rows = []
     for wid, entry in summary.items():
         w = entry["workload"]
-        label = f"{wid}: {w['name']}"
+        label = f"{wid}: {size_label(Workload(**w))}"
         for side in SIDES:
             med = entry["sides"].get(side)
             if not med:
