@@ -6,7 +6,9 @@ as an INFO line of the flow run's logs.
 Artifacts are written by one asyncio task of the flow run (created in the flow's
 context, so each artifact belongs to the flow run, not to a round's task run): the
 progress at most every ``progress_interval_s`` as trials end, the leaderboard at most
-every ``interval_s`` while trials change, and all three once at the end. A write that
+every ``interval_s`` while trials change (each walks every trial, so a long build pushes
+the next away: :class:`~tuneflows.model.paced_clock.PacedClock`), and all three once at
+the end. A write that
 fails or takes longer than the Prefect deadline is skipped and counted
 (:class:`~tuneflows.services.prefect_limits.PrefectOutage`); while the API is down, writes
 are skipped at once: the experiment never waits on the Prefect API for more than that.
@@ -27,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine, Mapping, Optional, Sequence
 
+from tuneflows.model.paced_clock import PacedClock
 from tuneflows.recording.experiment_report import (
     SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_text,
     summary_markdown,
@@ -173,19 +176,24 @@ class PrefectReports:
 
     # ------------------------------------------------------------------ writes
     async def _keep_up(self) -> None:
-        settings = self.settings
-        last_board = time.monotonic()
+        progress = PacedClock(self.settings.progress_interval_s)
+        board = PacedClock(self.settings.interval_s)
+        progress.ran(time.monotonic())  # start() has just written the first progress
+        board.ran(time.monotonic())
         while True:
-            await asyncio.sleep(settings.progress_interval_s)
-            if self._progress_changed:
-                await self._write_progress()
-            if self._board_changed and time.monotonic() - last_board >= settings.interval_s:
-                last_board = time.monotonic()
-                await self._write_leaderboard()
+            await asyncio.sleep(max(progress.wait_s(), 0.05) if self._progress_changed
+                                else self.settings.progress_interval_s)
+            if self._progress_changed and progress.due():
+                await self._write_progress(clock=progress)
+            if self._board_changed and board.due():
+                await self._write_leaderboard(clock=board)
 
-    async def _write_leaderboard(self) -> None:
+    async def _write_leaderboard(self, clock: Optional[PacedClock] = None) -> None:
+        """Writes the leaderboard; building it (a walk over every trial) is timed on
+        ``clock``, which then paces the next."""
         from prefect.artifacts import acreate_table_artifact
 
+        started = time.monotonic()
         self._board_changed = False
         settings = self.settings
         trials = list(self._trials())
@@ -193,20 +201,29 @@ class PrefectReports:
         shown = rows[:settings.max_rows]
         ranked_by = f"by {settings.metric} ({settings.mode})" if settings.metric else "in order"
         more = f"; the best {len(shown)} of {len(rows)} shown" if len(shown) < len(rows) else ""
+        if clock is not None:
+            clock.ran(started)
         await self._write("leaderboard", acreate_table_artifact(
             shown, key=self.keys["leaderboard"],
             description=f"Trials of {self._name!r}, best first {ranked_by}{more}"))
 
-    async def _write_progress(self, final: bool = False) -> None:
+    async def _write_progress(self, final: bool = False,
+                              clock: Optional[PacedClock] = None) -> None:
+        """Updates the progress artifact; building it is timed on ``clock`` as the
+        leaderboard's."""
         from prefect.artifacts import aupdate_progress_artifact
 
+        started = time.monotonic()
         self._progress_changed = False
         if self._progress_id is None:
             return
         ended, total = self._counts()
         percent = 100.0 if final else progress_percent(ended, total)
+        text = self._progress_text()
+        if clock is not None:
+            clock.ran(started)
         await self._write("progress", aupdate_progress_artifact(
-            self._progress_id, percent, description=self._progress_text()))
+            self._progress_id, percent, description=text))
 
     def _counts(self) -> tuple[int, int]:
         trials = list(self._trials())

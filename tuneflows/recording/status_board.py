@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import Callable, Mapping, Optional, Sequence
 
+from tuneflows.model.paced_clock import PacedClock
 from tuneflows.recording.status_block import StatusDisplay, status_text
 from tuneflows.trial import Trial
 
@@ -47,6 +48,7 @@ class StatusBoard:
         self._mode = mode
         self.display = display
         self._started = time.monotonic()
+        self._pace = PacedClock(0.0)
 
     def text(self) -> str:
         """The current ``== Status ==`` block."""
@@ -55,9 +57,17 @@ class StatusBoard:
                            elapsed_s=time.monotonic() - self._started)
 
     def refresh(self, force: bool = False) -> None:
-        """Shows the block again (throttled unless ``force``), when it shows at all."""
-        if self.display.due(force):  # rendering walks every trial: only when it shows
-            self.display.update(self.text(), force=force)
+        """Shows the block again (throttled unless ``force``), when it shows at all.
+
+        Building the block walks every trial, so it is built only when it shows, and
+        a long build pushes the next away (:class:`~tuneflows.model.paced_clock.PacedClock`):
+        a terminal's live block of 10,000 trials refreshes less often, never costing the
+        driver more than a fixed share."""
+        if self.display.due(force) and self._pace.due():
+            started = time.monotonic()
+            text = self.text()
+            self._pace.ran(started)
+            self.display.update(text, force=force)
 
     def close(self) -> None:
         """Shows the final block."""

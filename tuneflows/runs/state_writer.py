@@ -14,14 +14,10 @@ from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.runs.state import (
     ExperimentState, append_finished, save_configuration, save_state,
 )
+from tuneflows.model.paced_clock import PacedClock
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import spec_record
 from tuneflows.trial import Trial
-
-
-#: Unforced writes are at least this many times their own duration apart (a write's
-#: cost grows with the trials when the scheduler's state does: ASHA's rungs).
-WRITE_SHARE_INVERSE = 20
 
 
 class StateWriter:
@@ -41,9 +37,10 @@ class StateWriter:
         min_interval_s: Least time between two unforced writes; what a skipped write
             misses is reconciled from the trial files on resume. A write that takes
             long (scheduler state growing with the trials) stretches the interval to
-            :data:`WRITE_SHARE_INVERSE` times its own duration, so writing costs at most
-            a fixed share of the driver's time however many trials there are (0: every
-            write happens).
+            :data:`~tuneflows.model.paced_clock.COST_SHARE_INVERSE` times its own
+            duration (:class:`~tuneflows.model.paced_clock.PacedClock`), so writing costs
+            at most a fixed share of the driver's time however many trials there are
+            (0: every write happens).
         appended: Trial id to status of the records ``finished_trials.jsonl`` already
             holds (a resumed experiment's finished trials), not appended again.
         metric / mode: What the experiment is judged by (default: the scheduler's, the
@@ -59,9 +56,8 @@ class StateWriter:
         save_configuration(self._dir, cloudpickle.dumps((experiment, scheduler, searcher)))
         self._metric, self._mode = experiment_metric(scheduler, searcher, experiment.stop,
                                                      metric, mode)
-        self._min_interval_s = min_interval_s
-        self._interval_s = min_interval_s
-        self._last_write = 0.0
+        self._paced = min_interval_s > 0
+        self._clock = PacedClock(min_interval_s)
         self._appended = dict(appended or {})  # trial id -> status of its appended record
         self._spec = spec_record(experiment)
 
@@ -71,13 +67,10 @@ class StateWriter:
         """Writes the state atomically, unless the last write was under the interval
         (``min_interval_s``, or longer after a long write) ago and ``force`` is False."""
         now = time.monotonic()
-        if not force and now - self._last_write < self._interval_s:
+        if self._paced and not force and not self._clock.due(now):
             return
-        self._last_write = now
         self._write(trials, checkpoints, scheduler, searcher, searcher_done, rounds)
-        if self._min_interval_s > 0:
-            took = time.monotonic() - now
-            self._interval_s = max(self._min_interval_s, took * WRITE_SHARE_INVERSE)
+        self._clock.ran(now, time.monotonic())
 
     def _write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore,
                scheduler: Any, searcher: Any, searcher_done: bool,

@@ -4,9 +4,11 @@ walks over the trials, never seconds."""
 from __future__ import annotations
 
 import io
+import time
 import os
 from contextlib import redirect_stdout
 
+from tuneflows.model.paced_clock import COST_SHARE_INVERSE
 from tuneflows.recording.status_block import StatusDisplay
 from tuneflows.recording.status_board import StatusBoard
 from tuneflows.trial import RUNNING, TERMINATED, Trial
@@ -75,8 +77,8 @@ def test_a_long_state_write_stretches_the_interval_to_the_next(tmp_path, monkeyp
         writer.write({}, CheckpointStore(), scheduler, searcher, False, {})
         clock[0] += 0.5
     gaps = {round(b - a, 1) for a, b in zip(written, written[1:])}
-    assert min(gaps) >= 2.0 * state_writer.WRITE_SHARE_INVERSE
-    assert len(written) <= 100 // (2 * state_writer.WRITE_SHARE_INVERSE) + 2
+    assert min(gaps) >= 2.0 * COST_SHARE_INVERSE
+    assert len(written) <= 100 // (2 * COST_SHARE_INVERSE) + 2
 
 
 def test_the_state_file_holds_nested_dataclasses_as_their_fields():
@@ -95,3 +97,67 @@ def test_the_state_file_holds_nested_dataclasses_as_their_fields():
     data = json.loads(encode_state(state))
     assert data["scheduler_state"] == {"rungs": [{"milestone": 1, "scores": [0.5, 2]}]}
     assert data["trial_order"] == ["a"] and data["rounds"] == {"a": 1}
+
+
+def test_a_slow_status_block_in_a_terminal_is_built_less_often(monkeypatch):
+    import time as time_module
+
+    clock = [1000.0]
+    monkeypatch.setattr(time_module, "monotonic", lambda: clock[0])
+    trials, walks = _trials(50), []
+
+    def every_trial() -> list[Trial]:  # a block that takes 1 s to build on the fake clock
+        walks.append(len(trials))
+        clock[0] += 1.0
+        return trials
+
+    display = StatusDisplay(verbose=True)
+    display._is_tty = True  # a terminal: forced refreshes may come every 0.1 s
+    board = StatusBoard(every_trial, lambda: "FIFO", lambda: {"cpu": 2}, {"cpu": 2}, "/r",
+                        "acc", "max", display)
+    with redirect_stdout(io.StringIO()):
+        for _ in range(1000):  # a trial ending every 0.1 s for 100 s
+            board.refresh(force=True)
+            clock[0] += 0.1
+        display.close("")
+    # unpaced: a build per refresh (1,000); paced: one per 20 s of builds
+    assert len(walks) <= (1000 * 0.1 + len(walks)) / COST_SHARE_INVERSE + 2
+
+
+def test_slow_progress_and_leaderboard_builds_push_the_next_away():
+    import asyncio
+
+    from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
+
+    trials, walks = _trials(20), []
+
+    def every_trial() -> list[Trial]:  # each walk takes 20 ms
+        walks.append(len(trials))
+        time.sleep(0.02)
+        return trials
+
+    settings = ReportSettings("acc", "max", "FIFO", interval_s=0.01, progress_interval_s=0.01)
+    reports = PrefectReports("exp", every_trial, lambda: 0, settings)
+    written = []
+
+    async def record(kind, coroutine):  # stands in for the Prefect API round trip
+        coroutine.close()
+        written.append(kind)
+
+    reports._write = record
+    reports._progress_id = "progress-artifact"
+
+    async def one_second_of_trials_ending() -> None:
+        writer = asyncio.ensure_future(reports._keep_up())
+        for _ in range(100):
+            reports.on_change()
+            reports._progress_changed = True
+            await asyncio.sleep(0.01)
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+
+    asyncio.run(one_second_of_trials_ending())
+    assert "progress" in written and "leaderboard" in written
+    # unpaced: a progress (2 walks) and a leaderboard (1 walk) every ~0.07 s, ≈ 40 walks;
+    # paced: each kind waits 20 × its 20-40 ms build, ≤ 3 builds each in a second
+    assert len(walks) <= 10
