@@ -244,3 +244,14 @@ def test_a_failed_whole_write_counts_every_trial_in_it_lost():
         writer.end_trial(trial, "TERMINATED", {})
     writer.flush_all()
     assert writer.lost_trials == {"t1", "t2"}
+
+
+def test_a_writer_that_is_never_idle_still_writes_its_held_runs(monkeypatch):
+    monkeypatch.setattr(batcher_module, "NEW_RUN_WAIT_S", 60.0)
+    monkeypatch.setattr(batcher_module, "MAX_HELD_RUNS", 3)
+    store = BulkCallLog()
+    writer = MlflowBatcher(store)
+    for trial in ("t1", "t2", "t3", "t4"):
+        writer.start_trial(trial, trial, {}, {})
+    [(name, (runs,))] = store.calls
+    assert sorted(runs) == ["t1", "t2", "t3"]

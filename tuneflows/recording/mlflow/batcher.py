@@ -29,6 +29,9 @@ from tuneflows.recording.retry import Outage, call_with_retries
 #: How long a held new run waits (seconds after its trial started) before it is written:
 #: a trial that ends within it costs no MLflow call of its own.
 NEW_RUN_WAIT_S = 0.5
+#: Held runs written at once, due or not, when this many are held (a writer that never
+#: finds its queue empty still writes them).
+MAX_HELD_RUNS = 500
 
 
 class RunStore(Protocol):
@@ -119,6 +122,8 @@ class MlflowBatcher:
             run.add_params(params)
             self._new[trial_id] = (run, time.monotonic())
             self._open.add(trial_id)
+            if len(self._new) >= MAX_HELD_RUNS:
+                self._write_new(list(self._new))
             return run.run_id
         if self._call(trial_id, self._store.create_trial_run, trial_id, run_name, tags,
                       start_time_ms):
