@@ -69,6 +69,13 @@ def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri
         run = children[trial.trial_id]
         tags, outcome = run.data.tags, trial_outcome(trial, "ASHA")
         kinds.add(tags["outcome"])
+        # the run itself, however it was written (whole, or call by call)
+        info = run.info
+        assert info.run_name == tags["mlflow.runName"] == trial.name
+        assert info.lifecycle_stage == "active" and info.start_time <= info.end_time
+        assert info.artifact_uri.endswith(f"/{info.run_id}/artifacts")
+        assert tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.params["lr"] == str(trial.config["lr"])
         assert tags["outcome"] == outcome.tag
         if trial.status == ERROR:
             assert run.info.status == "FAILED" and tags["outcome"] == "errored"
@@ -93,6 +100,10 @@ def test_an_asha_run_shows_best_trial_outcomes_and_statuses(tune_env, mlflow_uri
             assert run.data.metrics["mean_accuracy"] == pytest.approx(
                 trial.last_result["mean_accuracy"])
     assert kinds == {"completed", "stopped-early", "errored"}
+    ranked = client.search_runs([experiment.experiment_id], "metrics.mean_accuracy > 0",
+                                order_by=["metrics.mean_accuracy DESC"])
+    assert ranked[0].data.tags["trial_id"] == best_trial(trials, "mean_accuracy", "max").trial_id
+    assert len(client.search_runs([experiment.experiment_id], "params.lr = '0.5'")) == 1
 
     # the parent run: best trial, settings, counts by outcome, spec and leaderboard
     best = best_trial(trials, "mean_accuracy", "max")

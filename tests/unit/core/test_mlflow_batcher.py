@@ -10,12 +10,16 @@ from typing import Any, Mapping, Optional, Sequence
 
 import pytest
 
+from tuneflows.recording.mlflow import batcher as batcher_module
 from tuneflows.recording.mlflow.batcher import MlflowBatcher
+from tuneflows.recording.mlflow.bulk_runs import NewRun
 from tuneflows.recording.mlflow.values import MAX_METRICS_PER_BATCH, MetricRow, metric_rows, param_strings
 
 
 class CallLog:
     """Records store calls; ``fail`` makes the named method raise that many times."""
+
+    bulk = None  # no bulk writer: every run is written call by call
 
     def __init__(self, fail: Optional[dict[str, int]] = None) -> None:
         self.calls: list[tuple[str, Any]] = []
@@ -63,6 +67,21 @@ class CallLog:
 
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
+
+
+class BulkCallLog(CallLog):
+    """A store that writes whole runs (held by the batcher until due)."""
+
+    bulk = object()
+
+    def new_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                      start_time_ms: Optional[int] = None) -> NewRun:
+        return NewRun(f"run-{trial_id}", run_name, dict(tags), start_time_ms or 1)
+
+    def write_new_runs(self, runs: Mapping[str, NewRun]) -> None:
+        self._record("write_new_runs", {t: (r.status, len(r.metrics), dict(r.params),
+                                            dict(r.tags)) for t, r in runs.items()})
+        self.runs.update(runs)
 
 
 def rows(first: int, last: int) -> list[MetricRow]:
@@ -176,3 +195,63 @@ def test_param_strings_flatten_and_prefix():
     assert param_strings({"a": {"b": 1}, "c": [1, 2]}, prefix="config/") == {
         "config/a/b": "1", "config/c": "[1, 2]",
     }
+
+
+def test_tiny_trials_are_held_and_written_whole_together(monkeypatch):
+    monkeypatch.setattr(batcher_module, "NEW_RUN_WAIT_S", 60.0)
+    store = BulkCallLog()
+    writer = MlflowBatcher(store)
+    for trial in ("t1", "t2"):
+        assert writer.start_trial(trial, trial, {"lr": "0.1"}, {"logdir": "/x"}) == f"run-{trial}"
+        writer.log_results(trial, rows(1, 1))
+        writer.end_trial(trial, "TERMINATED" if trial == "t1" else "ERROR", {"n": "1"})
+    assert 0 < writer.flush_due() <= 60.0 and store.names() == []  # held until due
+    writer.start_trial("t3", "t3", {}, {})  # still running when written
+    writer.flush_all()
+    [(name, (runs,))] = store.calls
+    assert runs == {"t1": ("FINISHED", 1, {"lr": "0.1"}, {"logdir": "/x", "n": "1",
+                                                          "status": "TERMINATED"}),
+                    "t2": ("FAILED", 1, {"lr": "0.1"}, {"logdir": "/x", "n": "1",
+                                                        "status": "ERROR"}),
+                    "t3": ("RUNNING", 0, {}, {})}
+    writer.log_results("t3", rows(2, 2))  # later records go call by call
+    writer.end_trial("t3", "TERMINATED", {})
+    assert store.names() == ["write_new_runs", "write", "terminate_trial"]
+
+
+def test_a_due_run_takes_the_ended_ones_with_it(monkeypatch):
+    monkeypatch.setattr(batcher_module, "NEW_RUN_WAIT_S", 0.0)
+    store = BulkCallLog()
+    writer = MlflowBatcher(store)
+    writer.start_trial("t1", "t1", {}, {})
+    assert writer.flush_due() is None  # due at once: written RUNNING
+    monkeypatch.setattr(batcher_module, "NEW_RUN_WAIT_S", 60.0)
+    writer.start_trial("t2", "t2", {}, {})
+    writer.end_trial("t2", "TERMINATED", {})
+    writer.start_trial("t3", "t3", {}, {})
+    assert writer.flush_due() > 0 and len(store.calls) == 1
+    writer.kill_open_runs("driver gone")  # held runs written, then the open ones killed
+    assert store.names() == ["write_new_runs", "write_new_runs", "write", "terminate_trial",
+                             "write", "terminate_trial"]
+    assert set(store.calls[1][1][0]) == {"t2", "t3"}
+
+
+def test_a_failed_whole_write_counts_every_trial_in_it_lost():
+    store = BulkCallLog(fail={"write_new_runs": 9})
+    writer = MlflowBatcher(store, retries=0, backoff_s=0)
+    for trial in ("t1", "t2"):
+        writer.start_trial(trial, trial, {}, {})
+        writer.end_trial(trial, "TERMINATED", {})
+    writer.flush_all()
+    assert writer.lost_trials == {"t1", "t2"}
+
+
+def test_a_writer_that_is_never_idle_still_writes_its_held_runs(monkeypatch):
+    monkeypatch.setattr(batcher_module, "NEW_RUN_WAIT_S", 60.0)
+    monkeypatch.setattr(batcher_module, "MAX_HELD_RUNS", 3)
+    store = BulkCallLog()
+    writer = MlflowBatcher(store)
+    for trial in ("t1", "t2", "t3", "t4"):
+        writer.start_trial(trial, trial, {}, {})
+    [(name, (runs,))] = store.calls
+    assert sorted(runs) == ["t1", "t2", "t3"]

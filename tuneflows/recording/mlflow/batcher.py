@@ -5,22 +5,44 @@ to a :class:`MlflowBatcher`: params, metrics and tags for a run are held until t
 command queue runs dry (``flush_all``), a batch is full, or the run ends, and then go to
 MLflow together. A one-result trial costs three calls (create, one batch, terminate),
 and a backlog of results one call per 1,000 values.
+
+Where the store can write whole runs (``store.bulk``: a SQL store,
+:mod:`~tuneflows.recording.mlflow.bulk_runs`), a new trial's run is held instead of
+created: it gets its id at once, and is written whole (run, params, metrics, tags and,
+if the trial ended by then, its end) once it is :data:`NEW_RUN_WAIT_S` old, together
+with every other held run, in one transaction. A trial that outlives the wait is
+then in MLflow as RUNNING and its later records go call by call.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.recording.mlflow.bulk_runs import BulkRunWriter, NewRun
+from tuneflows.recording.mlflow.store import STATUS_TO_MLFLOW
 from tuneflows.recording.mlflow.values import MAX_METRICS_PER_BATCH, MetricRow
 from tuneflows.recording.retry import Outage, call_with_retries
+
+#: How long a held new run waits (seconds after its trial started) before it is written:
+#: a trial that ends within it costs no MLflow call of its own.
+NEW_RUN_WAIT_S = 0.5
+#: Held runs written at once, due or not, when this many are held (a writer that never
+#: finds its queue empty still writes them).
+MAX_HELD_RUNS = 500
 
 
 class RunStore(Protocol):
     """What the batcher writes to (:class:`~tuneflows.recording.mlflow.store.MlflowStore`)."""
 
+    bulk: Optional[BulkRunWriter]
+
     def has_trial(self, trial_id: str) -> bool: ...
+    def new_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                      start_time_ms: Optional[int] = None) -> NewRun: ...
+    def write_new_runs(self, runs: Mapping[str, NewRun]) -> None: ...
     def create_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
                          start_time_ms: Optional[int] = None) -> str: ...
     def trial_run_id(self, trial_id: str) -> Optional[str]: ...
@@ -81,6 +103,7 @@ class MlflowBatcher:
         self._outage = outage or Outage()
         self._pending: dict[str, PendingWrites] = {}
         self._open: set[str] = set()
+        self._new: dict[str, tuple[NewRun, float]] = {}  # trial -> held run, when held
         self.failures = 0
         self.lost_trials: set[str] = set()
         self.parent_lost = False
@@ -92,6 +115,16 @@ class MlflowBatcher:
         MLflow could not create it)."""
         if self._store.has_trial(trial_id):
             return self._store.trial_run_id(trial_id)
+        if trial_id in self._new:
+            return self._new[trial_id][0].run_id
+        if self._store.bulk is not None:
+            run = self._store.new_trial_run(trial_id, run_name, tags, start_time_ms)
+            run.add_params(params)
+            self._new[trial_id] = (run, time.monotonic())
+            self._open.add(trial_id)
+            if len(self._new) >= MAX_HELD_RUNS:
+                self._write_new(list(self._new))
+            return run.run_id
         if self._call(trial_id, self._store.create_trial_run, trial_id, run_name, tags,
                       start_time_ms):
             self._open.add(trial_id)
@@ -101,6 +134,12 @@ class MlflowBatcher:
 
     def log_results(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
         """Queues metric rows; a full batch is written at once."""
+        held = self._new.get(trial_id)
+        if held is not None:
+            held[0].add_rows(rows)
+            if len(held[0].metrics) >= MAX_METRICS_PER_BATCH:
+                self.flush(trial_id)
+            return
         pending = self._pending_of(trial_id)
         pending.rows.extend(rows)
         pending.values += sum(len(values) for _, _, values in rows)
@@ -109,21 +148,25 @@ class MlflowBatcher:
 
     def set_tags(self, trial_id: str, tags: Mapping[str, str]) -> None:
         """Queues tags (a later value of a key replaces an earlier one)."""
-        self._pending_of(trial_id).tags.update(tags)
+        held = self._new.get(trial_id)
+        (held[0].tags if held is not None else self._pending_of(trial_id).tags).update(tags)
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a checkpoint directory into the run's artifacts now."""
+        self._write_new([trial_id])
         if self._store.has_trial(trial_id):
             self._call(trial_id, self._store.log_artifacts, trial_id, local_dir, artifact_path)
 
     def backfill(self, trial_id: str, rows: Sequence[MetricRow]) -> None:
         """Logs the rows a resumed trial's run lacks."""
+        self._write_new([trial_id])
         if self._store.has_trial(trial_id):
             self.flush(trial_id)
             self._call(trial_id, self._store.backfill, trial_id, rows)
 
     def reopen_trial(self, trial_id: str) -> None:
         """Marks a resumed trial's run RUNNING."""
+        self._write_new([trial_id])
         if self._store.has_trial(trial_id) and self._call(
                 trial_id, self._store.reopen_trial, trial_id):
             self._open.add(trial_id)
@@ -132,8 +175,15 @@ class MlflowBatcher:
                   files: Sequence[str] = (), end_time_ms: Optional[int] = None) -> None:
         """Writes what is queued for the trial with its final tags and copies ``files``
         (its ``error.txt``) into its artifacts, then ends its run (at ``end_time_ms``,
-        default now)."""
+        default now); a held run is ended where it is held, and written later."""
         self.set_tags(trial_id, {mlflow_tags.STATUS: status, **tags})
+        held = self._new.get(trial_id)
+        if held is not None:
+            held[0].end(STATUS_TO_MLFLOW.get(status, "KILLED"),
+                        end_time_ms or int(time.time() * 1000))
+            held[0].files.extend(files)
+            self._open.discard(trial_id)
+            return
         self.flush(trial_id)
         if self._store.has_trial(trial_id):
             for path in files:
@@ -167,6 +217,9 @@ class MlflowBatcher:
 
     def flush(self, trial_id: str) -> None:
         """Writes what is queued for one trial in one batch (or as few as limits allow)."""
+        if trial_id in self._new:
+            self._write_new([trial_id])
+            return
         pending = self._pending.pop(trial_id, None)
         if pending is None or not self._store.has_trial(trial_id):
             return
@@ -175,9 +228,42 @@ class MlflowBatcher:
                        pending.tags)
 
     def flush_all(self) -> None:
-        """Writes everything queued."""
+        """Writes everything queued, and every held run."""
+        self._write_new(list(self._new))
         for trial_id in list(self._pending):
             self.flush(trial_id)
+
+    def flush_due(self) -> Optional[float]:
+        """Writes what is queued for runs in the store and, once a held run is
+        :data:`NEW_RUN_WAIT_S` old, it and every held run that ended, in one
+        transaction; returns the seconds until the next held run is due (None: none)."""
+        for trial_id in list(self._pending):
+            self.flush(trial_id)
+        if not self._new:
+            return None
+        now = time.monotonic()
+        due = [t for t, (run, held_at) in self._new.items()
+               if now - held_at >= NEW_RUN_WAIT_S]
+        if due:
+            self._write_new(due + [t for t, (run, _) in self._new.items()
+                                   if run.ended and t not in due])
+        if not self._new:
+            return None
+        return max(0.0, min(at for _, at in self._new.values()) + NEW_RUN_WAIT_S - now)
+
+    def _write_new(self, trial_ids: Sequence[str]) -> None:
+        """Writes held runs in one transaction (the ended ones whole, the others
+        RUNNING), then copies the files of the ended ones into their artifacts."""
+        runs = {t: self._new.pop(t)[0] for t in trial_ids if t in self._new}
+        if not runs:
+            return
+        first, *others = runs
+        if not self._call(first, self._store.write_new_runs, runs):
+            self.lost_trials.update(others)
+            return
+        for trial_id, run in runs.items():
+            for path in run.files:
+                self._call(trial_id, self._store.log_file, trial_id, path)
 
     def _pending_of(self, trial_id: str) -> PendingWrites:
         pending = self._pending.get(trial_id)

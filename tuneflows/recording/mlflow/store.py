@@ -13,6 +13,9 @@ from typing import Any, ContextManager, Mapping, Optional, Sequence
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.model.codes import TrialStatus
+from tuneflows.recording.mlflow.bulk_runs import (
+    BulkRunWriter, NewRun, bulk_writer_for, new_run_id,
+)
 from tuneflows.recording.mlflow.values import (
     MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
 )
@@ -57,8 +60,13 @@ def use_write_ahead_log(tracking_uri: str) -> None:
     Each MLflow call commits several times; in SQLite's default rollback-journal mode
     every commit creates, syncs and deletes a journal file. In WAL mode a commit appends
     to one log, and readers (the MLflow UI) no longer wait for writers. Measured with
-    ``python -m benchmarks.mlflow_calls``. Only the embedded store gets it: WAL needs
-    every process on one host, which a user's own SQLite URI need not promise.
+    ``python -m benchmarks.mlflow_calls``. Every ``sqlite:///`` store tuneflows writes
+    gets it, the embedded one and a user's own: WAL needs every process using the file
+    on one host, and a SQLite file already does (SQLite's locking is not safe over a
+    network filesystem in either mode). The other settings MLflow gives its SQLite
+    connections (``foreign_keys``, ``busy_timeout``) are MLflow's, per connection.
+    Prefect's database is Prefect's own: its server puts it in WAL mode with
+    ``synchronous=NORMAL`` on every connection.
 
     Args:
         tracking_uri: A ``sqlite:///`` URI of an existing store.
@@ -98,10 +106,13 @@ class MlflowStore:
                     experiment_name, artifact_location=artifact_location,
                     tags={mlflow_tags.EXPERIMENT_KIND: MODEL_TRAINING_KIND},
                 )
-            if self.tracking_uri == default_tracking_uri(local_dir):
+            if self.tracking_uri.startswith("sqlite:///"):
                 use_write_ahead_log(self.tracking_uri)
         self.parent_run_id: Optional[str] = None
         self.trial_runs: dict[str, str] = {}
+        #: Writes whole trial runs in one transaction (None: not a SQL store MLflow
+        #: serves with the models :mod:`~tuneflows.recording.mlflow.bulk_runs` knows).
+        self.bulk: Optional[BulkRunWriter] = bulk_writer_for(self.client, self.experiment_id)
 
     def open_experiment(self, experiment_id: str, run_name: str, tags: Mapping[str, str],
                         parent_run_id: Optional[str] = None, reopen: bool = True) -> str:
@@ -167,12 +178,28 @@ class MlflowStore:
                          start_time_ms: Optional[int] = None) -> str:
         """Creates a trial's run, nested under the parent run, started at
         ``start_time_ms`` (milliseconds since the epoch; default now)."""
-        all_tags = {mlflow_tags.PARENT_RUN_ID: self.parent_run_id or "",
-                    mlflow_tags.TRIAL_ID: trial_id, **tags}
         run = self.client.create_run(self.experiment_id, start_time=start_time_ms,
-                                     run_name=run_name, tags=all_tags)
+                                     run_name=run_name, tags=self._trial_tags(trial_id, tags))
         self.trial_runs[trial_id] = run.info.run_id
         return run.info.run_id
+
+    def new_trial_run(self, trial_id: str, run_name: str, tags: Mapping[str, str],
+                      start_time_ms: Optional[int] = None) -> NewRun:
+        """A trial's run, with the tags :meth:`create_trial_run` gives it and an id of
+        its own, held until :meth:`write_new_runs` writes it (started at
+        ``start_time_ms``; default now)."""
+        return NewRun(new_run_id(), run_name, self._trial_tags(trial_id, tags),
+                      start_time_ms or int(time.time() * 1000))
+
+    def _trial_tags(self, trial_id: str, tags: Mapping[str, str]) -> dict[str, str]:
+        return {mlflow_tags.PARENT_RUN_ID: self.parent_run_id or "",
+                mlflow_tags.TRIAL_ID: trial_id, **tags}
+
+    def write_new_runs(self, runs: Mapping[str, NewRun]) -> None:
+        """Writes trial runs that are not in the store yet (trial id -> run), whole and
+        in one transaction (:attr:`bulk`, which must not be None)."""
+        self.bulk.write(list(runs.values()))
+        self.trial_runs.update((trial_id, run.run_id) for trial_id, run in runs.items())
 
     def trial_run_id(self, trial_id: str) -> Optional[str]:
         """The id of the trial's run (None: it has none)."""

@@ -50,9 +50,13 @@ class CommandInbox:
         self.gone = threading.Event()
         threading.Thread(target=self._read, name="tuneflows-inbox", daemon=True).start()
 
-    def get(self) -> Optional[tuple]:
-        """The next command ``(method, key, args, wants_reply)``; None when the driver is gone."""
-        item = self._queue.get()
+    def get(self, timeout: Optional[float] = None) -> Optional[tuple]:
+        """The next command ``(method, key, args, wants_reply)``; None when the driver is
+        gone; ``()`` when none came within ``timeout`` seconds (None: wait for one)."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return ()
         if item is None:
             self._queue.put(None)  # later calls see it too
         return item
@@ -116,7 +120,8 @@ def watch_parent(driver_pid: int, inbox: CommandInbox) -> None:
 
 def serve(inbox: CommandInbox, replies: Connection) -> None:
     """The writer's loop: applies commands in order and flushes merged writes whenever
-    no command is waiting. Ends when the driver closes the pipe or dies; the runs still
+    no command is waiting (held new runs once they are due: the loop wakes for them).
+    Ends when the driver closes the pipe or dies; the runs still
     open are then marked KILLED."""
     from tuneflows.recording.mlflow.batcher import MlflowBatcher
     from tuneflows.recording.mlflow.store import MlflowStore
@@ -180,10 +185,14 @@ def serve(inbox: CommandInbox, replies: Connection) -> None:
         return None
 
     while True:
+        wait = None
         if inbox.empty():
-            for writer in writers.values():
-                writer.flush_all()
-        command = inbox.get()
+            waits = [w for w in (writer.flush_due() for writer in writers.values())
+                     if w is not None]
+            wait = min(waits, default=None)
+        command = inbox.get(wait)
+        if command == ():
+            continue
         if command is None:
             break
         method, key, args, wants_reply = command
