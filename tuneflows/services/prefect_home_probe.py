@@ -12,9 +12,9 @@ server is started at once, and Prefect's settings are read afterwards to confirm
 
 Anything else that Prefect reads its settings from sends the caller to Prefect's own
 settings: a ``PREFECT_*`` variable that names the API, a profile, a profiles file or the
-ephemeral mode; a profiles file in the home; ``.env``, ``prefect.toml`` or a
-``pyproject.toml`` with a ``[tool.prefect]`` table in the working directory; or Prefect
-already imported (a settings context such as a test harness's may be active).
+ephemeral mode; a profiles file in the home; a ``.env`` setting a ``PREFECT_*`` variable,
+a ``prefect.toml``, or a ``pyproject.toml`` with a ``[tool.prefect]`` table in the working
+directory; or Prefect already imported (a settings context such as a test harness's may be active).
 
 Example:
     >>> import tempfile
@@ -28,14 +28,17 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from typing import Mapping, Optional
 
 #: Variables that make Prefect's settings, not the environment alone, decide.
 DECIDING_VARIABLES = ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH",
                       "PREFECT_TEST_MODE", "PREFECT_UNIT_TEST_MODE",
                       "PREFECT_SERVER_EPHEMERAL_ENABLED", "PREFECT_SERVER_ALLOW_EPHEMERAL_MODE")
-#: Files in the working directory Prefect reads settings from.
-SETTINGS_FILES = (".env", "prefect.toml")
+#: Files in the working directory Prefect reads settings from (``.env`` only its
+#: ``PREFECT_*`` lines).
+SETTINGS_FILES = ("prefect.toml",)
+_PREFECT_LINE = re.compile(r"^\s*(export\s+)?PREFECT_", re.MULTILINE)
 
 
 def home_from_environment(environ: Mapping[str, str], cwd: str, user_home: str,
@@ -70,9 +73,22 @@ def home_from_environment(environ: Mapping[str, str], cwd: str, user_home: str,
         return None
     if any(os.path.exists(os.path.join(cwd, name)) for name in SETTINGS_FILES):
         return None
+    if _dotenv_sets_prefect(os.path.join(cwd, ".env")):
+        return None
     if _pyproject_sets_prefect(os.path.join(cwd, "pyproject.toml")):
         return None
     return home
+
+
+def _dotenv_sets_prefect(path: str) -> bool:
+    """Whether ``path`` sets a ``PREFECT_*`` variable (an unreadable one counts as yes)."""
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return _PREFECT_LINE.search(f.read()) is not None
+    except OSError:
+        return True
 
 
 def _pyproject_sets_prefect(path: str) -> bool:

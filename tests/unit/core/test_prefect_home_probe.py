@@ -42,9 +42,18 @@ def test_a_variable_naming_the_api_or_a_profile_decides(work, name):
     assert probe(work, **{name: "x"}) is None
 
 
-@pytest.mark.parametrize("name", [".env", "prefect.toml"])
-def test_a_settings_file_in_the_working_directory_decides(work, name):
-    open(os.path.join(work, name), "w").close()
+def test_a_prefect_toml_in_the_working_directory_decides(work):
+    open(os.path.join(work, "prefect.toml"), "w").close()
+    assert probe(work) is None
+
+
+def test_only_a_dotenv_setting_prefect_variables_decides(work):
+    path = os.path.join(work, ".env")
+    with open(path, "w") as f:
+        f.write("DATABASE=postgres://db\n# PREFECT_API_URL=http://old/api\n")
+    assert probe(work) == "/users/me/.prefect"
+    with open(path, "a") as f:
+        f.write("export PREFECT_API_URL=http://127.0.0.1:4300/api\n")
     assert probe(work) is None
 
 
