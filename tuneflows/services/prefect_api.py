@@ -88,9 +88,7 @@ class PrefectApiStart:
         self._errors: list[BaseException] = []
         # the home known from the environment alone: its server starts before Prefect's
         # settings are imported (tuneflows.services.prefect_home_probe)
-        self._known_home = (home_from_environment(os.environ, os.getcwd(), os.path.expanduser("~"),
-                                                  imported="prefect" in sys.modules)
-                            if self.mode == "local" else None)
+        self._known_home = _home_from_environment() if self.mode == "local" else None
         self._threads = [self._start_thread(self._provide_api, "tuneflows-prefect-api"),
                          self._start_thread(lambda: self._import(warm_imports),
                                             "tuneflows-prefect-import")]
@@ -206,6 +204,15 @@ class PrefectApiStart:
         if self.started_server:
             stop_server(self._known_home)
         self.server, self.started_server = None, False
+
+
+def _home_from_environment() -> Optional[str]:
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a removed working directory: Prefect's settings decide
+        return None
+    return home_from_environment(os.environ, cwd, os.path.expanduser("~"),
+                                 imported="prefect" in sys.modules)
 
 
 def _same_path(a: str, b: str) -> bool:
