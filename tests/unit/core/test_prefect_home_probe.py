@@ -136,3 +136,35 @@ def test_a_configured_api_stops_the_server_started_from_the_environment(stand_in
         assert "PREFECT_API_URL" not in os.environ
     finally:
         lps.stop_server(guessed, timeout=2)
+
+
+LAUNCH_BEFORE_IMPORT = """
+import sys
+import tuneflows.services.local_prefect_server as lps
+from tuneflows.services import prefect_api
+
+seen = []
+def command(port):
+    seen.append("prefect" in sys.modules)  # Prefect imported when the server is launched?
+    return [sys.executable, "-c", sys.argv[1], str(port), lps.APP]
+
+lps.server_command = command
+api = prefect_api.PrefectApiStart()
+api.wait()
+lps.stop_server(sys.argv[2], timeout=2)
+print("prefect imported at launch:", seen)
+"""
+
+
+def test_a_new_homes_server_is_launched_before_prefect_is_imported(tmp_path):
+    """In a fresh process (nothing imported Prefect), as a user's script starts."""
+    import subprocess
+
+    home, work = str(tmp_path / "p"), str(tmp_path / "w")
+    os.makedirs(work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=home, TUNEFLOWS_PREFECT_SERVER="local")
+    out = subprocess.run([sys.executable, "-c", LAUNCH_BEFORE_IMPORT, HEALTH, home], cwd=work,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "prefect imported at launch: [False]" in out.stdout
