@@ -157,10 +157,11 @@ def run_experiments(
                     searcher, tracking_client(local_dir=exp.local_dir), exp.name,
                     judged_by, judged_mode, warm_start_trials).tags())
     # MLflow's store (in the writer processes), Prefect's API server and Ray start side by side.
+    # The Prefect server first: a new database's migration is the longest of the three.
+    prefect_api = PrefectApiStart(warm_imports=["tuneflows.orchestration.flow"])
     mlflow_writers = MlflowWriterPool.shared()
     for exp in exps:
         mlflow_writers.prepare(exp.name, exp.local_dir)
-    prefect_api = PrefectApiStart(warm_imports=["tuneflows.orchestration.flow"])
     ensure_ray(ray_address)
     mark("Ray ready")
     total = cluster_resources()

@@ -25,13 +25,17 @@ import contextvars
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 from typing import Callable, Optional, Sequence
 
 from tuneflows.error import TuneError
-from tuneflows.services.local_prefect_server import LocalServer, ServerStartError, ensure_server, preferred_port
+from tuneflows.services.local_prefect_server import (
+    LocalServer, ServerStartError, ensure_server, preferred_port, stop_server,
+)
 from tuneflows.services.orphan_guard import guard_child
+from tuneflows.services.prefect_home_probe import home_from_environment
 from tuneflows.services.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
@@ -82,6 +86,9 @@ class PrefectApiStart:
         self.started_server = False
         self._timeout = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", 180))
         self._errors: list[BaseException] = []
+        # the home known from the environment alone: its server starts before Prefect's
+        # settings are imported (tuneflows.services.prefect_home_probe)
+        self._known_home = _home_from_environment() if self.mode == "local" else None
         self._threads = [self._start_thread(self._provide_api, "tuneflows-prefect-api"),
                          self._start_thread(lambda: self._import(warm_imports),
                                             "tuneflows-prefect-import")]
@@ -130,34 +137,86 @@ class PrefectApiStart:
         mark("Prefect flow module imported")
 
     def _provide_api(self) -> None:
+        failure: Optional[ServerStartError] = None
+        if self._known_home is not None:  # started before Prefect's settings are read
+            try:
+                self.server, self.started_server = ensure_server(self._known_home, self._timeout)
+                mark("Prefect server found")
+            except ServerStartError as exc:
+                failure = exc
         from prefect.settings import (
             PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
         )
 
         configured = PREFECT_API_URL.value()
+        home = str(PREFECT_HOME.value())
+        if self._known_home is not None and (configured or not _same_path(home, self._known_home)
+                                             or not PREFECT_SERVER_EPHEMERAL_ENABLED.value()):
+            self._discard_server(f"Prefect's settings name {configured or home}")
+            failure = None
         if configured and configured != _provided_api_url:
             return  # the user's (or a test harness's) server
         if not configured and not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
             return  # no server wanted here: Prefect says so at the first flow run
+        if self.server is not None:
+            self._point_at_server()
+            return
         # read from the environment, where tuneflows' default (180 s) is: Prefect's settings
         # keep its own 20 s when a script imported prefect before tuneflows (flows/), too
         # short for a new database's migration on a busy machine
         timeout = self._timeout
         if self.mode == "local":
             try:
-                self.server, self.started_server = ensure_server(str(PREFECT_HOME.value()), timeout)
+                if failure is not None:
+                    raise failure
+                self._use_server(home)
+                return
             except ServerStartError as exc:
                 logger.warning("%s\nThis run uses Prefect's ephemeral API instead.", exc)
-            else:
-                _point_prefect_at(self.server.api_url)
-                mark("Prefect server started" if self.started_server else "Prefect server reused")
-                return
         _point_prefect_at(None)
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()  # Prefect's singleton: the one its client uses
         server.start(timeout=timeout)
         _guard_once(server.server_process.pid if server.server_process else None)
+
+    def _use_server(self, home: str) -> None:
+        """Finds or starts the local server of ``home`` and points Prefect's client at it.
+
+        Raises:
+            ServerStartError: It did not become healthy in time.
+        """
+        self.server, self.started_server = ensure_server(home, self._timeout)
+        self._point_at_server()
+
+    def _point_at_server(self) -> None:
+        assert self.server is not None
+        _point_prefect_at(self.server.api_url)
+        mark("Prefect server started" if self.started_server else "Prefect server reused")
+
+    def _discard_server(self, reason: str) -> None:
+        """Forgets the server started from the environment alone when Prefect's settings
+        name another API or home (and stops it if this run started it)."""
+        if self.server is None:
+            return
+        logger.warning("The local Prefect server of %s was started before Prefect's settings "
+                       "were read, and %s: that one is used instead.", self._known_home, reason)
+        if self.started_server:
+            stop_server(self._known_home)
+        self.server, self.started_server = None, False
+
+
+def _home_from_environment() -> Optional[str]:
+    try:
+        cwd = os.getcwd()
+    except OSError:  # a removed working directory: Prefect's settings decide
+        return None
+    return home_from_environment(os.environ, cwd, os.path.expanduser("~"),
+                                 imported="prefect" in sys.modules)
+
+
+def _same_path(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _guard_once(server_pid: Optional[int]) -> None:
