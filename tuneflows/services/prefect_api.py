@@ -40,6 +40,11 @@ from tuneflows.services.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
 
+#: Held while a thread of :class:`PrefectApiStart` imports Prefect: two threads importing
+#: it at once can meet a half-initialised ``prefect.context`` (Prefect then prints
+#: "Failed to initialize plugins: cannot import name 'SettingsContext' ...").
+_IMPORTING_PREFECT = threading.Lock()
+
 SERVER_ENV = "TUNEFLOWS_PREFECT_SERVER"
 MODES = ("local", "ephemeral")
 JOIN_MARGIN_S = 60.0  # beyond the server start-up deadline: the imports
@@ -132,8 +137,9 @@ class PrefectApiStart:
 
     @staticmethod
     def _import(modules: Sequence[str]) -> None:
-        for module in modules:
-            importlib.import_module(module)
+        with _IMPORTING_PREFECT:
+            for module in modules:
+                importlib.import_module(module)
         mark("Prefect flow module imported")
 
     def _provide_api(self) -> None:
@@ -144,9 +150,10 @@ class PrefectApiStart:
                 mark("Prefect server found")
             except ServerStartError as exc:
                 failure = exc
-        from prefect.settings import (
-            PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
-        )
+        with _IMPORTING_PREFECT:
+            from prefect.settings import (
+                PREFECT_API_URL, PREFECT_HOME, PREFECT_SERVER_EPHEMERAL_ENABLED,
+            )
 
         configured = PREFECT_API_URL.value()
         home = str(PREFECT_HOME.value())

@@ -149,7 +149,7 @@ def command(port):
     return [sys.executable, "-c", sys.argv[1], str(port), lps.APP]
 
 lps.server_command = command
-api = prefect_api.PrefectApiStart()
+api = prefect_api.PrefectApiStart(warm_imports=sys.argv[3:])
 api.wait()
 lps.stop_server(sys.argv[2], timeout=2)
 print("prefect imported at launch:", seen)
@@ -168,3 +168,23 @@ def test_a_new_homes_server_is_launched_before_prefect_is_imported(tmp_path):
                          env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "prefect imported at launch: [False]" in out.stdout
+
+
+def test_the_flow_module_and_the_settings_import_prefect_one_after_the_other(tmp_path):
+    """The server found at once, Prefect's settings are read while the other thread
+    imports the flow module: one import of Prefect at a time (two at once met a
+    half-initialised prefect.context, and Prefect printed 'Failed to initialize plugins'
+    to the user's terminal on every later run)."""
+    import subprocess
+
+    home, work = str(tmp_path / "p"), str(tmp_path / "w")
+    os.makedirs(work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=home, TUNEFLOWS_PREFECT_SERVER="local")
+    out = subprocess.run([sys.executable, "-c", LAUNCH_BEFORE_IMPORT, HEALTH, home,
+                          "tuneflows.orchestration.flow"], cwd=work, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "prefect imported at launch" in out.stdout
+    assert "Failed to initialize plugins" not in out.stderr, out.stderr[-3000:]
+    assert "partially initialized" not in out.stderr
