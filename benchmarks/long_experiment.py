@@ -245,6 +245,9 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
                            stderr=subprocess.STDOUT, check=True)
         with open(out) as f:
             runs.append(json.load(f))
+    from tuneflows.services.local_prefect_server import stop_server  # after the children
+
+    stop_server(os.path.join(tmp_root, "prefect-home"))  # the local server tuneflows' side started
     _print(runs)
     if args.profile and os.path.exists(os.path.join(args.profile, "last.txt")):
         print("\nfunctions whose share of tuneflows' driver samples grew (first -> last fifth):")

@@ -185,10 +185,14 @@ def main() -> int:
     print(f"{w.name}; scratch and logs: {tmp_root}; load {os.getloadavg()}", flush=True)
     by_side: dict[str, list[dict]] = {s: [] for s in args.sides.split(",")}
     for index in range(args.repeat):
-        for side in by_side:
+        order = list(by_side) if index % 2 == 0 else list(reversed(list(by_side)))
+        for side in order:  # sides alternate from one repeat to the next
             out = run_side(side, w, tmp_root, index, args.timeout)
             if out is not None:
                 by_side[side].append(out)
+    from tuneflows.services.local_prefect_server import stop_server  # after the children
+
+    stop_server(os.path.join(tmp_root, "prefect-home"))  # the local server tuneflows' runs shared
     print(table(by_side))
     print(f"load {os.getloadavg()}")
     return 0
