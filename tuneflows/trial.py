@@ -156,6 +156,9 @@ class Trial:
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "last_result" and value is not None and not isinstance(value, ResultDict):
             value = ResultDict(value)
+            config = self.__dict__.get("config")
+            if value.get("config") == config and value.get("config") is not config:
+                value["config"] = config  # one copy of the config a trial holds, not two
         super().__setattr__(name, value)
 
     @property

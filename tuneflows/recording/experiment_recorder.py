@@ -145,6 +145,7 @@ class ExperimentRecorder:
         if self.pictures is not None:
             self.pictures.on_trial_end()
         self._thread.submit(self._mlflow.end_trial_run, trial, dict(tags or {}))
+        self._thread.submit(self._files.pop, trial.trial_id, None)  # made again if needed
         self.show_status(force=True)
 
     def on_trial_left_running(self, trial: Trial, experiment_status: str = "FAILED") -> None:

@@ -161,3 +161,13 @@ def test_slow_progress_and_leaderboard_builds_push_the_next_away():
     # unpaced: a progress (2 walks) and a leaderboard (1 walk) every ~0.07 s, ≈ 40 walks;
     # paced: each kind waits 20 × its 20-40 ms build, ≤ 3 builds each in a second
     assert len(walks) <= 10
+
+
+def test_a_results_config_equal_to_the_trials_is_held_once():
+    """Driver memory per finished trial: the result's config (a copy from the actor)
+    is the trial's own when they are equal."""
+    trial = Trial("a_0", "0", {"x": 1, "nested": {"lr": 0.1}}, "f", "/r/a_0")
+    trial.last_result = {"config": {"x": 1, "nested": {"lr": 0.1}}, "acc": 0.5}
+    assert trial.last_result["config"] is trial.config
+    trial.last_result = {"config": {"x": 2}, "acc": 0.6}  # a result of another config
+    assert trial.last_result["config"] == {"x": 2} and trial.config["x"] == 1
