@@ -85,13 +85,13 @@ def stand_in(monkeypatch):
 
 
 def test_a_server_started_from_the_environment_is_used(stand_in, tmp_path, monkeypatch):
-    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
     home = str(tmp_path / "p")
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(prefect_api, "home_from_environment", lambda *a, **k: home)
-    try:
-        with temporary_settings({PREFECT_HOME: home}):
+    try:  # no API URL in the settings (the session's server may have put one there)
+        with temporary_settings({PREFECT_HOME: home}, restore_defaults={PREFECT_API_URL}):
             api = prefect_api.PrefectApiStart()
             api.wait()
         assert api.started_server and lps.running_server(home) == api.server
@@ -103,13 +103,13 @@ def test_a_server_started_from_the_environment_is_used(stand_in, tmp_path, monke
 
 def test_prefect_settings_naming_another_home_win(stand_in, tmp_path, monkeypatch):
     """The server started from the environment is stopped; the settings' home gets one."""
-    from prefect.settings import PREFECT_HOME, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
     guessed, named = str(tmp_path / "guessed"), str(tmp_path / "named")
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setattr(prefect_api, "home_from_environment", lambda *a, **k: guessed)
-    try:
-        with temporary_settings({PREFECT_HOME: named}):
+    try:  # no API URL in the settings (the session's server may have put one there)
+        with temporary_settings({PREFECT_HOME: named}, restore_defaults={PREFECT_API_URL}):
             api = prefect_api.PrefectApiStart()
             api.wait()
         assert lps.running_server(guessed) is None
