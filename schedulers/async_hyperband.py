@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -101,12 +103,13 @@ class AsyncHyperBandScheduler(TrialScheduler):
         self._milestones = [
             rung_milestones(grace_period, max_t, reduction_factor, s) for s in range(brackets)
         ]
-        if not self._milestones[-1]:
+        if not self._milestones[-1]:  # accepted, as Ray Tune 0.5 accepted it
             usable = sum(1 for m in self._milestones if m)
-            raise ValueError(
-                f"{brackets=} is too many for {max_t=}, {grace_period=}, {reduction_factor=}: "
-                f"at most {usable} brackets have a rung."
-            )
+            warnings.warn(
+                f"AsyncHyperBandScheduler({brackets=}) with {max_t=}, {grace_period=}, "
+                f"{reduction_factor=}: only {usable} brackets have a rung; a trial placed in "
+                f"one of the others runs to max_t without being judged.", UserWarning,
+                stacklevel=2)
         self._time_attr = time_attr
         self._spec = MetricSpec.resolve(metric, mode, reward_attr, "episode_reward_mean",
                                  type(self).__name__)

@@ -105,9 +105,27 @@ def test_asha_stops_early_and_keeps_the_best():
     (dict(max_t=5, grace_period=10), "grace_period=10"),
     (dict(reduction_factor=1), "reduction_factor=1"),
     (dict(brackets=0), "brackets=0"),
-    (dict(max_t=10, grace_period=1, brackets=4), "brackets=4 is too many"),
     (dict(mode="maximize"), "mode='maximize'"),
 ])
 def test_validation_names_the_value(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AsyncHyperBandScheduler(**kwargs)
+
+
+def test_brackets_without_a_rung_are_accepted_as_the_seed_accepted_them():
+    """Ray Tune 0.5's async_hyperband built brackets with no rung (max_t=40,
+    grace_period=5, η=3: the third bracket's first rung would be 45) and sent trials to
+    them by the same softmax over rung counts; such a trial runs to max_t."""
+    with pytest.warns(UserWarning, match="only 2 brackets have a rung"):
+        s = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=40, grace_period=5,
+                                    brackets=3, seed=0)
+    trials = [TrialSnapshot.make(f"t{i}", {}) for i in range(300)]
+    for t in trials:
+        s.on_trial_add(t)
+    unjudged = [t for t in trials if s.next_decision_point(t) == 40]
+    assert unjudged  # some trials landed in the bracket without a rung
+    for t in range(1, 40):  # judged nowhere: the worst score goes on
+        assert s.on_trial_result(unjudged[0], {"training_iteration": t, "acc": 0.0}).action \
+            == "CONTINUE"
+    decision = s.on_trial_result(unjudged[0], {"training_iteration": 40, "acc": 0.0})
+    assert decision.action == "STOP" and decision.budget_spent
