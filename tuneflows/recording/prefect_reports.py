@@ -51,7 +51,9 @@ class ReportSettings:
         metric: The metric trials are ranked by (None: none known).
         mode: ``"max"`` or ``"min"``.
         rule: The scheduler's short name (``"ASHA"``), for stop reasons.
-        interval_s: Least seconds between two leaderboard versions while running.
+        interval_s: Least seconds between two leaderboard versions while running (a
+            table artifact cannot be updated: each write is a new version, a card on the
+            flow run's Artifacts tab, so once a minute: ≤ 60 cards an hour).
         progress_interval_s: Least seconds between two progress updates.
         max_rows: Most rows of a leaderboard (the best trials).
         stop: The experiment's stop criteria (a trial's iteration budget).
@@ -60,7 +62,7 @@ class ReportSettings:
     metric: Optional[str]
     mode: str
     rule: str
-    interval_s: float = 10.0
+    interval_s: float = 60.0
     progress_interval_s: float = 2.0
     max_rows: int = 200
     stop: Mapping[str, Any] = field(default_factory=dict)
