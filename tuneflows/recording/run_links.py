@@ -8,7 +8,7 @@ Example:
     >>> links = RunLinks("sqlite:////r/mlflow.db", "3", "ab12", "0193",
     ...                  "http://127.0.0.1:4200")
     >>> links.mlflow_run_url
-    'http://127.0.0.1:5000/#/experiments/3/runs/ab12'
+    'http://127.0.0.1:5000/#/experiments/3/runs/ab12?workflowType=machine_learning'
     >>> links.flow_run_tags()
     ['mlflow_experiment:3', 'mlflow_run:ab12']
     >>> links.parent_run_tags()["tuneflows.prefect.flow_run_url"]

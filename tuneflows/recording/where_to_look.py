@@ -50,16 +50,17 @@ def mlflow_hint(tracking_uri: str, experiment_name: str,
 def mlflow_run_url(tracking_uri: str, experiment_id: str, run_id: str,
                    artifact: str = "") -> str:
     """The MLflow UI's page of a run (``artifact``: the run's artifact shown), at the
-    tracking server's address, else at the address ``mlflow ui`` serves.
+    tracking server's address, else at the address ``mlflow ui`` serves, in MLflow's
+    model-training view (MLflow 3 opens a run in its GenAI view otherwise).
 
     Example:
         >>> mlflow_run_url("sqlite:////r/mlflow.db", "3", "ab12", "pictures/history.html")
-        'http://127.0.0.1:5000/#/experiments/3/runs/ab12/artifacts/pictures/history.html'
+        'http://127.0.0.1:5000/#/experiments/3/runs/ab12/artifacts/pictures/history.html?workflowType=machine_learning'
     """
     base = tracking_uri.rstrip("/") if tracking_uri.startswith(("http://", "https://")) \
         else LOCAL_MLFLOW_UI
     page = f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
-    return f"{page}/artifacts/{artifact}" if artifact else page
+    return (f"{page}/artifacts/{artifact}" if artifact else page) + f"?{MODEL_TRAINING_VIEW}"
 
 
 def prefect_hint(flow_run_id: Optional[str], ui_url: Optional[str]) -> str:
