@@ -128,6 +128,7 @@ class HyperOptSearch(Searcher):
         self._last: dict[str, dict[str, Any]] = {}  # trial_id -> {metric, budget} last seen
         self._obs: dict[int, Observation] = {}  # tid -> what TPE learns from the trial
         self._points_done = 0
+        self._stale = False
         if space is not None:
             self._build(space, {})
 
@@ -178,8 +179,7 @@ class HyperOptSearch(Searcher):
                                            self._points[self._points_done])]
             self._points_done += 1
         else:
-            self._rank_early_stopped()
-            self._documents.refresh()
+            self._rank_early_stopped()  # TPE reads the losses from the documents themselves
             seed = int(self._rng.integers(2**31 - 1))
             docs = tpe.suggest(
                 [tid], self._space.domain, self._trials, seed,
@@ -187,7 +187,7 @@ class HyperOptSearch(Searcher):
                 n_EI_candidates=self.n_ei_candidates, verbose=False,
             )
         self._documents.insert(docs)
-        doc = self._doc(tid)
+        doc = self._documents.doc(tid)
         doc["state"] = JOB_STATE_RUNNING
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
         rng = np.random.default_rng([self._entropy, tid])  # for lambdas; apart from TPE's
@@ -213,7 +213,7 @@ class HyperOptSearch(Searcher):
             return
         self._live.discard(trial_id)
         tid = self._tid[trial_id]
-        doc = self._doc(tid)
+        doc = self._documents.doc(tid)
         value, budget = None, None
         if not error:
             if result is not None and self.metric in result:
@@ -228,7 +228,7 @@ class HyperOptSearch(Searcher):
         else:
             partial = bool(result and result.get(EARLY_STOPPED))
             self._obs[tid] = mark_done(doc, value, self.mode, budget, partial)
-        self._documents.refresh()
+        self._stale = True  # refreshed when read: a refresh walks every document
 
     def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
         """Adds a trial evaluated elsewhere to the documents TPE reads, as a completed (or,
@@ -260,16 +260,16 @@ class HyperOptSearch(Searcher):
 
     @property
     def _trials(self) -> Any:
-        """The ``hyperopt.Trials`` that TPE reads."""
+        """The ``hyperopt.Trials`` that TPE reads (refreshed if a trial completed since)."""
+        if self._stale:
+            self._documents.refresh()
+            self._stale = False
         return self._documents.trials
-
-    def _doc(self, tid: int) -> dict:
-        return self._documents.doc(tid)
 
     def _rank_early_stopped(self) -> None:
         """Writes the early-stopped trials' pseudo-losses into the documents TPE reads."""
         for tid, loss in early_stopped_losses(self._obs).items():
-            self._doc(tid)["result"]["loss"] = loss
+            self._documents.doc(tid)["result"]["loss"] = loss
 
     def experiment_tag(self, trial_id: str) -> str:
         return self._tags.get(trial_id, "")
@@ -285,7 +285,7 @@ class HyperOptSearch(Searcher):
                 best = (obs.loss, trial_id, tid)
         if best is None:
             return None
-        doc = self._doc(best[2])
+        doc = self._documents.doc(best[2])
         return {"trial_id": best[1], "value": doc["result"]["metric_value"],
                 "config": copy.deepcopy(self._configs[best[1]])}
 

@@ -238,7 +238,7 @@ def test_early_stopped_trials_rank_after_finished_by_budget():
     for tid, r in results.items():
         s.on_trial_complete(tid, r)
     s.suggest("next")  # losses are ranked before each TPE call
-    loss = {tid: s._doc(s._tid[tid])["result"]["loss"] for tid in results}
+    loss = {tid: s._documents.doc(s._tid[tid])["result"]["loss"] for tid in results}
     order = sorted(loss, key=loss.get)
     assert order == ["full_good", "full_bad", "stop9", "stop3_good", "stop3_bad"]
     assert loss["full_good"] == -0.9 and loss["full_bad"] == -0.2  # true losses kept
