@@ -81,6 +81,29 @@ def child_env(tmp_root: str, extra: dict[str, str], side: str) -> dict[str, str]
     return env
 
 
+def spawn_child(cmd: list[str], tmp_root: str, extra: dict[str, str], side: str,
+                log_path: str, out_path: str, timeout: float) -> tuple[Any, float]:
+    """Runs one benchmark child (``cmd``) in its own session with the side's environment,
+    its output to ``log_path``, killed after ``timeout`` s; returns what it wrote to
+    ``out_path`` (None: it failed or timed out, said on stdout) and its wall seconds."""
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(tmp_root, extra, side),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            rc: Any = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 15)
+            proc.wait()
+            rc = f"timed out after {timeout:.0f} s"
+    total = time.perf_counter() - t0
+    if rc != 0 or not os.path.exists(out_path):
+        print(f"  {side} ({os.path.basename(out_path)}): exit {rc} (log {log_path})")
+        return None, total
+    with open(out_path) as f:
+        return json.load(f), total
+
+
 def run_child(side: str, w: Workload, tmp_root: str, extra: dict[str, str],
               timeout: float, log_dir: str, index: int) -> Optional[dict[str, Any]]:
     out_path = os.path.join(tmp_root, f"w{w.id}-{side}-{index}.json")
@@ -88,26 +111,12 @@ def run_child(side: str, w: Workload, tmp_root: str, extra: dict[str, str],
     cmd = [sys.executable, "-m", "benchmarks.run_all", "--child", side,
            "--child-workload", json.dumps(w.__dict__), "--child-out", out_path,
            "--tmp-root", tmp_root]
-    t0 = time.perf_counter()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(tmp_root, extra, side),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 15)
-            proc.wait()
-            print(f"  w{w.id} {side}: timed out after {timeout:.0f} s (log {log_path})")
-            return None
-    total = time.perf_counter() - t0
+    out, total = spawn_child(cmd, tmp_root, extra, side, log_path, out_path, timeout)
     for name in os.listdir(tmp_root):  # the trial directories of this run
         if name.startswith(f"{side}-w{w.id}-"):
             shutil.rmtree(os.path.join(tmp_root, name), ignore_errors=True)
-    if rc != 0 or not os.path.exists(out_path):
-        print(f"  w{w.id} {side}: exit code {rc} (log {log_path})")
+    if out is None:
         return None
-    with open(out_path) as f:
-        out = json.load(f)
     out["process_wall_s"] = total
     out["log"] = log_path
     return out

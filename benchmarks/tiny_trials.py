@@ -25,14 +25,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Any, Optional
 
 from benchmarks.common import Workload, child_main, xs
-from benchmarks.run_all import REPO, child_env
+from benchmarks.run_all import spawn_child
 
 SIDES = ("tuneflows", "raytune", "optuna")
 
@@ -109,22 +108,9 @@ def run_side(side: str, w: Workload, tmp_root: str, index: int,
     log_path = os.path.join(tmp_root, f"{side}-{index}.log")
     cmd = [sys.executable, "-m", "benchmarks.tiny_trials", "--child", side,
            "--trials", str(w.trials), "--child-out", out_path, "--tmp-root", tmp_root]
-    t0 = time.perf_counter()
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=child_env(tmp_root, {}, side), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 15)
-            proc.wait()
-            rc = "timeout"
-    total = time.perf_counter() - t0
-    if rc != 0 or not os.path.exists(out_path):
-        print(f"  {side} #{index}: exit {rc} (log {log_path})")
+    out, total = spawn_child(cmd, tmp_root, {}, side, log_path, out_path, timeout)
+    if out is None:
         return None
-    with open(out_path) as f:
-        out = json.load(f)
     out["process_wall_s"] = total
     trials = max(out.get("trials") or w.trials, 1)
     out["mlflow_cpu_ms_per_trial"] = (None if out.get("mlflow_cpu_s") is None
