@@ -156,17 +156,25 @@ print("prefect imported at launch:", seen)
 """
 
 
-def test_a_new_homes_server_is_launched_before_prefect_is_imported(tmp_path):
-    """In a fresh process (nothing imported Prefect), as a user's script starts."""
+def start_in_a_fresh_process(tmp_path, *warm_imports: str):
+    """Runs LAUNCH_BEFORE_IMPORT in a new interpreter with a new PREFECT_HOME and no other
+    Prefect setting, as a user's script starts; returns the finished process."""
     import subprocess
 
     home, work = str(tmp_path / "p"), str(tmp_path / "w")
     os.makedirs(work)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_HOME=home, TUNEFLOWS_PREFECT_SERVER="local")
-    out = subprocess.run([sys.executable, "-c", LAUNCH_BEFORE_IMPORT, HEALTH, home], cwd=work,
-                         env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", LAUNCH_BEFORE_IMPORT, HEALTH, home,
+                          *warm_imports], cwd=work, env=env, capture_output=True, text=True,
+                         timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def test_a_new_homes_server_is_launched_before_prefect_is_imported(tmp_path):
+    """In a fresh process (nothing imported Prefect), as a user's script starts."""
+    out = start_in_a_fresh_process(tmp_path)
     assert "prefect imported at launch: [False]" in out.stdout
 
 
@@ -175,16 +183,7 @@ def test_the_flow_module_and_the_settings_import_prefect_one_after_the_other(tmp
     imports the flow module: one import of Prefect at a time (two at once met a
     half-initialised prefect.context, and Prefect printed 'Failed to initialize plugins'
     to the user's terminal on every later run)."""
-    import subprocess
-
-    home, work = str(tmp_path / "p"), str(tmp_path / "w")
-    os.makedirs(work)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=home, TUNEFLOWS_PREFECT_SERVER="local")
-    out = subprocess.run([sys.executable, "-c", LAUNCH_BEFORE_IMPORT, HEALTH, home,
-                          "tuneflows.orchestration.flow"], cwd=work, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
+    out = start_in_a_fresh_process(tmp_path, "tuneflows.orchestration.flow")
     assert "prefect imported at launch" in out.stdout
     assert "Failed to initialize plugins" not in out.stderr, out.stderr[-3000:]
     assert "partially initialized" not in out.stderr
