@@ -8,7 +8,7 @@ Which server belongs to a ``PREFECT_HOME`` is recorded in ``tuneflows-server.jso
 there (pid and port); its output goes to ``tuneflows-server.log`` beside it. Two
 drivers starting at once take a file lock, so only one server is started. A new
 SQLite database is written from the snapshot of Prefect's migrated schema before the
-server starts (:mod:`tuneflows.services.prefect_schema_snapshot`): Prefect's migrations
+server starts (:mod:`tuneflows.services.schema_snapshots`): Prefect's migrations
 then find it at its revision instead of running all of theirs.
 
 Every wait has a deadline: the lock and the health check wait at most ``timeout``
@@ -42,7 +42,7 @@ from filelock import FileLock, Timeout
 
 from tuneflows.error import TuneError
 from tuneflows.services.orphan_guard import process_alive
-from tuneflows.services.prefect_schema_snapshot import create_from_snapshot
+from tuneflows.services.schema_snapshots import PREFECT
 from tuneflows.services.prefect_servers import APP, database_of, servers_of
 from tuneflows.services.startup_timeline import mark
 
@@ -142,7 +142,7 @@ def ensure_server(home: str, timeout: float, port: Optional[int] = None,
         home: The ``PREFECT_HOME`` whose database the server serves.
         timeout: Seconds to wait for another driver's start (the lock) and for a new
             server's first health check (a new SQLite database is written from
-            Prefect's schema snapshot, :mod:`tuneflows.services.prefect_schema_snapshot`;
+            Prefect's schema snapshot, :mod:`tuneflows.services.schema_snapshots`;
             one Prefect migrates itself takes 10-25 s).
         port: The port to try first (default :func:`preferred_port`); a busy one is
             replaced by a free one.
@@ -177,7 +177,7 @@ def ensure_server(home: str, timeout: float, port: Optional[int] = None,
             other = _other_server(database, deadline)
             if other is not None:
                 return other, False
-            if os.path.isabs(database) and create_from_snapshot(database):  # a new SQLite file
+            if os.path.isabs(database) and PREFECT.create(database):  # a new SQLite file
                 mark("Prefect database made from its schema snapshot")
             return _start(home, port or preferred_port(), deadline, automations), True
     except Timeout:

@@ -19,6 +19,8 @@ from tuneflows.recording.mlflow.bulk_runs import (
 from tuneflows.recording.mlflow.values import (
     MAX_ENTITIES_PER_BATCH, MAX_PARAMS_PER_BATCH, MAX_TAGS_PER_BATCH, MetricRow,
 )
+from tuneflows.services.schema_snapshots import MLFLOW
+from tuneflows.services.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +91,9 @@ class MlflowStore:
 
         self.tracking_uri = tracking_uri or tracking_uri_for(local_dir)
         with store_creation_lock(self.tracking_uri):
+            if self.tracking_uri.startswith("sqlite:///") and MLFLOW.create(
+                    _sqlite_path(self.tracking_uri)):
+                mark("MLflow store made from its schema snapshot")
             self.client = MlflowClient(tracking_uri=self.tracking_uri)
             existing = self.client.get_experiment_by_name(experiment_name)
             if existing is not None:
