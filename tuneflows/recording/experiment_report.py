@@ -150,7 +150,9 @@ def iteration_budget(trials: Sequence[Trial], stop: Optional[Mapping[str, Any]])
 def progress_text(trials: Sequence[Trial], planned: int, rule: str,
                   stop: Optional[Mapping[str, Any]] = None) -> str:
     """The progress artifact's description: trials ended (by outcome) of those planned,
-    the unfinished by state, and the iterations spent against the budget.
+    the unfinished by state, and the iterations spent against the budget (the bar is the
+    trials ended: at the end, what early stopping saved is said as such, not as a second
+    percentage beside a full bar).
 
     Args:
         trials: The trials so far.
@@ -165,7 +167,10 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
         ...       Trial("b", "2", {}, "f", "", status="RUNNING",
         ...             last_result={"training_iteration": 2})]
         >>> progress_text(ts, 4, "ASHA", {"training_iteration": 9})
-        '1 of 4 trials ended (1 completed); 1 running, 2 to come · 11 of 36 iterations (31 %)'
+        '1 of 4 trials ended (1 completed); 1 running, 2 to come · 11 of 36 iterations (31 % of the iteration budget)'
+        >>> ts[1].status = "TERMINATED"
+        >>> progress_text(ts, 2, "ASHA", {"training_iteration": 9})
+        '2 of 2 trials ended (2 completed) · 11 of 18 iterations run: early stopping saved 39 % of the iteration budget'
     """
     total = max(len(trials), planned)
     counts = outcome_counts(trials, rule)
@@ -181,8 +186,12 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
     text = f"{ended_count} of {total} trials ended" + (f" ({', '.join(ended)})" if ended else "")
     if states:
         text += "; " + ", ".join(states)
-    if full:
-        text += f" · {budget.spent:,} of {full:,} iterations ({100 * budget.spent / full:.0f} %)"
+    if full and ended_count == total and budget.spent < full:
+        text += (f" · {budget.spent:,} of {full:,} iterations run: early stopping saved "
+                 f"{100 - 100 * budget.spent / full:.0f} % of the iteration budget")
+    elif full:
+        text += (f" · {budget.spent:,} of {full:,} iterations "
+                 f"({100 * budget.spent / full:.0f} % of the iteration budget)")
     return text
 
 

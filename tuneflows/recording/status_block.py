@@ -24,6 +24,10 @@ QUIET, TABLE, RESULTS = 0, 1, 2
 #: once unless trials end faster than this: rendering walks every trial).
 FORCED_GAP_S = 0.1
 
+#: Least trial lines of a block that cannot list every trial: when fewer trials run,
+#: wait, failed or are among the best three, the latest trials fill up to this many.
+LEAST_TRIAL_LINES = 5
+
 #: Statuses in the order the block counts them.
 STATUS_ORDER = (RUNNING, PAUSED, PENDING, TERMINATED, ERROR)
 
@@ -157,7 +161,8 @@ def status_text(
     current best trial (by ``metric`` and ``mode``: :mod:`tuneflows.model.best_trial`).
 
     Up to ``max_lines`` trials get a line each; beyond that the running, paused and
-    errored trials and the best three do, and one line counts the rest.
+    errored trials and the best three do (at least :data:`LEAST_TRIAL_LINES`, the latest
+    trials filling up), and one line counts the rest.
     """
     home = os.path.expanduser("~")
     shown_dir = "~" + logdir[len(home):] if logdir.startswith(home + os.sep) else logdir
@@ -186,14 +191,26 @@ def status_text(
 def most_relevant(trials: Sequence[Trial], metric: Optional[str], mode: str,
                   max_lines: int) -> list[Trial]:
     """All trials when they fit in ``max_lines``, else (in trial order, at most
-    ``max_lines``) the running, paused and errored ones and the best three."""
+    ``max_lines``) the running, paused and errored ones and the best three, and the
+    latest trials when these are fewer than :data:`LEAST_TRIAL_LINES` (thousands of
+    ended trials without a metric still show the last few).
+
+    Example:
+        >>> from tuneflows.trial import Trial
+        >>> ended = [Trial(str(i), "0", {}, "f", "", status="TERMINATED") for i in range(99)]
+        >>> [t.trial_id for t in most_relevant(ended, None, "max", max_lines=40)]
+        ['94', '95', '96', '97', '98']
+    """
     if len(trials) <= max_lines:
         return list(trials)
     best = {id(t) for t in ranked_trials(trials, metric, mode)[:3]
             if metric_value(t, metric) is not None}
-    wanted = [t for t in trials
-              if t.status in (RUNNING, PAUSED, ERROR) or id(t) in best]
-    return wanted[:max_lines]
+    wanted = {id(t) for t in trials if t.status in (RUNNING, PAUSED, ERROR) or id(t) in best}
+    for trial in reversed(trials):
+        if len(wanted) >= min(LEAST_TRIAL_LINES, max_lines):
+            break
+        wanted.add(id(trial))
+    return [t for t in trials if id(t) in wanted][:max_lines]
 
 
 def result_text(name: str, result: Mapping[str, Any]) -> str:

@@ -49,9 +49,18 @@ def test_many_trials_are_summarised():
     text = status_text(trials, "s", {}, {}, "/r", max_lines=10)
     assert "Number of trials: 51 (1 RUNNING, 50 TERMINATED)" in text
     lines = text.splitlines()
+    assert [line.split(":")[0] for line in lines[-6:]] == [
+        f" - train_func_{i}_lr=0.2" for i in (46, 47, 48, 49, 50)] + [" ... 46 more"]
     assert lines[-2].startswith(" - train_func_50_lr=0.2:  RUNNING")
-    assert lines[-1] == " ... 50 more: 50 TERMINATED"
-    assert len(lines) == 8
+    assert lines[-1] == " ... 46 more: 46 TERMINATED"
+
+
+def test_thousands_of_ended_trials_without_a_metric_still_show_the_latest():
+    trials = [_trial(i, "TERMINATED", {"x": 1}) for i in range(3000)]
+    lines = status_text(trials, "s", {}, {}, "/r").splitlines()
+    assert [line.split(":")[0] for line in lines[-6:]] == [
+        f" - train_func_{i}_lr=0.2" for i in range(2995, 3000)] + [" ... 2995 more"]
+    assert lines[-1] == " ... 2995 more: 2995 TERMINATED"
 
 
 def test_not_a_terminal_prints_throttled_and_final(monkeypatch):

@@ -99,7 +99,17 @@ def test_progress_counts_trials_by_state_and_iterations_against_the_budget():
               trial(2, status=RUNNING, acc=0.5, iterations=4), trial(3, status=PENDING)]
     assert progress_text(trials, 6, "ASHA", {"training_iteration": 9}) == (
         "2 of 6 trials ended (1 completed, 1 stopped early); 1 running, 1 pending, 2 to come"
-        " · 14 of 54 iterations (26 %)")
+        " · 14 of 54 iterations (26 % of the iteration budget)")
+
+
+def test_at_the_end_progress_says_what_early_stopping_saved_not_a_second_percentage():
+    trials = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=1, stopped=True)]
+    assert progress_text(trials, 2, "ASHA", {"training_iteration": 9}) == (
+        "2 of 2 trials ended (1 completed, 1 stopped early) · 10 of 18 iterations run: "
+        "early stopping saved 44 % of the iteration budget")
+    full = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=9)]
+    assert progress_text(full, 2, "FIFO", {"training_iteration": 9}) == (
+        "2 of 2 trials ended (2 completed) · 18 of 18 iterations (100 % of the iteration budget)")
 
 
 def test_a_metric_named_like_a_column_keeps_both():
