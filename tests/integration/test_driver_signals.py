@@ -60,7 +60,8 @@ def _start_driver(local_dir: str, tmp_path, name: str,
                PREFECT_API_URL=PREFECT_API_URL.value())
     if ephemeral_api:
         del env["PREFECT_API_URL"]
-        env.update(TUNEFLOWS_PREFECT_SERVER="ephemeral", PREFECT_HOME=str(tmp_path / "prefect"))
+        env.update(TUNEFLOWS_PREFECT_SERVER="ephemeral", PREFECT_HOME=str(tmp_path / "prefect"),
+                   TUNEFLOWS_TIMING="1")
     pids_file = tmp_path / "pids.json"
     driver = subprocess.Popen([sys.executable, DRIVER, name, str(pids_file), "--iterations", "500"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -133,7 +134,8 @@ def test_a_sigkilled_driver_leaves_no_writer_no_server_and_no_running_run(local_
     driver, pids, uri = _start_driver(local_dir, tmp_path, name, ephemeral_api=True)
     [server] = [pid for pid, cmdline in _children(driver.pid) if "prefect.server" in cmdline]
     os.kill(driver.pid, signal.SIGKILL)  # the driver only, not its process group
-    driver.communicate(timeout=30)
+    out = driver.communicate(timeout=30)[0]
+    assert "Prefect database made from its schema snapshot" in out, out[-3000:]  # a new home
     assert _wait_gone(pids["writers"], 15) == []  # they mark their runs KILLED first
     assert _wait_gone([server], 15) == []  # Prefect's ephemeral API server, by its guard
     statuses = _mlflow_statuses(uri, name)

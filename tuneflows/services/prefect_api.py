@@ -36,6 +36,7 @@ from tuneflows.services.local_prefect_server import (
 )
 from tuneflows.services.orphan_guard import guard_child
 from tuneflows.services.prefect_home_probe import home_from_environment
+from tuneflows.services.schema_snapshots import PREFECT
 from tuneflows.services.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ class PrefectApiStart:
             except ServerStartError as exc:
                 logger.warning("%s\nThis run uses Prefect's ephemeral API instead.", exc)
         _point_prefect_at(None)
+        _new_database_from_snapshot()
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()  # Prefect's singleton: the one its client uses
@@ -211,6 +213,17 @@ class PrefectApiStart:
         if self.started_server:
             stop_server(self._known_home)
         self.server, self.started_server = None, False
+
+
+def _new_database_from_snapshot() -> None:
+    """Makes the database of Prefect's ephemeral server from the schema snapshot when it
+    is a SQLite file that does not exist yet (as the local server's is)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    prefix, separator, path = (url.get_secret_value() if url else "").partition(":///")
+    if separator and prefix.startswith("sqlite") and os.path.isabs(path) and PREFECT.create(path):
+        mark("Prefect database made from its schema snapshot")
 
 
 def _home_from_environment() -> Optional[str]:

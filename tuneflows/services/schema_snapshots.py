@@ -130,7 +130,8 @@ class SchemaSnapshot:
 
     def create(self, database: str, migrations_dir: Optional[str] = None) -> bool:
         """Writes a new SQLite ``database`` from the snapshot that fits, in WAL mode and
-        atomically (a half-made file is never left under its name).
+        atomically: a half-made file is never left under its name, and a file another
+        process made meanwhile is kept (the new one is linked in only where none is).
 
         Args:
             database: The path of the database file the project will open.
@@ -158,10 +159,11 @@ class SchemaSnapshot:
                 connection.execute("PRAGMA journal_mode=WAL")
             finally:
                 connection.close()
-            os.replace(partial, database)
+            os.link(partial, database)
+        except FileExistsError:
+            return False
         finally:
-            if os.path.exists(partial):
-                os.remove(partial)
+            os.remove(partial)
         return True
 
 

@@ -100,3 +100,17 @@ def test_the_installed_projects_migrations_are_found_and_a_snapshot_fits(snapsho
     directory = snapshot.migrations_dir()
     assert directory is not None and len(migration_graph(directory)) > 50
     assert snapshot.usable() is not None, f"no shipped snapshot fits the installed {snapshot.project}"
+
+
+def test_a_database_another_process_made_meanwhile_is_kept(tmp_path, monkeypatch):
+    database = tmp_path / "prefect.db"
+    link = os.link
+
+    def another_process_first(source, target):
+        database.write_bytes(b"made by another driver")  # between the check and the link
+        link(source, target)
+
+    monkeypatch.setattr(os, "link", another_process_first)
+    assert not PREFECT.create(str(database), migrations(tmp_path, shipped_revision("prefect")))
+    assert database.read_bytes() == b"made by another driver"
+    assert sorted(os.listdir(tmp_path)) == ["prefect.db", "versions"]  # no half-made file left
