@@ -22,9 +22,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
-__all__ = ["Observation", "early_stopped_losses"]
+__all__ = ["Observation", "Observations", "early_stopped_losses"]
 
 
 class Observation(NamedTuple):
@@ -33,6 +33,32 @@ class Observation(NamedTuple):
     loss: float  #: minimised: the metric, negated for mode="max"
     early_stopped: bool  #: a scheduler ended it before it finished
     budget: float  #: the budget it reached (0.0 when it did not report one)
+
+
+class Observations(dict):
+    """Observations by hyperopt trial id that know which of them were stopped early, so
+    a search without early stopping never walks them all to find none.
+
+    Example:
+        >>> obs = Observations({0: Observation(1.0, False, 9)})
+        >>> obs[1] = Observation(0.5, True, 3)
+        >>> obs.early_stopped, early_stopped_losses(Observations({0: obs[0]}))
+        ({1}, {})
+    """
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        super().__init__(items)
+        self.early_stopped = {tid for tid, o in self.items() if o.early_stopped}
+
+    def __reduce__(self) -> tuple:  # copies and pickles rebuild the set from the items
+        return type(self), (list(self.items()),)
+
+    def __setitem__(self, tid: int, observation: Observation) -> None:
+        super().__setitem__(tid, observation)
+        if observation.early_stopped:
+            self.early_stopped.add(tid)
+        else:
+            self.early_stopped.discard(tid)
 
 
 def early_stopped_losses(observations: Mapping[int, Observation]) -> dict[int, float]:
@@ -45,6 +71,8 @@ def early_stopped_losses(observations: Mapping[int, Observation]) -> dict[int, f
         ``{tid: pseudo_loss}`` for the early-stopped observations only (finished ones keep
         their loss): spaced by the finished losses' span over their count, above the worst.
     """
+    if isinstance(observations, Observations) and not observations.early_stopped:
+        return {}
     stopped = [(tid, o) for tid, o in observations.items() if o.early_stopped]
     if not stopped:
         return {}

@@ -47,7 +47,7 @@ from tuneflows.search.argument_checks import (
     metric_and_mode, result_metric, validate_max_concurrent, validate_positive_int,
     warn_if_mode_missing,
 )
-from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
+from tuneflows.search.early_stop_ranking import Observation, Observations, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.hyperopt_space import HyperoptSpace
 from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
@@ -126,7 +126,7 @@ class HyperOptSearch(Searcher):
         self._live: set[str] = set()
         self._tags: dict[str, str] = {}
         self._last: dict[str, dict[str, Any]] = {}  # trial_id -> {metric, budget} last seen
-        self._obs: dict[int, Observation] = {}  # tid -> what TPE learns from the trial
+        self._obs = Observations()  # tid -> what TPE learns from the trial
         self._points_done = 0
         self._stale = False
         if space is not None:
@@ -225,10 +225,10 @@ class HyperOptSearch(Searcher):
         self._last.pop(trial_id, None)
         if value is None or math.isnan(value):
             mark_failed(doc, "error" if error else "no metric value")
-        else:
+            self._stale = True  # it leaves what TPE reads at a refresh, a walk over all
+        else:  # a completed document stays in what TPE reads: no refresh
             partial = bool(result and result.get(EARLY_STOPPED))
             self._obs[tid] = mark_done(doc, value, self.mode, budget, partial)
-        self._stale = True  # refreshed when read: a refresh walks every document
 
     def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
         """Adds a trial evaluated elsewhere to the documents TPE reads, as a completed (or,
@@ -316,5 +316,5 @@ class HyperOptSearch(Searcher):
         self._live = set(state["live"])
         self._tags = dict(state["tags"])
         self._last = dict(state["last"])
-        self._obs = {int(k): Observation(*v) for k, v in state["obs"].items()}
+        self._obs = Observations((int(k), Observation(*v)) for k, v in state["obs"].items())
         self._points_done = int(state["points_done"])

@@ -77,9 +77,14 @@ class HyperoptTrials:
 
     def insert(self, docs: Sequence[dict]) -> None:
         """Inserts new documents (checked by hyperopt) and refreshes the trials TPE reads."""
-        tids = set(self.trials.insert_trial_docs(list(docs)))
+        tids = self.trials.insert_trial_docs(list(docs))
         self.trials.refresh()
-        self._docs.update((d["tid"], d) for d in self.trials.trials if d["tid"] in tids)
+        # hyperopt appends them, new (a state it keeps), so they end its list of trials
+        inserted = self.trials.trials[-len(tids):] if tids else []
+        if [d["tid"] for d in inserted] != tids:
+            wanted = set(tids)
+            inserted = [d for d in self.trials.trials if d["tid"] in wanted]
+        self._docs.update((d["tid"], d) for d in inserted)
 
     def doc(self, tid: int) -> dict:
         """The document of trial ``tid``; changing it changes what TPE reads after

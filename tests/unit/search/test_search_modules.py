@@ -154,3 +154,28 @@ def test_no_private_names_imported_across_modules(path):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tuneflows"):
             private = [a.name for a in node.names if a.name.startswith("_")]
             assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+def test_tpe_s_documents_are_walked_once_per_suggestion_not_per_completed_trial(monkeypatch):
+    from hyperopt import Trials
+
+    from tuneflows.search import HyperOptSearch, uniform
+
+    walks = []
+    refresh = Trials.refresh
+    monkeypatch.setattr(Trials, "refresh", lambda self: walks.append(1) or refresh(self))
+    search = HyperOptSearch({"x": uniform(0, 1)}, metric="loss", mode="min",
+                            n_initial_points=5, random_state_seed=0)
+    losses = []
+    for i in range(30):
+        losses.append(search.suggest(str(i))["x"])
+        if i == 0:
+            walks.clear()  # hyperopt's Trials refreshes once when it is made
+        search.on_trial_complete(str(i), {"loss": losses[-1]})
+    assert len(walks) == 29  # the new document's insertion; a completed one is seen as is
+    search.suggest("failing")
+    search.on_trial_complete("failing", error=True)
+    walks.clear()
+    search.suggest("after")
+    assert len(walks) == 2  # the failed document leaves what TPE reads, once
+    assert search.best_result()["value"] == min(losses)
