@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 
 from tuneflows.schedulers.metric_spec import MetricSpec
+from tuneflows.schedulers.sorted_scores import SortedScores
 from tuneflows.schedulers.trial_scheduler import Decision, TrialScheduler, make_rng
 from tuneflows.trial import TrialSnapshot
 
@@ -123,6 +124,7 @@ class AsyncHyperBandScheduler(TrialScheduler):
         self._trials: dict[str, dict[str, Any]] = {}
         # _rungs[bracket][rung] = {trial_id: signed score recorded at that rung}
         self._rungs: list[list[dict[str, float]]] = [[{} for _ in m] for m in self._milestones]
+        self._sorted: dict[tuple[int, int], SortedScores] = {}  # the rungs' scores, sorted
         self._rng = make_rng(seed)
 
     def _info(self, trial_id: str) -> dict[str, Any]:
@@ -133,9 +135,18 @@ class AsyncHyperBandScheduler(TrialScheduler):
 
     def cutoff(self, recorded: Mapping[str, float]) -> Optional[float]:
         """The (1 - 1/η) quantile of a rung's signed scores, None for an empty rung."""
-        if not recorded:
-            return None
-        return float(np.percentile(list(recorded.values()), (1 - 1 / self._rf) * 100))
+        return SortedScores(recorded.values()).quantile(1 - 1 / self._rf)
+
+    def _sorted_scores(self, bracket: int, k: int) -> SortedScores:
+        """Rung ``k`` of ``bracket``'s scores, sorted once and then kept sorted."""
+        scores = self._sorted.get((bracket, k))
+        if scores is None or len(scores) != len(self._rungs[bracket][k]):
+            scores = self._sorted[bracket, k] = SortedScores(self._rungs[bracket][k].values())
+        return scores
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        super().set_state(state)
+        self._sorted = {}  # rebuilt from the restored rungs when next read
 
     def on_trial_add(self, trial: TrialSnapshot) -> None:
         self._info(trial.trial_id)
@@ -152,8 +163,10 @@ class AsyncHyperBandScheduler(TrialScheduler):
             if trial.trial_id in rungs[k]:
                 break
             score = self._spec.score(result)
-            cutoff = self.cutoff(rungs[k])
+            scores = self._sorted_scores(info["bracket"], k)
+            cutoff = scores.quantile(1 - 1 / self._rf)
             rungs[k][trial.trial_id] = score
+            scores.add(score)
             if cutoff is not None and score < cutoff:
                 op = "<" if self.mode == "max" else ">"
                 info["status"] = "stopped"
@@ -189,10 +202,10 @@ class AsyncHyperBandScheduler(TrialScheduler):
         info = self._info(trial.trial_id)
         info.update(status="live", reason="")
         start = self._snapshot_time(trial)
-        for milestone, recorded in zip(self._milestones[info["bracket"]],
-                                       self._rungs[info["bracket"]]):
-            if milestone > start:
-                recorded.pop(trial.trial_id, None)
+        for k, (milestone, recorded) in enumerate(zip(self._milestones[info["bracket"]],
+                                                      self._rungs[info["bracket"]])):
+            if milestone > start and recorded.pop(trial.trial_id, None) is not None:
+                self._sorted.pop((info["bracket"], k), None)
 
     def next_decision_point(self, trial: TrialSnapshot) -> Optional[float]:
         """The trial's next rung milestone above its current time, then ``max_t``."""

@@ -129,3 +129,60 @@ def test_brackets_without_a_rung_are_accepted_as_the_seed_accepted_them():
             == "CONTINUE"
     decision = s.on_trial_result(unjudged[0], {"training_iteration": 40, "acc": 0.0})
     assert decision.action == "STOP" and decision.budget_spent
+
+
+def test_kept_sorted_the_quantile_is_numpy_s_percentile_to_the_last_bit():
+    from tuneflows.schedulers.sorted_scores import SortedScores
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        values = list(rng.choice([rng.normal(0, 1e3), rng.random(), -np.inf, 0.0],
+                                 size=int(rng.integers(1, 60))))
+        for q in (1 - 1 / 3, 1 - 1 / 4, 0.5, 1 - 1 / 2.5):
+            kept = SortedScores()
+            for value in values:
+                kept.add(float(value))
+            expected = float(np.percentile(values, q * 100))
+            got = kept.quantile(q)
+            assert got == expected or (np.isnan(got) and np.isnan(expected)), (values, q)
+
+
+def test_cutoffs_from_kept_scores_decide_as_fresh_percentiles_through_reruns_and_resume():
+    """A long run with reruns and a state round trip decides exactly as the rule computed
+    afresh (np.percentile over the rung's scores at each decision)."""
+    def fresh_decisions(events):
+        rungs, decided = collections.defaultdict(dict), []
+        for kind, tid, it, acc in events:
+            if kind == "rerun":
+                for milestone in list(rungs):
+                    if milestone > it:
+                        rungs[milestone].pop(tid, None)
+                continue
+            recorded = rungs[it]
+            cut = np.percentile(list(recorded.values()), 200 / 3) if recorded else None
+            decided.append(cut is None or acc >= cut)
+            recorded[tid] = acc
+        return decided
+
+    rng = np.random.default_rng(1)
+    events = []
+    for i in range(400):
+        for it in (1, 3, 9):  # a trial per rung: each is judged there (a stopped one never is again)
+            events.append(("result", f"t{i}@{it}", it, float(rng.random())))
+        if i % 37 == 0:  # it errored, runs again from iteration 1 and is judged anew
+            events += [("rerun", f"t{i}@9", 1, 0.0), ("result", f"t{i}@9", 9, float(rng.random()))]
+    s = AsyncHyperBandScheduler(metric="acc", max_t=9, grace_period=1, brackets=1)
+    decided = []
+    for n, (kind, tid, it, acc) in enumerate(events):
+        if n == len(events) // 2:  # resume half-way: the sorted scores are rebuilt
+            state, s = s.get_state(), AsyncHyperBandScheduler(metric="acc", max_t=9,
+                                                              grace_period=1, brackets=1)
+            s.set_state(state)
+        if kind == "rerun":
+            s.on_trial_rerun(_snap(tid, it))
+            continue
+        s.on_trial_add(_snap(tid))
+        decision = s.on_trial_result(_snap(tid, it), {"training_iteration": it, "acc": acc})
+        decided.append(not decision.reason.startswith("stopped at rung"))
+    assert decided == fresh_decisions(events)
+    assert decided.count(False) > 300  # the rule stopped many: a real comparison
