@@ -220,7 +220,10 @@ class AsyncHyperBandScheduler(TrialScheduler):
     def debug_string(self) -> str:
         parts = []
         for b, (milestones, rungs) in enumerate(zip(self._milestones, self._rungs)):
-            cells = ", ".join(f"{m:g}: {len(r)}" for m, r in zip(milestones, rungs))
+            reached = max((k + 1 for k, r in enumerate(rungs) if r), default=1)
+            cells = ", ".join(f"{m:g}: {len(r)}" for m, r in zip(milestones, rungs[:reached]))
+            if reached < len(rungs):  # a huge max_t makes many rungs no trial reached yet
+                cells += f", {len(rungs) - reached} more up to {milestones[-1]:g}: 0"
             parts.append(f"bracket {b} {{{cells}}}")
         stopped = sum(1 for i in self._trials.values() if i["status"] == "stopped")
         return f"Using AsyncHyperBand: num_stopped={stopped}; trials at rungs: " + "; ".join(parts)

@@ -151,8 +151,8 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
                   stop: Optional[Mapping[str, Any]] = None) -> str:
     """The progress artifact's description: trials ended (by outcome) of those planned,
     the unfinished by state, and the iterations spent against the budget (the bar is the
-    trials ended: at the end, what early stopping saved is said as such, not as a second
-    percentage beside a full bar).
+    trials ended: at the end, the budget that trials ending before it left unused is said
+    as such, not as a second percentage beside a full bar).
 
     Args:
         trials: The trials so far.
@@ -170,7 +170,7 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
         '1 of 4 trials ended (1 completed); 1 running, 2 to come · 11 of 36 iterations (31 % of the iteration budget)'
         >>> ts[1].status = "TERMINATED"
         >>> progress_text(ts, 2, "ASHA", {"training_iteration": 9})
-        '2 of 2 trials ended (2 completed) · 11 of 18 iterations run: early stopping saved 39 % of the iteration budget'
+        '2 of 2 trials ended (2 completed) · 11 of 18 iterations run: 39 % of the iteration budget left unused by trials that ended before it'
     """
     total = max(len(trials), planned)
     counts = outcome_counts(trials, rule)
@@ -187,8 +187,9 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
     if states:
         text += "; " + ", ".join(states)
     if full and ended_count == total and budget.spent < full:
-        text += (f" · {budget.spent:,} of {full:,} iterations run: early stopping saved "
-                 f"{100 - 100 * budget.spent / full:.0f} % of the iteration budget")
+        text += (f" · {budget.spent:,} of {full:,} iterations run: "
+                 f"{100 - 100 * budget.spent / full:.0f} % of the iteration budget left unused "
+                 "by trials that ended before it")
     elif full:
         text += (f" · {budget.spent:,} of {full:,} iterations "
                  f"({100 * budget.spent / full:.0f} % of the iteration budget)")

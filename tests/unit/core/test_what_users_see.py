@@ -102,11 +102,11 @@ def test_progress_counts_trials_by_state_and_iterations_against_the_budget():
         " · 14 of 54 iterations (26 % of the iteration budget)")
 
 
-def test_at_the_end_progress_says_what_early_stopping_saved_not_a_second_percentage():
+def test_at_the_end_progress_says_what_budget_was_left_unused_not_a_second_percentage():
     trials = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=1, stopped=True)]
     assert progress_text(trials, 2, "ASHA", {"training_iteration": 9}) == (
         "2 of 2 trials ended (1 completed, 1 stopped early) · 10 of 18 iterations run: "
-        "early stopping saved 44 % of the iteration budget")
+        "44 % of the iteration budget left unused by trials that ended before it")
     full = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=9)]
     assert progress_text(full, 2, "FIFO", {"training_iteration": 9}) == (
         "2 of 2 trials ended (2 completed) · 18 of 18 iterations (100 % of the iteration budget)")

@@ -186,3 +186,17 @@ def test_cutoffs_from_kept_scores_decide_as_fresh_percentiles_through_reruns_and
         decided.append(not decision.reason.startswith("stopped at rung"))
     assert decided == fresh_decisions(events)
     assert decided.count(False) > 300  # the rule stopped many: a real comparison
+
+
+def test_the_status_line_names_the_rungs_reached_and_counts_the_empty_rest():
+    s = AsyncHyperBandScheduler(metric="acc", mode="max", time_attr="timesteps_total",
+                                max_t=1e9, grace_period=1, brackets=1)
+    assert len(s._milestones[0]) == 19  # 1, 3, ..., 3**18
+    for i, steps in enumerate([1, 1, 3]):
+        s.on_trial_add(_snap(f"t{i}"))
+        s.on_trial_result(_snap(f"t{i}"), {"timesteps_total": steps, "acc": 0.5 + i})
+    assert s.debug_string() == ("Using AsyncHyperBand: num_stopped=0; trials at rungs: "
+                                "bracket 0 {1: 2, 3: 1, 17 more up to 3.8742e+08: 0}")
+    fresh = AsyncHyperBandScheduler(metric="acc", mode="max", max_t=9, grace_period=1,
+                                    brackets=1)
+    assert fresh.debug_string().endswith("bracket 0 {1: 0, 2 more up to 9: 0}")
