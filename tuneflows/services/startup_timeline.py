@@ -1,7 +1,10 @@
 """A start-up timeline for measuring where a run's time goes: with
 ``TUNEFLOWS_TIMING=1`` each milestone (Ray ready, Prefect API ready, MLflow store open,
 first trial started, last trial ended, process exit) is printed to stderr with the
-seconds since the interpreter started."""
+seconds since the driver's interpreter started. Child processes started after the
+driver's first milestone (the MLflow writers) print theirs on the driver's clock
+(``TUNEFLOWS_TIMING_START``, which the driver sets then); only the driver prints
+"process exit"."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import threading
 import time
 
 TIMING_ENV = "TUNEFLOWS_TIMING"
+START_ENV = "TUNEFLOWS_TIMING_START"  # the driver's start, for its children's milestones
 
 _lock = threading.Lock()
 _seen: set[str] = set()
@@ -29,7 +33,18 @@ def _process_start() -> float:
         return time.time()
 
 
-_START = _process_start()
+_OWN_START = _process_start()
+
+
+def _clock_start() -> float:
+    """The driver's start when a parent set it, else this process's own."""
+    try:
+        return float(os.environ[START_ENV])
+    except (KeyError, ValueError):
+        return _OWN_START
+
+
+_START = _clock_start()
 
 
 def enabled() -> bool:
@@ -53,8 +68,9 @@ def mark(milestone: str, once: bool = True) -> None:
         if once and milestone in _seen:
             return
         _seen.add(milestone)
+        os.environ.setdefault(START_ENV, repr(_START))  # children: the driver's clock
     print(f"[tuneflows timing] {time.time() - _START:7.2f} s  {milestone}", file=sys.stderr,
           flush=True)
 
 
-atexit.register(lambda: mark("process exit"))
+atexit.register(lambda: _START == _OWN_START and mark("process exit"))
