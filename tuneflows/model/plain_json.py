@@ -14,7 +14,11 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
+
+_SCALARS = (str, int, bool, type(None))
+_SEQUENCES = (list, tuple, set, frozenset)
 
 
 def plain_json(value: Any, *, unknown: Callable[[Any], Any] = repr, keep_keys: bool = False,
@@ -28,7 +32,16 @@ def plain_json(value: Any, *, unknown: Callable[[Any], Any] = repr, keep_keys: b
         keep_non_finite: Keep NaN and infinities instead of making them None.
     """
     def walk(item: Any) -> Any:
-        if type(item).__module__ == "numpy" and hasattr(item, "tolist"):
+        kind = type(item)  # the plain types first, by identity: most of a state is them
+        if kind is dict:
+            return {(k if keep_keys else str(k)): walk(v) for k, v in item.items()}
+        if kind in _SCALARS:
+            return item
+        if kind is float:
+            return item if keep_non_finite or math.isfinite(item) else None
+        if kind in _SEQUENCES:
+            return [walk(v) for v in item]
+        if kind.__module__ == "numpy" and hasattr(item, "tolist"):
             return walk(item.tolist())
         if item is None or isinstance(item, (bool, int, str)):
             return item
