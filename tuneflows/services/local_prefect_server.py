@@ -177,12 +177,19 @@ def ensure_server(home: str, timeout: float, port: Optional[int] = None,
             other = _other_server(database, deadline)
             if other is not None:
                 return other, False
-            if os.path.isabs(database) and PREFECT.create(database):  # a new SQLite file
-                mark("Prefect database made from its schema snapshot")
+            new_database_from_snapshot(database)
             return _start(home, port or preferred_port(), deadline, automations), True
     except Timeout:
         raise ServerStartError(f"Another process held {os.path.join(home, LOCK_FILE)} for "
                                f"{timeout:.0f} s while starting a Prefect server.") from None
+
+
+def new_database_from_snapshot(database: str) -> None:
+    """Writes ``database`` (what :func:`~tuneflows.services.prefect_servers.database_of`
+    names) from Prefect's schema snapshot when it is a SQLite file that does not exist yet
+    (:mod:`tuneflows.services.schema_snapshots`), before a server is started on it."""
+    if os.path.isabs(database) and PREFECT.create(database):
+        mark("Prefect database made from its schema snapshot")
 
 
 def _other_server(database: str, deadline: float) -> Optional[LocalServer]:

@@ -32,11 +32,12 @@ from typing import Callable, Optional, Sequence
 
 from tuneflows.error import TuneError
 from tuneflows.services.local_prefect_server import (
-    LocalServer, ServerStartError, ensure_server, preferred_port, stop_server,
+    LocalServer, ServerStartError, ensure_server, new_database_from_snapshot, preferred_port,
+    stop_server,
 )
 from tuneflows.services.orphan_guard import guard_child
 from tuneflows.services.prefect_home_probe import home_from_environment
-from tuneflows.services.schema_snapshots import PREFECT
+from tuneflows.services.prefect_servers import database_of
 from tuneflows.services.startup_timeline import mark
 
 logger = logging.getLogger(__name__)
@@ -182,7 +183,7 @@ class PrefectApiStart:
             except ServerStartError as exc:
                 logger.warning("%s\nThis run uses Prefect's ephemeral API instead.", exc)
         _point_prefect_at(None)
-        _new_database_from_snapshot()
+        _ephemeral_database_from_snapshot()
         from prefect.server.api.server import SubprocessASGIServer
 
         server = SubprocessASGIServer()  # Prefect's singleton: the one its client uses
@@ -215,15 +216,16 @@ class PrefectApiStart:
         self.server, self.started_server = None, False
 
 
-def _new_database_from_snapshot() -> None:
-    """Makes the database of Prefect's ephemeral server from the schema snapshot when it
-    is a SQLite file that does not exist yet (as the local server's is)."""
+def _ephemeral_database_from_snapshot() -> None:
+    """Makes the database of Prefect's ephemeral server from the schema snapshot, as the
+    local server's is, when it is a SQLite file that does not exist yet."""
     from prefect.settings import get_current_settings
 
     url = get_current_settings().server.database.connection_url
-    prefix, separator, path = (url.get_secret_value() if url else "").partition(":///")
-    if separator and prefix.startswith("sqlite") and os.path.isabs(path) and PREFECT.create(path):
-        mark("Prefect database made from its schema snapshot")
+    value = url.get_secret_value() if url is not None else ""
+    if value and ":memory:" not in value:
+        new_database_from_snapshot(database_of({"PREFECT_SERVER_DATABASE_CONNECTION_URL": value},
+                                               os.path.expanduser("~")))
 
 
 def _home_from_environment() -> Optional[str]:
