@@ -38,7 +38,7 @@ def _doc(searcher, trial_id):
     """The hyperopt trial document behind ``trial_id`` (searcher internals; failed
     documents are only in ``_dynamic_trials``: ``Trials.trials`` leaves them out)."""
     tid = searcher._tid[trial_id]
-    [doc] = [d for d in searcher._trials._dynamic_trials if d["tid"] == tid]
+    [doc] = [d for d in searcher._tpe_trials()._dynamic_trials if d["tid"] == tid]
     return doc
 
 
@@ -195,7 +195,7 @@ def test_failed_trial_is_reported_to_the_searcher_as_a_failure(tune_env):
     assert doc["result"]["status"] == STATUS_FAIL
     assert "loss" not in doc["result"]  # never scored, though it reported score=0.1 once
     # ... and left out of the observations TPE models.
-    assert doc["tid"] not in {d["tid"] for d in searcher._trials.trials}
+    assert doc["tid"] not in {d["tid"] for d in searcher._tpe_trials().trials}
     assert [r["score"] for r in _results(failed)] == [pytest.approx(0.1)]
     for trial in trials:
         if trial is not failed and trial.status == TERMINATED:

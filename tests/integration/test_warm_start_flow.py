@@ -24,7 +24,7 @@ def run(searcher, local_dir, **kwargs):
 def test_the_second_run_starts_from_the_first_runs_best_trials(tune_env):
     first_searcher = HyperOptSearch({"x": uniform(0, 1)}, random_state_seed=0, n_initial_points=2)
     first = run(first_searcher, tune_env, warm_start="previous")
-    assert len(first) == 4 and len(first_searcher.get_state()["docs"]) == 4  # it started cold
+    assert len(first) == 4 and len(first_searcher.get_state()["settled"]) == 4  # it started cold
 
     # Same experiment, same results directory: a run of its own beside the first.
     first_run = tuneflows.latest_run_dir(tune_env, "warm_bowl")
@@ -33,12 +33,12 @@ def test_the_second_run_starts_from_the_first_runs_best_trials(tune_env):
     second_run = tuneflows.latest_run_dir(tune_env, "warm_bowl")
     assert second_run > first_run and os.path.dirname(second_run) == os.path.dirname(first_run)
     assert all(t.logdir.startswith(second_run) for t in second)
-    docs = second_searcher.get_state()["docs"]
-    assert len(second) == 4 and len(docs) == 3 + 4
+    settled = second_searcher.get_state()["settled"]  # (tid, trial id, misc, result, ...)
+    assert len(second) == 4 and len(settled) == 3 + 4
     best_three = sorted(t.last_result["loss"] for t in first)[:3]
-    told = sorted(d["result"]["metric_value"] for d in docs[:3])
+    told = sorted(record[3]["metric_value"] for record in settled[:3])
     assert told == best_three  # the previous run's best, with their results
-    told_xs = sorted(d["misc"]["vals"]["x"][0] for d in docs[:3])
+    told_xs = sorted(record[2]["vals"]["x"][0] for record in settled[:3])
     assert told_xs == sorted(t.config["x"] for t in first
                              if t.last_result["loss"] in best_three)
     assert {t.config["x"] for t in second}.isdisjoint(told_xs)  # not run again

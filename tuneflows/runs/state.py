@@ -2,9 +2,10 @@
 driver resumes without re-running finished trials or losing recorded results.
 
 State is data: ``experiment_state.json`` (unfinished trials, checkpoints, scheduler and
-searcher state) and ``finished_trials.jsonl`` (a finished trial's record a line) are
-JSON, so reading them (on resume, or to check whether an experiment exists) runs no
-code. Only ``tuneflows resume DIR`` without a script needs the trainable, scheduler and
+searcher state) and ``finished_trials.jsonl`` (a finished trial's record a line), with the
+append-only parts of scheduler and searcher state in ``state_log.*.jsonl``
+(:mod:`tuneflows.runs.state_logs`), are JSON, so reading them (on resume, or to check
+whether an experiment exists) runs no code. Only ``tuneflows resume DIR`` without a script needs the trainable, scheduler and
 searcher objects: they are in ``experiment.pkl``, which nothing else reads.
 """
 
@@ -17,6 +18,8 @@ from typing import Any, Optional
 
 from tuneflows.error import TuneError
 from tuneflows.model.plain_json import plain_json
+from tuneflows.runs.atomic_files import append_synced, write_atomically
+from tuneflows.runs.state_logs import attach_logs
 
 STATE_FILE = "experiment_state.json"
 FINISHED_FILE = "finished_trials.jsonl"
@@ -38,7 +41,8 @@ class ExperimentState:
             to ``finished_trials.jsonl``, so a write does not grow with finished trials.
         trial_order: Every trial's id, in creation order.
         checkpoints: Trial id to (path, iteration) of its latest checkpoint.
-        scheduler_state / searcher_state: Their ``get_state()``.
+        scheduler_state / searcher_state: Their ``get_state()``; on disk their
+            append-only parts are references to their logs, read back by :func:`load_state`.
         searcher_done: The searcher has said FINISHED.
         rounds: Trial id to the number of rounds played (names of Prefect task runs).
         metric / mode: What the experiment is judged by (for ``tuneflows ls``).
@@ -77,15 +81,6 @@ def state_path(experiment_dir: str) -> str:
     return os.path.join(experiment_dir, STATE_FILE)
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def encode_state(state: ExperimentState) -> bytes:
     """The state file's bytes (JSON).
 
@@ -107,23 +102,20 @@ def _state_value(value: Any) -> Any:
 
 def save_state(experiment_dir: str, state: ExperimentState) -> None:
     """Writes the state atomically (temporary file, fsync, rename)."""
-    _write_atomically(state_path(experiment_dir), encode_state(state))
+    write_atomically(state_path(experiment_dir), encode_state(state))
 
 
 def save_configuration(experiment_dir: str, blob: bytes) -> None:
     """Writes ``experiment.pkl``: the pickled experiment, scheduler and searcher that
     ``tuneflows resume DIR`` runs again (the only pickle tuneflows reads, and only there)."""
-    _write_atomically(os.path.join(experiment_dir, CONFIGURATION_FILE), blob)
+    write_atomically(os.path.join(experiment_dir, CONFIGURATION_FILE), blob)
 
 
 def append_finished(experiment_dir: str, records: list[dict[str, Any]]) -> None:
     """Appends finished trials' records to ``finished_trials.jsonl`` (flushed and
     synced before the state that stops listing them as unfinished is written)."""
     lines = "".join(json.dumps(plain(r), sort_keys=True) + "\n" for r in records)
-    with open(os.path.join(experiment_dir, FINISHED_FILE), "a") as f:
-        f.write(lines)
-        f.flush()
-        os.fsync(f.fileno())
+    append_synced(os.path.join(experiment_dir, FINISHED_FILE), lines.encode())
 
 
 def _read_finished(experiment_dir: str) -> dict[str, dict[str, Any]]:
@@ -185,6 +177,8 @@ def load_state(experiment_dir: str) -> Optional[ExperimentState]:
     except TypeError as exc:
         raise TuneError(f"Experiment state {path!r} is malformed: {exc}.") from exc
     state.checkpoints = {k: (v[0], int(v[1])) for k, v in state.checkpoints.items()}
+    state.scheduler_state = attach_logs(experiment_dir, state.scheduler_state)
+    state.searcher_state = attach_logs(experiment_dir, state.searcher_state)
     finished = _read_finished(experiment_dir)
     unfinished = {record["trial_id"]: record for record in state.trials}
     state.trials = [unfinished.get(trial_id) or finished[trial_id] for trial_id in state.trial_order

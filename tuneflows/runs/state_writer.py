@@ -17,6 +17,7 @@ from tuneflows.runs.state import (
 from tuneflows.model.paced_clock import PacedClock
 from tuneflows.spec import Experiment
 from tuneflows.runs.spec_changes import spec_record
+from tuneflows.runs.state_logs import StateLogs
 from tuneflows.trial import Trial
 
 
@@ -26,8 +27,9 @@ class StateWriter:
     The experiment (with its trainable), scheduler and searcher are pickled once, as
     configured, to ``experiment.pkl``, so ``tuneflows resume <dir>`` needs no user
     script; the state itself is JSON. A finished trial's record is built once and
-    appended to ``finished_trials.jsonl``, so a write holds only unfinished trials and
-    its cost does not grow with the number of finished trials.
+    appended to ``finished_trials.jsonl``, and so are the items of the scheduler's and
+    searcher's append-only state (:mod:`~tuneflows.runs.state_logs`), so a write holds
+    only unfinished trials and its cost does not grow with the number of finished trials.
 
     Args:
         experiment: The experiment (its trainable already shippable by value).
@@ -60,6 +62,7 @@ class StateWriter:
         self._clock = PacedClock(min_interval_s)
         self._appended = dict(appended or {})  # trial id -> status of its appended record
         self._spec = spec_record(experiment)
+        self._logs = StateLogs(self._dir)
 
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
@@ -85,8 +88,8 @@ class StateWriter:
             trials=[t.to_dict() for t in trials.values() if not t.is_finished()],
             trial_order=list(trials),
             checkpoints=checkpoints.latest_positions(),
-            scheduler_state=scheduler.get_state(),
-            searcher_state=searcher.get_state(),
+            scheduler_state=self._logs.detach("scheduler_state", scheduler.get_state()),
+            searcher_state=self._logs.detach("searcher_state", searcher.get_state()),
             searcher_done=searcher_done,
             rounds=dict(rounds),
             metric=self._metric,

@@ -20,18 +20,15 @@ Example:
     >>> sorted(s.best_result()) == ["config", "trial_id", "value"]
     True
 
-Early-stopped trials. When a scheduler ends a trial early, the flow passes its last result to
-:meth:`~HyperOptSearch.on_trial_complete` with ``result["early_stopped"] = True``
-(``result.EARLY_STOPPED``): an observation at a lower budget (``budget_attr``, default
-``training_iteration``), ranked after every finished trial as successive halving judged it
-(:mod:`~tuneflows.search.early_stop_ranking`). Without the flag every completed trial counts
-as finished (Ray Tune's behaviour).
+Early-stopped trials (``result["early_stopped"]`` at :meth:`~HyperOptSearch.on_trial_complete`)
+are observations at a lower budget (``budget_attr``), ranked after every finished trial
+(:mod:`~tuneflows.search.early_stop_ranking`); without the flag a trial counts as finished.
 
 Failures (``error=True``) are marked ``STATUS_FAIL`` / ``JOB_STATE_ERROR``: hyperopt then
 leaves them out of the model; they are never scored. A NaN metric counts as a failure.
 
-Running trials stay in the ``Trials`` object as hyperopt's own parallel workers leave them:
-TPE counts them as unfinished (infinite loss), which spreads concurrent suggestions.
+Running trials stay in ``Trials`` as hyperopt's parallel workers leave them: TPE counts them
+as unfinished (infinite loss), which spreads concurrent suggestions.
 """
 
 from __future__ import annotations
@@ -47,10 +44,14 @@ from tuneflows.search.argument_checks import (
     metric_and_mode, result_metric, validate_max_concurrent, validate_positive_int,
     warn_if_mode_missing,
 )
-from tuneflows.search.early_stop_ranking import Observation, Observations, early_stopped_losses
+from tuneflows.search.early_stop_ranking import Observations, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.hyperopt_space import HyperoptSpace
+from tuneflows.search.hyperopt_state import (
+    SettledTrial, best_settled, current_layout, settled_record, trial_maps,
+)
 from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
+from tuneflows.model.append_only import AppendOnlyList
 from tuneflows.model.plain_json import plain_data
 from tuneflows.result import EARLY_STOPPED
 from tuneflows.search.searcher import Searcher, Suggestion
@@ -116,8 +117,7 @@ class HyperOptSearch(Searcher):
         self._user_space = space
         self._user_points = [dict(p) for p in (points_to_evaluate or [])]
         self._space: Optional[HyperoptSpace] = None
-        # Mutable state (get_state / set_state). TPE's per-suggestion seeds come from _rng
-        # as fmin draws them from its rstate: a seeded search follows fmin(rstate=...(seed)).
+        # Mutable state. TPE's seeds come from _rng as fmin draws them from its rstate.
         self._rng = np.random.default_rng(self.random_state_seed)
         self._entropy = int(np.random.SeedSequence(self.random_state_seed).entropy)
         self._documents = HyperoptTrials()
@@ -127,6 +127,7 @@ class HyperOptSearch(Searcher):
         self._tags: dict[str, str] = {}
         self._last: dict[str, dict[str, Any]] = {}  # trial_id -> {metric, budget} last seen
         self._obs = Observations()  # tid -> what TPE learns from the trial
+        self._settled = AppendOnlyList()  # a record a settled trial (hyperopt_state)
         self._points_done = 0
         self._stale = False
         if space is not None:
@@ -179,10 +180,9 @@ class HyperOptSearch(Searcher):
                                            self._points[self._points_done])]
             self._points_done += 1
         else:
-            self._rank_early_stopped()  # TPE reads the losses from the documents themselves
             seed = int(self._rng.integers(2**31 - 1))
             docs = tpe.suggest(
-                [tid], self._space.domain, self._trials, seed,
+                [tid], self._space.domain, self._tpe_trials(), seed,
                 n_startup_jobs=self.n_initial_points, gamma=self.gamma,
                 n_EI_candidates=self.n_ei_candidates, verbose=False,
             )
@@ -192,14 +192,14 @@ class HyperOptSearch(Searcher):
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if v}
         rng = np.random.default_rng([self._entropy, tid])  # for lambdas; apart from TPE's
         config, resolved = self._space.config_from_vals(vals, rng)
-        self._configs[trial_id] = copy.deepcopy(config)
+        self._configs[trial_id] = plain_data(copy.deepcopy(config))
         self._tid[trial_id] = tid
         self._live.add(trial_id)
         self._tags[trial_id] = format_vars(resolved)
         return config
 
     def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        if trial_id not in self._tid:
+        if trial_id not in self._live:
             return  # added externally: not tracked (as the seed's HyperOptScheduler)
         self._last[trial_id] = {"value": self._metric_value(trial_id, result),
                                 "budget": result.get(self.budget_attr)}
@@ -209,26 +209,28 @@ class HyperOptSearch(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: Optional[Mapping[str, Any]] = None,
                           error: bool = False) -> None:
-        if trial_id not in self._tid:
-            return
+        if trial_id not in self._live:
+            return  # not suggested here, or settled already
         self._live.discard(trial_id)
         tid = self._tid[trial_id]
-        doc = self._documents.doc(tid)
+        doc, last = self._documents.doc(tid), self._last.pop(trial_id, None)
         value, budget = None, None
         if not error:
             if result is not None and self.metric in result:
                 value, budget = self._metric_value(trial_id, result), result.get(self.budget_attr)
-            elif trial_id in self._last:
-                value, budget = self._last[trial_id]["value"], self._last[trial_id]["budget"]
+            elif last is not None:
+                value, budget = last["value"], last["budget"]
             elif result is not None:
                 self._metric_value(trial_id, result)  # raises, naming the keys it reported
-        self._last.pop(trial_id, None)
+        observation = None
         if value is None or math.isnan(value):
             mark_failed(doc, "error" if error else "no metric value")
             self._stale = True  # it leaves what TPE reads at a refresh, a walk over all
         else:  # a completed document stays in what TPE reads: no refresh
             partial = bool(result and result.get(EARLY_STOPPED))
-            self._obs[tid] = mark_done(doc, value, self.mode, budget, partial)
+            observation = self._obs[tid] = mark_done(doc, value, self.mode, budget, partial)
+        self._settled.append(settled_record(doc, trial_id, self._configs[trial_id],
+                                            self._tags[trial_id], observation))
 
     def add_evaluated_trial(self, config: Mapping[str, Any], result: Mapping[str, Any]) -> bool:
         """Adds a trial evaluated elsewhere to the documents TPE reads, as a completed (or,
@@ -253,68 +255,66 @@ class HyperOptSearch(Searcher):
             return False
         tid = self._documents.new_tid()
         doc = self._documents.point_doc(tid, self._space.labels, vals)
-        self._obs[tid] = mark_done(doc, value, self.mode, result.get(self.budget_attr),
-                                   bool(result.get(EARLY_STOPPED)))
+        seen = mark_done(doc, value, self.mode, result.get(self.budget_attr),
+                         bool(result.get(EARLY_STOPPED)))
         self._documents.insert([doc])
+        self._obs[tid] = seen
+        self._settled.append(settled_record(self._documents.doc(tid), None, None, None, seen))
         return True
 
-    @property
-    def _trials(self) -> Any:
-        """The ``hyperopt.Trials`` that TPE reads (refreshed if a trial completed since)."""
+    def _tpe_trials(self) -> Any:
+        """The ``hyperopt.Trials`` TPE reads: refreshed if a trial failed since, and the
+        early-stopped trials' pseudo-losses in their documents (in a new ``result``: the
+        settled record keeps the one the trial ended with)."""
         if self._stale:
             self._documents.refresh()
             self._stale = False
-        return self._documents.trials
-
-    def _rank_early_stopped(self) -> None:
-        """Writes the early-stopped trials' pseudo-losses into the documents TPE reads."""
         for tid, loss in early_stopped_losses(self._obs).items():
-            self._documents.doc(tid)["result"]["loss"] = loss
+            doc = self._documents.doc(tid)
+            if doc["result"]["loss"] != loss:
+                doc["result"] = {**doc["result"], "loss": loss}
+        return self._documents.trials
 
     def experiment_tag(self, trial_id: str) -> str:
         return self._tags.get(trial_id, "")
 
     def best_result(self) -> Optional[dict[str, Any]]:
         """The finished (not early-stopped) trial with the best metric, or None."""
-        best = None
-        for trial_id, tid in self._tid.items():
-            obs = self._obs.get(tid)
-            if obs is None or obs.early_stopped:
-                continue
-            if best is None or obs.loss < best[0]:
-                best = (obs.loss, trial_id, tid)
+        best = best_settled(self._settled)
         if best is None:
             return None
-        doc = self._documents.doc(best[2])
-        return {"trial_id": best[1], "value": doc["result"]["metric_value"],
-                "config": copy.deepcopy(self._configs[best[1]])}
+        return {"trial_id": best.trial_id, "value": best.result["metric_value"],
+                "config": copy.deepcopy(best.config)}
 
     def get_state(self) -> dict[str, Any]:
-        """Mutable state: the trial documents, RNG, bookkeeping. Plain data (numpy scalars
-        converted, tuples made lists), so it also survives JSON (int keys become strings)."""
-        return plain_data({
-            **self._documents.get_state(),
+        """Mutable state as plain data that survives JSON (int keys become strings): the
+        settled trials' records (:mod:`~tuneflows.search.hyperopt_state`), the rest."""
+        live = {trial_id: self._tid[trial_id] for trial_id in sorted(self._live)}
+        return {"settled": AppendOnlyList(self._settled), **plain_data({
+            "live_docs": [self._documents.doc(tid) for tid in live.values()],
+            "allocated": self._documents.allocated,
             "rng": self._rng.bit_generator.state,
             "entropy": self._entropy,
-            "tid": self._tid,
-            "configs": self._configs,
-            "live": sorted(self._live),
-            "tags": self._tags,
+            "live": live,
+            "configs": {trial_id: self._configs[trial_id] for trial_id in live},
+            "tags": {trial_id: self._tags[trial_id] for trial_id in live},
             "last": self._last,
-            "obs": self._obs,
             "points_done": self._points_done,
-        })
+        })}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        state = copy.deepcopy(dict(state))
-        self._documents = HyperoptTrials.from_state(state)
+        state = copy.deepcopy(dict(current_layout(state)))
+        settled = [SettledTrial.of(record) for record in state["settled"]]
+        self._documents = HyperoptTrials.from_state(
+            [(s.tid, s.misc, s.result) for s in settled], state["live_docs"],
+            int(state["allocated"]))
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
         self._entropy = int(state["entropy"])
-        self._tid = dict(state["tid"])
-        self._configs = dict(state["configs"])
+        self._settled = AppendOnlyList(state["settled"])
         self._live = set(state["live"])
-        self._tags = dict(state["tags"])
+        self._tid, self._configs, self._tags = trial_maps(settled, state)
         self._last = dict(state["last"])
-        self._obs = Observations((int(k), Observation(*v)) for k, v in state["obs"].items())
+        self._obs = Observations((s.tid, s.observation) for s in settled
+                                 if s.observation is not None)
         self._points_done = int(state["points_done"])

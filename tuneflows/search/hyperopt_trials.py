@@ -4,7 +4,7 @@
 public methods only (``new_trial_ids``, ``new_trial_docs``, ``insert_trial_docs``,
 ``refresh``, ``trials``). hyperopt's ``Trials.trials`` lists only documents in a valid state
 (new, running, done), so the documents of failed trials are kept here by id as well: they
-stay out of TPE's model and still round-trip through :meth:`HyperoptTrials.get_state`.
+stay out of TPE's model and are still kept.
 
 Example:
     >>> store = HyperoptTrials()
@@ -12,7 +12,7 @@ Example:
     >>> store.insert([store.point_doc(tid, ["x"], {"x": 0.5})])
     >>> store.doc(tid)["misc"]["vals"], len(store.trials.trials)
     ({'x': [0.5]}, 1)
-    >>> restored = HyperoptTrials.from_state(store.get_state())
+    >>> restored = HyperoptTrials.from_state([], [store.doc(tid)], store.allocated)
     >>> restored.new_tid()
     1
 """
@@ -95,20 +95,30 @@ class HyperoptTrials:
         """Makes document state changes visible to TPE."""
         self.trials.refresh()
 
-    def get_state(self) -> dict[str, Any]:
-        """Every document (failed ones too) in id order, and the ids handed out."""
-        return {"docs": [self._docs[tid] for tid in sorted(self._docs)],
-                "ids": list(range(self._allocated))}
+    @property
+    def allocated(self) -> int:
+        """How many trial ids were handed out."""
+        return self._allocated
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> "HyperoptTrials":
-        """The store :meth:`get_state` described; the documents are used as given (copy them
-        first if the caller keeps them)."""
+    def from_state(cls, settled: Sequence[tuple[int, dict, dict]], live_docs: Sequence[dict],
+                   allocated: int) -> "HyperoptTrials":
+        """A store with ``allocated`` ids handed out, holding the settled trials' documents
+        made again from their (tid, misc, result) and the live trials' documents (all
+        used as given: copy them first if the caller keeps them)."""
+        from hyperopt import JOB_STATE_DONE, JOB_STATE_ERROR, STATUS_OK
+
         store = cls()
-        if state["ids"]:
-            store.trials.new_trial_ids(len(state["ids"]))
-        store._allocated = len(state["ids"])
-        docs = list(state["docs"])
+        if allocated:
+            store.trials.new_trial_ids(allocated)
+        store._allocated = allocated
+        docs = store.trials.new_trial_docs(
+            [tid for tid, _, _ in settled], [None] * len(settled),
+            [result for _, _, result in settled], [misc for _, misc, _ in settled])
+        for doc in docs:
+            ok = doc["result"].get("status") == STATUS_OK
+            doc["state"] = JOB_STATE_DONE if ok else JOB_STATE_ERROR
+        docs = sorted([*docs, *live_docs], key=lambda d: d["tid"])
         store.trials.insert_trial_docs(docs)
         store.trials.refresh()
         store._docs = {d["tid"]: d for d in docs}

@@ -42,14 +42,14 @@ def test_evaluated_trials_are_not_trials_of_this_run():
     config = s.suggest("t0")
     s.on_trial_complete("t0", {"loss": 0.5})
     assert s.best_result()["config"] == config
-    assert len(s.get_state()["docs"]) == 2
+    assert len(s.get_state()["settled"]) == 2
 
 
 def test_early_stopped_and_unfitting_trials():
     s = searcher()
     assert s.add_evaluated_trial({"x": 0.1, "act": "relu"},
                                  {"loss": 0.3, "training_iteration": 1, EARLY_STOPPED: True})
-    assert s.get_state()["obs"][0][1] is True  # an early-stopped observation
+    assert s.get_state()["settled"][0][-1][1] is True  # an early-stopped observation
     assert not s.add_evaluated_trial({"x": 0.1, "act": "gelu"}, {"loss": 0.3})  # not a choice
     assert not s.add_evaluated_trial({"act": "relu"}, {"loss": 0.3})  # x missing
     assert not s.add_evaluated_trial({"x": 0.1, "act": "relu"}, {"loss": float("nan")})
@@ -85,6 +85,6 @@ def test_wrappers_pass_them_on_and_the_grid_ignores_them():
     inner = searcher()
     assert ConcurrencyLimiter(inner, 2).add_evaluated_trial({"x": 0.5, "act": "relu"}, {"loss": 1})
     assert TrialLimiter(inner, 5).add_evaluated_trial({"x": 0.4, "act": "relu"}, {"loss": 1})
-    assert len(inner.get_state()["docs"]) == 2
+    assert len(inner.get_state()["settled"]) == 2
     grid = BasicVariantGenerator({"x": uniform(0, 1)}, num_samples=2)
     assert not grid.add_evaluated_trial({"x": 0.5}, {"loss": 1}) and grid.total_trials == 2

@@ -121,8 +121,8 @@ def test_failures_are_never_scores():
     s.on_trial_complete("1", {"loss": -100.0}, error=True)  # error: the value is ignored
     s.on_trial_complete("2", {"loss": float("nan")})
     s.on_trial_complete("3")  # no result at all
-    assert s._trials.losses() == [0.5]
-    statuses = [d["result"]["status"] for d in s._trials._dynamic_trials]
+    assert s._tpe_trials().losses() == [0.5]
+    statuses = [d["result"]["status"] for d in s._tpe_trials()._dynamic_trials]
     assert statuses.count(STATUS_FAIL) == 3
     assert s.best_result()["value"] == 0.5
 
@@ -132,7 +132,7 @@ def test_last_intermediate_result_used_when_final_lacks_it():
     s.suggest("a")
     s.on_trial_result("a", {"loss": 0.25, "training_iteration": 3})
     s.on_trial_complete("a", None)
-    assert s._trials.losses() == [0.25]
+    assert s._tpe_trials().losses() == [0.25]
 
 
 def test_primitive_conversions_respect_domains():
@@ -315,3 +315,21 @@ def test_reproducible_in_another_process():
     outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout for _ in range(2)]
     assert outs[0] == outs[1] and len(outs[0].split()) == 6
+
+
+def test_a_state_of_the_earlier_layout_resumes_as_that_tuneflows_continued():
+    """A state written before settled records (every document in ``docs``), captured from
+    that tuneflows with its next steps: restored here, the search continues the same."""
+    import json
+    import pathlib
+
+    saved = json.loads((pathlib.Path(__file__).parent / "data"
+                        / "hyperopt_state_before_settled.json").read_text())
+    s = HyperOptSearch({"x": uniform(0, 1)}, metric="loss", mode="min", random_state_seed=0,
+                       n_initial_points=3)
+    s.set_state(saved["state"])
+    assert "docs" not in s.get_state() and len(s.get_state()["settled"]) == 1 + 6
+    for trial_id, loss in saved["live_losses"].items():
+        s.on_trial_complete(trial_id, {"loss": loss, "training_iteration": 3})
+    assert [s.suggest(f"u{i}") for i in range(3)] == saved["suggestions_after"]
+    assert s.best_result() == saved["best_result"]

@@ -20,7 +20,7 @@ from tuneflows.search.argument_checks import (
 from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
-from tuneflows.search.hyperopt_trials import HyperoptTrials
+from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
 from tuneflows.model.plain_json import plain_data
 from tuneflows.search.variant_plan import VariantPlan
 
@@ -85,29 +85,32 @@ def test_plain_data_is_new_containers():
 
 def test_hyperopt_documents_keep_failed_trials_through_state():
     store = HyperoptTrials()
-    for tid, state in ((store.new_tid(), 2), (store.new_tid(), 3)):  # done, error
+    for tid, status in ((store.new_tid(), "ok"), (store.new_tid(), "fail")):
         store.insert([store.point_doc(tid, ["x"], {"x": float(tid)})])
-        store.doc(tid)["state"] = state
+        (mark_done if status == "ok" else mark_failed)(store.doc(tid), *(
+            (0.5, "min", 1, False) if status == "ok" else ("error",)))
     store.refresh()
     assert [d["tid"] for d in store.trials.trials] == [0]  # hyperopt lists valid states only
-    restored = HyperoptTrials.from_state(json.loads(json.dumps(store.get_state())))
+    settled = json.loads(json.dumps([(d["tid"], d["misc"], d["result"])
+                                     for d in map(store.doc, (0, 1))]))
+    restored = HyperoptTrials.from_state(settled, [], store.allocated)
     assert restored.doc(1)["state"] == 3 and [d["tid"] for d in restored.trials.trials] == [0]
-    assert restored.new_tid() == 2
+    assert restored.doc(0)["result"]["loss"] == 0.5 and restored.new_tid() == 2
 
 
 def test_hyperopt_documents_restore_the_ids_handed_out():
     store = HyperoptTrials()
     store.new_tid()  # handed out, never inserted (e.g. a suggestion that raised)
-    assert HyperoptTrials.from_state(store.get_state()).new_tid() == 1
+    assert HyperoptTrials.from_state([], [], store.allocated).new_tid() == 1
 
 
 def test_a_malformed_document_in_a_state_is_rejected():
     store = HyperoptTrials()
     store.insert([store.point_doc(store.new_tid(), ["x"], {"x": 0.5})])
-    state = store.get_state()
-    del state["docs"][0]["misc"]
+    doc = dict(store.doc(0))
+    del doc["misc"]
     with pytest.raises(InvalidTrial):
-        HyperoptTrials.from_state(state)
+        HyperoptTrials.from_state([], [doc], store.allocated)
 
 
 def test_failed_trial_survives_a_searcher_state_round_trip():
@@ -120,8 +123,8 @@ def test_failed_trial_survives_a_searcher_state_round_trip():
     b = HyperOptSearch({"x": uniform(0, 1)}, metric="m", mode="min", random_state_seed=0,
                        n_initial_points=2)
     b.set_state(json.loads(json.dumps(a.get_state())))
-    b.on_trial_complete("1", error=True)  # a repeated completion finds the failed document
-    assert b.get_state()["docs"] == json.loads(json.dumps(a.get_state()["docs"]))
+    b.on_trial_complete("1", error=True)  # a repeated completion of a settled trial: ignored
+    assert b.get_state() == json.loads(json.dumps(a.get_state()))
     assert b.suggest("3") == a.suggest("3")
 
 
