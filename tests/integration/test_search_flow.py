@@ -203,6 +203,52 @@ def test_failed_trial_is_reported_to_the_searcher_as_a_failure(tune_env):
     assert searcher.best_result()["trial_id"] != failed.trial_id
 
 
+def fails_while_marked(config, reporter):
+    if config["x"] < 0.2 and os.path.exists(config["marker"]):
+        raise RuntimeError("marker present")
+    reporter(score=config["x"])
+
+
+def test_a_tpe_run_resumed_reads_its_searcher_back_from_the_state_logs(tune_env, tmp_path):
+    """ERRORED_ONLY resume of a TPE experiment: the searcher comes back from the state's
+    logs (a record a settled trial, appended once) exactly as the first run left it, and
+    learns the failed trial's new result."""
+    marker = tmp_path / "broken"
+    marker.touch()
+
+    def search():
+        return HyperOptSearch({"x": uniform(0, 1)}, metric="score", mode="max",
+                              random_state_seed=0, n_initial_points=2,
+                              points_to_evaluate=[{"x": 0.1}, {"x": 0.9}])
+
+    spec = {"tpe_resumed": {"run": fails_while_marked, "num_samples": 4, "max_failures": 0,
+                            "config": {"marker": str(marker)}}}
+    first_search = search()
+    first = tuneflows.run_experiments(spec, search_alg=first_search, verbose=False,
+                                      raise_on_failed_trial=False)
+    assert [t.status for t in first].count(ERROR) == 1
+    run_dir = tuneflows.latest_run_dir(tune_env, "tpe_resumed")
+    with open(os.path.join(run_dir, "experiment_state.json")) as f:
+        written = json.load(f)["searcher_state"]["searcher"]  # under its TrialLimiter
+    assert written["settled"]["items"] == 4  # a reference to the log, not the documents
+    with open(os.path.join(run_dir, written["settled"]["__state_log__"])) as f:
+        assert len(f.read().splitlines()) == 4
+
+    marker.unlink()
+    second_search = search()
+    second = tuneflows.run_experiments(spec, search_alg=second_search, verbose=False,
+                                       resume="ERRORED_ONLY")
+    assert [t.trial_id for t in second] == [t.trial_id for t in first]
+    assert all(t.status == TERMINATED for t in second)
+    before = json.loads(json.dumps(first_search.get_state()["settled"]))
+    after = second_search.get_state()["settled"]
+    assert after[:4] == before and len(after) == 5  # read back exactly; the rerun's record
+    [rerun] = [t for t in second if t.config["x"] == pytest.approx(0.1)]
+    assert _doc(second_search, rerun.trial_id)["result"]["status"] == STATUS_OK
+    assert second_search.best_result()["value"] == pytest.approx(
+        max(t.last_result["score"] for t in second))
+
+
 # ---------------------------------------------------------------- bad input
 
 

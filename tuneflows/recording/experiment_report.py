@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.model.best_trial import metric_value, ranked_trials
+from tuneflows.recording.trial_counts import Budget, TrialCounts
 from tuneflows.trial import PAUSED, PENDING, RUNNING, Trial
 from tuneflows.model.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
 
@@ -113,38 +114,13 @@ def progress_percent(ended: int, total: int) -> float:
 def outcome_counts(trials: Sequence[Trial], rule: str) -> dict[str, int]:
     """How many trials ended each way (every outcome, zeros included), plus
     ``"stopped early by <rule>"`` counts per rule."""
-    counts = {kind: 0 for kind in OUTCOMES}
-    for trial in trials:
-        outcome = trial_outcome(trial, rule)
-        counts[outcome.kind] += 1
-        if outcome.kind == STOPPED_EARLY:
-            key = f"{STOPPED_EARLY} by {outcome.rule}"
-            counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Iterations the trials ran against what they would have run without early
-    stopping (``per_trial`` each: the ``training_iteration`` stop criterion, else the
-    most iterations a trial ran)."""
-
-    spent: int
-    per_trial: int
-    trials: int
-
-    @property
-    def full(self) -> int:
-        """Iterations without early stopping."""
-        return self.per_trial * self.trials
+    return TrialCounts.of(trials, rule).outcomes
 
 
 def iteration_budget(trials: Sequence[Trial], stop: Optional[Mapping[str, Any]]) -> Budget:
-    """The :class:`Budget` of ``trials`` under the stop criteria ``stop``."""
-    limit = (stop or {}).get("training_iteration")
-    per_trial = int(limit) if isinstance(limit, (int, float)) and not isinstance(limit, bool) \
-        else max((t.iteration for t in trials), default=0)
-    return Budget(sum(t.iteration for t in trials), per_trial, len(trials))
+    """The :class:`~tuneflows.recording.trial_counts.Budget` of ``trials`` under the stop
+    criteria ``stop``."""
+    return TrialCounts.of(trials, "").budget(stop)
 
 
 def progress_text(trials: Sequence[Trial], planned: int, rule: str,
@@ -172,21 +148,26 @@ def progress_text(trials: Sequence[Trial], planned: int, rule: str,
         >>> progress_text(ts, 2, "ASHA", {"training_iteration": 9})
         '2 of 2 trials ended (2 completed) · 11 of 18 iterations run: 39 % of the iteration budget left unused by trials that ended before it'
     """
-    total = max(len(trials), planned)
-    counts = outcome_counts(trials, rule)
-    ended = [f"{counts[kind]} {kind}" for kind in OUTCOMES[:3] if counts[kind]]
-    ended_count = sum(1 for t in trials if t.is_finished())
-    waiting = {status: sum(1 for t in trials if t.status == status)
-               for status in (RUNNING, PAUSED, PENDING)}
-    states = [f"{n} {status.lower()}" for status, n in waiting.items() if n]
-    if total > len(trials):
-        states.append(f"{total - len(trials)} to come")
-    budget = iteration_budget(trials, stop)
+    return progress_wording(TrialCounts.of(trials, rule), planned, stop)
+
+
+def progress_wording(counts: TrialCounts, planned: int,
+                     stop: Optional[Mapping[str, Any]] = None) -> str:
+    """:func:`progress_text` from the trials' counts (kept as trials end by a
+    :class:`~tuneflows.recording.trial_counts.ProgressTally`)."""
+    total = max(counts.trials, planned)
+    ended = [f"{counts.outcomes[kind]} {kind}" for kind in OUTCOMES[:3]
+             if counts.outcomes[kind]]
+    states = [f"{counts.statuses[status]} {status.lower()}"
+              for status in (RUNNING, PAUSED, PENDING) if counts.statuses.get(status)]
+    if total > counts.trials:
+        states.append(f"{total - counts.trials} to come")
+    budget = counts.budget(stop)
     full = budget.per_trial * total
-    text = f"{ended_count} of {total} trials ended" + (f" ({', '.join(ended)})" if ended else "")
+    text = f"{counts.ended} of {total} trials ended" + (f" ({', '.join(ended)})" if ended else "")
     if states:
         text += "; " + ", ".join(states)
-    if full and ended_count == total and budget.spent < full:
+    if full and counts.ended == total and budget.spent < full:
         text += (f" · {budget.spent:,} of {full:,} iterations run: "
                  f"{100 - 100 * budget.spent / full:.0f} % of the iteration budget left unused "
                  "by trials that ended before it")

@@ -5,8 +5,9 @@ as an INFO line of the flow run's logs.
 
 Artifacts are written by one asyncio task of the flow run (created in the flow's
 context, so each artifact belongs to the flow run, not to a round's task run): the
-progress at most every ``progress_interval_s`` as trials end, the leaderboard at most
-every ``interval_s`` while trials change (each walks every trial, so a long build pushes
+progress at most every ``progress_interval_s`` as trials end (its counts kept as trials
+end: :class:`~tuneflows.recording.trial_counts.ProgressTally`), the leaderboard at most
+every ``interval_s`` while trials change (it walks every trial, so a long build pushes
 the next away: :class:`~tuneflows.model.paced_clock.PacedClock`), and all three once at
 the end. A write that
 fails or takes longer than the Prefect deadline is skipped and counted
@@ -31,9 +32,10 @@ from typing import Any, Callable, Coroutine, Mapping, Optional, Sequence
 
 from tuneflows.model.paced_clock import PacedClock
 from tuneflows.recording.experiment_report import (
-    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_text,
+    SummaryFacts, artifact_key, leaderboard_rows, progress_percent, progress_wording,
     summary_markdown,
 )
+from tuneflows.recording.trial_counts import ProgressTally
 from tuneflows.recording.run_links import RunLinks
 from tuneflows.services.prefect_limits import PrefectOutage
 from tuneflows.trial import ERROR, Trial
@@ -87,6 +89,7 @@ class PrefectReports:
         self._trials = trials
         self._budget = budget
         self.settings = settings
+        self._tally = ProgressTally(settings.rule)
         self.keys = {kind: artifact_key(experiment_name, kind)
                      for kind in ("leaderboard", "progress", "summary")}
         self.flow_run_id: Optional[str] = None
@@ -110,11 +113,10 @@ class PrefectReports:
             return
         self.flow_run_id = str(context.flow_run.id)
         self._log = get_run_logger()
-        ended, total = self._counts()
+        ended, total, text = self._progress()
         self._progress_id = await self._write(
             "progress", acreate_progress_artifact(
-                progress_percent(ended, total), key=self.keys["progress"],
-                description=self._progress_text()))
+                progress_percent(ended, total), key=self.keys["progress"], description=text))
         self._board_changed = True
         self._writer = asyncio.ensure_future(self._keep_up())
 
@@ -219,22 +221,20 @@ class PrefectReports:
         self._progress_changed = False
         if self._progress_id is None:
             return
-        ended, total = self._counts()
+        ended, total, text = self._progress()
         percent = 100.0 if final else progress_percent(ended, total)
-        text = self._progress_text()
         if clock is not None:
             clock.ran(started)
         await self._write("progress", aupdate_progress_artifact(
             self._progress_id, percent, description=text))
 
-    def _counts(self) -> tuple[int, int]:
-        trials = list(self._trials())
-        ended = sum(1 for t in trials if t.is_finished())
-        return ended, max(len(trials), self._budget() or 0)
-
-    def _progress_text(self) -> str:
-        return progress_text(list(self._trials()), self._budget() or 0, self.settings.rule,
-                             self.settings.stop)
+    def _progress(self) -> tuple[int, int, str]:
+        """Trials ended, trials in all (planned, if more) and the progress text, from
+        the tally (which looks only at new and unfinished trials)."""
+        counts = self._tally.counts(list(self._trials()))
+        planned = self._budget() or 0
+        return (counts.ended, max(counts.trials, planned),
+                progress_wording(counts, planned, self.settings.stop))
 
 
 class BoundedWrites:

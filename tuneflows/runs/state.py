@@ -39,12 +39,16 @@ class ExperimentState:
         trials: Each trial's fields (``Trial.to_dict()``) in ``trial_order``. On disk
             only unfinished trials are here: a finished trial's record is appended once
             to ``finished_trials.jsonl``, so a write does not grow with finished trials.
-        trial_order: Every trial's id, in creation order.
+        trial_order: Every trial's id, in creation order (on disk: a reference to its log).
         checkpoints: Trial id to (path, iteration) of its latest checkpoint.
         scheduler_state / searcher_state: Their ``get_state()``; on disk their
             append-only parts are references to their logs, read back by :func:`load_state`.
         searcher_done: The searcher has said FINISHED.
-        rounds: Trial id to the number of rounds played (names of Prefect task runs).
+        rounds: Trial id to the number of rounds played (names of Prefect task runs). On
+            disk only unfinished trials' are here; :func:`load_state` adds the others.
+        finished_rounds: [trial id, rounds] of the trials whose records are in
+            ``finished_trials.jsonl`` (on disk: a reference to their log; read back into
+            ``rounds``).
         metric / mode: What the experiment is judged by (for ``tuneflows ls``).
         spec: The settings that shape its trials
             (:func:`~tuneflows.runs.spec_changes.spec_record`), compared on resume.
@@ -58,6 +62,7 @@ class ExperimentState:
     searcher_state: dict[str, Any] = field(default_factory=dict)
     searcher_done: bool = False
     rounds: dict[str, int] = field(default_factory=dict)
+    finished_rounds: list[list] = field(default_factory=list)
     metric: Optional[str] = None
     mode: str = "max"
     spec: dict[str, Any] = field(default_factory=dict)
@@ -177,6 +182,9 @@ def load_state(experiment_dir: str) -> Optional[ExperimentState]:
     except TypeError as exc:
         raise TuneError(f"Experiment state {path!r} is malformed: {exc}.") from exc
     state.checkpoints = {k: (v[0], int(v[1])) for k, v in state.checkpoints.items()}
+    state.trial_order = attach_logs(experiment_dir, state.trial_order)
+    state.rounds = {**dict(attach_logs(experiment_dir, state.finished_rounds)), **state.rounds}
+    state.finished_rounds = []
     state.scheduler_state = attach_logs(experiment_dir, state.scheduler_state)
     state.searcher_state = attach_logs(experiment_dir, state.searcher_state)
     finished = _read_finished(experiment_dir)

@@ -9,7 +9,9 @@ from typing import Any, Optional
 
 import cloudpickle
 
+from tuneflows.model.append_only import AppendOnlyList
 from tuneflows.model.best_trial import experiment_metric
+from tuneflows.model.open_trials import OpenTrials
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.runs.state import (
     ExperimentState, append_finished, save_configuration, save_state,
@@ -28,8 +30,11 @@ class StateWriter:
     configured, to ``experiment.pkl``, so ``tuneflows resume <dir>`` needs no user
     script; the state itself is JSON. A finished trial's record is built once and
     appended to ``finished_trials.jsonl``, and so are the items of the scheduler's and
-    searcher's append-only state (:mod:`~tuneflows.runs.state_logs`), so a write holds
-    only unfinished trials and its cost does not grow with the number of finished trials.
+    searcher's append-only state, the trial order and finished trials' round counts
+    (:mod:`~tuneflows.runs.state_logs`); the trials looked at are those added since the
+    last write and the unfinished ones (:class:`~tuneflows.model.open_trials.OpenTrials`).
+    So a write holds only unfinished trials and its cost does not grow with the number
+    of finished trials.
 
     Args:
         experiment: The experiment (its trainable already shippable by value).
@@ -63,6 +68,8 @@ class StateWriter:
         self._appended = dict(appended or {})  # trial id -> status of its appended record
         self._spec = spec_record(experiment)
         self._logs = StateLogs(self._dir)
+        self._trials = OpenTrials()  # only new and unfinished trials are looked at
+        self._finished_rounds = AppendOnlyList()  # [trial id, rounds] of finished trials
 
     def write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore, scheduler: Any,
               searcher: Any, searcher_done: bool, rounds: Mapping[str, int],
@@ -78,20 +85,26 @@ class StateWriter:
     def _write(self, trials: Mapping[str, Trial], checkpoints: CheckpointStore,
                scheduler: Any, searcher: Any, searcher_done: bool,
                rounds: Mapping[str, int]) -> None:
-        newly_finished = [t for t in trials.values()
-                          if t.is_finished() and self._appended.get(t.trial_id) != t.status]
+        newly_finished = []
+        for trial in self._trials.look(list(trials.values())):
+            if self._appended.get(trial.trial_id) != trial.status:  # else: a resumed one's
+                newly_finished.append(trial)
+            if trial.trial_id in rounds:
+                self._finished_rounds.append([trial.trial_id, rounds[trial.trial_id]])
         if newly_finished:
             append_finished(self._dir, [t.to_dict() for t in newly_finished])
             self._appended.update((t.trial_id, t.status) for t in newly_finished)
+        unfinished = self._trials.unfinished
         save_state(self._dir, ExperimentState(
             experiment_id=self._experiment_id,
-            trials=[t.to_dict() for t in trials.values() if not t.is_finished()],
-            trial_order=list(trials),
+            trials=[t.to_dict() for t in unfinished],
+            trial_order=self._logs.detach("trial_order", self._trials.order),
             checkpoints=checkpoints.latest_positions(),
             scheduler_state=self._logs.detach("scheduler_state", scheduler.get_state()),
             searcher_state=self._logs.detach("searcher_state", searcher.get_state()),
             searcher_done=searcher_done,
-            rounds=dict(rounds),
+            rounds={t.trial_id: rounds[t.trial_id] for t in unfinished if t.trial_id in rounds},
+            finished_rounds=self._logs.detach("finished_rounds", self._finished_rounds),
             metric=self._metric,
             mode=self._mode,
             spec=self._spec,

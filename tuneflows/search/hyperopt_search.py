@@ -47,9 +47,7 @@ from tuneflows.search.argument_checks import (
 from tuneflows.search.early_stop_ranking import Observations, early_stopped_losses
 from tuneflows.search.experiment_tags import format_vars
 from tuneflows.search.hyperopt_space import HyperoptSpace
-from tuneflows.search.hyperopt_state import (
-    SettledTrial, best_settled, current_layout, settled_record, trial_maps,
-)
+from tuneflows.search.hyperopt_state import best_settled, restored, settled_record, trial_maps
 from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
 from tuneflows.model.append_only import AppendOnlyList
 from tuneflows.model.plain_json import plain_data
@@ -199,7 +197,7 @@ class HyperOptSearch(Searcher):
         return config
 
     def on_trial_result(self, trial_id: str, result: Mapping[str, Any]) -> None:
-        if trial_id not in self._live:
+        if trial_id not in self._tid:
             return  # added externally: not tracked (as the seed's HyperOptScheduler)
         self._last[trial_id] = {"value": self._metric_value(trial_id, result),
                                 "budget": result.get(self.budget_attr)}
@@ -209,8 +207,9 @@ class HyperOptSearch(Searcher):
 
     def on_trial_complete(self, trial_id: str, result: Optional[Mapping[str, Any]] = None,
                           error: bool = False) -> None:
-        if trial_id not in self._live:
-            return  # not suggested here, or settled already
+        if trial_id not in self._tid:
+            return
+        self._stale = self._stale or trial_id not in self._live  # a trial run again: refresh
         self._live.discard(trial_id)
         tid = self._tid[trial_id]
         doc, last = self._documents.doc(tid), self._last.pop(trial_id, None)
@@ -303,8 +302,7 @@ class HyperOptSearch(Searcher):
         })}
 
     def set_state(self, state: Mapping[str, Any]) -> None:
-        state = copy.deepcopy(dict(current_layout(state)))
-        settled = [SettledTrial.of(record) for record in state["settled"]]
+        state, settled = restored(copy.deepcopy(dict(state)))
         self._documents = HyperoptTrials.from_state(
             [(s.tid, s.misc, s.result) for s in settled], state["live_docs"],
             int(state["allocated"]))

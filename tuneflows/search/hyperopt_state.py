@@ -1,7 +1,8 @@
 """HyperOptSearch's state as data: a record a settled trial, appended once, and the rest.
 
 A trial is settled when its document no longer changes: completed, failed, or evaluated
-elsewhere (``add_evaluated_trial``). Its record (:func:`settled_record`) goes into an
+elsewhere (``add_evaluated_trial``); a trial completed again (a failed trial run again on
+resume) gets a new record, and a trial's last record is the one that counts. Its record (:func:`settled_record`) goes into an
 :class:`~tuneflows.model.append_only.AppendOnlyList`, which the state writer appends to a
 log instead of writing every document again at each state write; the state proper holds
 only the live trials' documents and bookkeeping. A record refers to its document's
@@ -23,7 +24,8 @@ from typing import Any, Iterable, Mapping, NamedTuple, Optional
 from tuneflows.model.plain_json import plain_data
 from tuneflows.search.early_stop_ranking import Observation
 
-__all__ = ["SettledTrial", "best_settled", "current_layout", "settled_record", "trial_maps"]
+__all__ = ["SettledTrial", "best_settled", "current_layout", "latest", "restored",
+           "settled_record", "trial_maps"]
 
 
 class SettledTrial(NamedTuple):
@@ -75,14 +77,29 @@ def best_settled(records: Iterable[Any]) -> Optional[SettledTrial]:
         't0'
     """
     best = None
-    for record in records:
-        trial = SettledTrial.of(record)
+    for trial in latest(records):
         seen = trial.observation
         if trial.trial_id is None or seen is None or seen.early_stopped:
             continue
         if best is None or (seen.loss, trial.tid) < (best.observation.loss, best.tid):
             best = trial
     return best
+
+
+def latest(records: Iterable[Any]) -> list[SettledTrial]:
+    """Each trial's last record (a trial completed again has several), by first record.
+
+    Example:
+        >>> doc = {"tid": 0, "misc": {}, "result": {}}
+        >>> [s.observation for s in latest([settled_record(doc, "t0", {}, "", None),
+        ...                                 settled_record(doc, "t0", {}, "", (1.0, False, 1.0))])]
+        [Observation(loss=1.0, early_stopped=False, budget=1.0)]
+    """
+    last: dict[int, SettledTrial] = {}
+    for record in records:
+        trial = SettledTrial.of(record)
+        last[trial.tid] = trial
+    return list(last.values())
 
 
 def trial_maps(settled: Iterable[SettledTrial], state: Mapping[str, Any]
@@ -94,6 +111,13 @@ def trial_maps(settled: Iterable[SettledTrial], state: Mapping[str, Any]
     tids.update((trial_id, int(tid)) for trial_id, tid in state["live"].items())
     return (tids, {**{s.trial_id: s.config for s in ours}, **state["configs"]},
             {**{s.trial_id: s.tag for s in ours}, **state["tags"]})
+
+
+def restored(state: Mapping[str, Any]) -> tuple[Mapping[str, Any], list[SettledTrial]]:
+    """``state`` in this tuneflows' layout (:func:`current_layout`) and its settled trials'
+    last records (:func:`latest`)."""
+    state = current_layout(state)
+    return state, latest(state["settled"])
 
 
 def current_layout(state: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -171,3 +171,34 @@ def test_a_results_config_equal_to_the_trials_is_held_once():
     assert trial.last_result["config"] is trial.config
     trial.last_result = {"config": {"x": 2}, "acc": 0.6}  # a result of another config
     assert trial.last_result["config"] == {"x": 2} and trial.config["x"] == 1
+
+
+def test_the_progress_tally_says_what_a_walk_over_every_trial_says_and_walks_less():
+    import random
+
+    from tuneflows.recording.experiment_report import progress_text, progress_wording
+    from tuneflows.recording.trial_counts import ProgressTally
+    from tuneflows.trial import ERROR, PAUSED, PENDING
+
+    looked = []
+
+    class Watched(Trial):
+        def is_finished(self) -> bool:
+            looked.append(self.trial_id)
+            return super().is_finished()
+
+    rng, trials, tally = random.Random(0), [], ProgressTally("ASHA")
+    stop = {"training_iteration": 9}
+    for step in range(400):
+        trials.append(Watched(f"t{step}", str(step), {}, "f", "", status=PENDING))
+        for trial in trials[-12:]:  # the latest trials move on; the older ones ended
+            if not trial.is_finished():
+                iteration = min(9, trial.iteration + rng.randint(0, 3))
+                trial.last_result = {"training_iteration": iteration,
+                                     "early_stopped": iteration < 9 and rng.random() < 0.1}
+                trial.status = rng.choice([RUNNING, PAUSED, TERMINATED, ERROR] if iteration < 9
+                                          else [TERMINATED])
+        looked.clear()
+        counts = tally.counts(trials)
+        assert len(looked) <= 2 * 13  # the new trial and the unfinished ones, not all
+        assert progress_wording(counts, 500, stop) == progress_text(trials, 500, "ASHA", stop)

@@ -92,7 +92,8 @@ def test_finished_records_are_appended_once_and_the_state_holds_unfinished_ones(
     with open(os.path.join(experiment.dir, STATE_FILE)) as f:
         on_disk = json.load(f)
     assert [t["trial_id"] for t in on_disk["trials"]] == ["t0", "t2"]
-    assert on_disk["trial_order"] == ["t0", "t1", "t2"]
+    assert on_disk["trial_order"]["items"] == 3  # a reference to its log, written once
+    assert load_state(experiment.dir).trial_order == ["t0", "t1", "t2"]
     assert _appended(experiment) == ["t1"]
     assert [(t["trial_id"], t["status"]) for t in load_state(experiment.dir).trials] == [
         ("t0", PENDING), ("t1", TERMINATED), ("t2", PENDING)]
@@ -103,8 +104,9 @@ def test_an_unfinished_record_wins_and_a_cut_short_append_is_ignored(setup):
     writer = StateWriter(experiment, "e1", scheduler, searcher, min_interval_s=0)
     trials["t0"].status = ERROR
     writer.write(trials, checkpoints, scheduler, searcher, False, {})
-    trials["t0"].status = PENDING  # re-run on resume (ERRORED_ONLY)
-    writer.write(trials, checkpoints, scheduler, searcher, False, {})
+    trials["t0"].status = PENDING  # re-run on resume (ERRORED_ONLY), by the resumed run's writer
+    resumed = StateWriter(experiment, "e1", scheduler, searcher, appended={"t0": ERROR})
+    resumed.write(trials, checkpoints, scheduler, searcher, False, {})
     with open(os.path.join(experiment.dir, FINISHED_FILE), "a") as f:
         f.write(json.dumps({"trial_id": "t2", "status": TERMINATED})[:-3])  # killed mid-append
     state = load_state(experiment.dir)
@@ -179,3 +181,27 @@ def test_a_legacy_pickle_state_migrates_on_request(setup, tmp_path):
     assert [(t["trial_id"], t["status"]) for t in state.trials] == [
         ("t0", TERMINATED), ("t1", PENDING)]
     assert os.path.exists(os.path.join(experiment.dir, CONFIGURATION_FILE))
+
+
+def test_a_write_looks_only_at_new_and_unfinished_trials_and_rounds_survive(setup):
+    experiment, scheduler, searcher, trials, checkpoints = setup
+    writer = StateWriter(experiment, "e1", scheduler, searcher, min_interval_s=0)
+    looked = []
+
+    class Watched(Trial):
+        def is_finished(self) -> bool:
+            looked.append(self.trial_id)
+            return super().is_finished()
+
+    many = {f"w{i}": Watched(f"w{i}", str(i), {}, "f", "/r", status=TERMINATED)
+            for i in range(200)}
+    many["w199"].status = PENDING
+    writer.write(many, checkpoints, scheduler, searcher, False, {"w0": 3, "w199": 1})
+    looked.clear()
+    many["w199"].status = TERMINATED
+    many["w200"] = Watched("w200", "200", {}, "f", "/r")
+    writer.write(many, checkpoints, scheduler, searcher, False, {"w0": 3, "w199": 2})
+    assert sorted(set(looked)) == ["w199", "w200"]  # not the 199 finished before
+    state = load_state(experiment.dir)
+    assert state.rounds == {"w0": 3, "w199": 2} and len(state.trial_order) == 201
+    assert [t["trial_id"] for t in state.trials if t["status"] == PENDING] == ["w200"]

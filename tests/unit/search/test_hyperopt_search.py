@@ -333,3 +333,25 @@ def test_a_state_of_the_earlier_layout_resumes_as_that_tuneflows_continued():
         s.on_trial_complete(trial_id, {"loss": loss, "training_iteration": 3})
     assert [s.suggest(f"u{i}") for i in range(3)] == saved["suggestions_after"]
     assert s.best_result() == saved["best_result"]
+
+
+def test_a_failed_trial_run_again_is_learnt_and_its_last_record_counts():
+    """ERRORED_ONLY resume runs failed trials again: their new result counts, in TPE's
+    model and through a state round trip (the trial's later record wins)."""
+    import json
+
+    a = HyperOptSearch({"x": uniform(0, 1)}, metric="m", mode="min", random_state_seed=0)
+    for i in range(3):
+        a.suggest(str(i))
+    a.on_trial_complete("0", {"m": 0.5})
+    a.on_trial_complete("1", error=True)
+    b = HyperOptSearch({"x": uniform(0, 1)}, metric="m", mode="min", random_state_seed=0)
+    b.set_state(json.loads(json.dumps(a.get_state())))
+    b.on_trial_result("1", {"m": 0.1})
+    b.on_trial_complete("1", {})  # its last result's metric, as for any trial
+    assert sorted(x for x in b._tpe_trials().losses() if x is not None) == [0.1, 0.5]
+    assert b.best_result()["trial_id"] == "1"
+    c = HyperOptSearch({"x": uniform(0, 1)}, metric="m", mode="min", random_state_seed=0)
+    c.set_state(json.loads(json.dumps(b.get_state())))
+    assert c.best_result() == b.best_result()
+    assert c.suggest("3") == b.suggest("3")

@@ -20,6 +20,7 @@ from tuneflows.search.argument_checks import (
 from tuneflows.model.metric_mode import validate_mode
 from tuneflows.search.early_stop_ranking import Observation, early_stopped_losses
 from tuneflows.search.hyperopt_conversion import is_hyperopt_expression
+from tuneflows.search.hyperopt_state import latest
 from tuneflows.search.hyperopt_trials import HyperoptTrials, mark_done, mark_failed
 from tuneflows.model.plain_json import plain_data
 from tuneflows.search.variant_plan import VariantPlan
@@ -123,8 +124,10 @@ def test_failed_trial_survives_a_searcher_state_round_trip():
     b = HyperOptSearch({"x": uniform(0, 1)}, metric="m", mode="min", random_state_seed=0,
                        n_initial_points=2)
     b.set_state(json.loads(json.dumps(a.get_state())))
-    b.on_trial_complete("1", error=True)  # a repeated completion of a settled trial: ignored
-    assert b.get_state() == json.loads(json.dumps(a.get_state()))
+    b.on_trial_complete("1", error=True)  # a repeated completion: a second record
+    assert len(b.get_state()["settled"]) == len(a.get_state()["settled"]) + 1
+    assert latest(b.get_state()["settled"]) == latest(json.loads(json.dumps(
+        a.get_state()["settled"])))
     assert b.suggest("3") == a.suggest("3")
 
 
