@@ -71,9 +71,10 @@ def best_settled(records: Iterable[Any]) -> Optional[SettledTrial]:
     early-stopped) with the least loss, the first suggested on a tie; None if none did.
 
     Example:
-        >>> doc = {"tid": 0, "misc": {}, "result": {}}
-        >>> best_settled([settled_record(doc, "t0", {}, "", Observation(2.0, False, 1.0)),
-        ...               settled_record(doc, "t1", {}, "", Observation(1.0, True, 1.0))]).trial_id
+        >>> docs = [{"tid": tid, "misc": {}, "result": {}} for tid in (0, 1)]
+        >>> best_settled([settled_record(docs[0], "t0", {}, "", Observation(2.0, False, 1.0)),
+        ...               settled_record(docs[1], "t1", {}, "", Observation(1.0, True, 1.0))]
+        ...              ).trial_id  # t1 stopped early: not a finished result
         't0'
     """
     best = None
