@@ -46,14 +46,16 @@ from benchmarks.run_all import child_env
 FIFTHS = 5
 
 
-def workload(trials: int, asha: bool, tpe: bool = False) -> common.Workload:
+def workload(trials: int, asha: bool, tpe: bool = False,
+             stand_in: bool = False) -> common.Workload:
     """The long workload: ``trials`` × 1 result, × 3 under ASHA, or × 1 from TPE."""
     if asha:
         return common.Workload(7, f"{trials} trials x 3 it, no-op, ASHA", trials, 3,
                                asha=True, grace=1, memory=True)
-    if tpe:
-        return common.Workload(7, f"{trials} trials x 1 it, no-op, HyperOpt TPE", trials, 1,
-                               memory=True, tpe=True)
+    if tpe or stand_in:
+        name = "TPE stand-in" if stand_in else "HyperOpt TPE"
+        return common.Workload(7, f"{trials} trials x 1 it, no-op, {name}", trials, 1,
+                               memory=True, tpe=True, stand_in=stand_in)
     return common.Workload(7, f"{trials} trials x 1 it, no-op", trials, 1, memory=True)
 
 
@@ -218,6 +220,8 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--asha", action="store_true")
     parser.add_argument("--tpe", action="store_true")
+    parser.add_argument("--tpe-stand-in", action="store_true",
+                        help="tuneflows only: a searcher as dear as TPE, nothing else of it")
     parser.add_argument("--sides", default=",".join(common.SIDES))
     parser.add_argument("--profile", help="directory for py-spy profiles of tuneflows' driver")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -225,7 +229,7 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.asha and args.tpe:
         parser.error("--asha and --tpe are two workloads: give one")
-    w = workload(max(args.trials, 10), args.asha, args.tpe)
+    w = workload(max(args.trials, 10), args.asha, args.tpe, args.tpe_stand_in)
     if args.child:
         child(args.child, w, args.out, args.profile)
         return []
@@ -236,7 +240,8 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
         out = os.path.join(tmp_root, f"{side}.json")
         cmd = [sys.executable, "-m", "benchmarks.long_experiment", "--trials", str(w.trials),
                "--child", side, "--out", out] + (["--asha"] if args.asha else []) + (
-                   ["--tpe"] if args.tpe else [])
+                   ["--tpe"] if args.tpe else []) + (
+                   ["--tpe-stand-in"] if args.tpe_stand_in else [])
         if args.profile:
             os.makedirs(args.profile, exist_ok=True)
             cmd += ["--profile", os.path.abspath(args.profile)]

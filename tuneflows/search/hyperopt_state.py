@@ -11,7 +11,8 @@ is written into a new ``result`` of the document, not into the recorded one).
 
 Example:
     >>> from tuneflows.search.early_stop_ranking import Observation
-    >>> doc = {"tid": 0, "misc": {"tid": 0, "vals": {"x": [0.5]}}, "result": {"loss": 1.0}}
+    >>> doc = {"tid": 0, "misc": {"tid": 0, "idxs": {"x": [0]}, "vals": {"x": [0.5]}},
+    ...        "result": {"loss": 1.0}}
     >>> record = settled_record(doc, "t0", {"x": 0.5}, "x=0.5", Observation(1.0, False, 1.0))
     >>> SettledTrial.of(record).trial_id, SettledTrial.of(record).observation
     ('t0', Observation(loss=1.0, early_stopped=False, budget=1.0))
@@ -60,10 +61,12 @@ class SettledTrial(NamedTuple):
 def settled_record(doc: dict, trial_id: Optional[str], config: Optional[dict],
                    tag: Optional[str], observation: Optional[Observation]) -> list:
     """The record of a settled trial, as plain data that refers to ``doc``'s ``misc`` and
-    ``result`` (made plain: the document holds the plain ones, which hyperopt reads the
-    same) and to ``config`` (already plain)."""
-    doc["misc"], doc["result"] = plain_data(doc["misc"]), plain_data(doc["result"])
-    return [doc["tid"], trial_id, doc["misc"], doc["result"], config, tag, observation]
+    ``result`` (made plain in place: numpy numbers in its values become Python's, which
+    hyperopt reads the same) and to ``config`` (already plain)."""
+    misc = doc["misc"]
+    misc["idxs"], misc["vals"] = plain_data(misc["idxs"]), plain_data(misc["vals"])
+    doc["result"] = plain_data(doc["result"])
+    return [doc["tid"], trial_id, misc, doc["result"], config, tag, observation]
 
 
 def best_settled(records: Iterable[Any]) -> Optional[SettledTrial]:
@@ -71,7 +74,7 @@ def best_settled(records: Iterable[Any]) -> Optional[SettledTrial]:
     early-stopped) with the least loss, the first suggested on a tie; None if none did.
 
     Example:
-        >>> docs = [{"tid": tid, "misc": {}, "result": {}} for tid in (0, 1)]
+        >>> docs = [{"tid": t, "misc": {"idxs": {}, "vals": {}}, "result": {}} for t in (0, 1)]
         >>> best_settled([settled_record(docs[0], "t0", {}, "", Observation(2.0, False, 1.0)),
         ...               settled_record(docs[1], "t1", {}, "", Observation(1.0, True, 1.0))]
         ...              ).trial_id  # t1 stopped early: not a finished result
@@ -91,7 +94,7 @@ def latest(records: Iterable[Any]) -> list[SettledTrial]:
     """Each trial's last record (a trial completed again has several), by first record.
 
     Example:
-        >>> doc = {"tid": 0, "misc": {}, "result": {}}
+        >>> doc = {"tid": 0, "misc": {"idxs": {}, "vals": {}}, "result": {}}
         >>> [s.observation for s in latest([settled_record(doc, "t0", {}, "", None),
         ...                                 settled_record(doc, "t0", {}, "", (1.0, False, 1.0))])]
         [Observation(loss=1.0, early_stopped=False, budget=1.0)]
