@@ -207,6 +207,12 @@ def _growing_stand_in_class() -> type:
             self._high = trials
             self._records: list[dict] = []
             self._rng = random.Random(0)
+            self._base: dict = {}
+
+        def set_search_properties(self, metric: Any, mode: Any, config: Any,
+                                  **spec: Any) -> bool:
+            self._base = dict(config or {})  # the workload's constants
+            return True
 
         def suggest(self, trial_id: str) -> dict:
             import numpy as np
@@ -219,7 +225,7 @@ def _growing_stand_in_class() -> type:
             if seen:
                 xs = np.array([s[0] for s in seen])
                 np.exp(-((candidates[:, None] - xs[None, :]) / self._high) ** 2).sum(axis=1)
-            return {"x": float(candidates[0])}
+            return {**self._base, "x": float(candidates[0])}
 
         def on_trial_complete(self, trial_id: str, result: Optional[dict] = None,
                               error: bool = False) -> None:
