@@ -65,7 +65,7 @@ class StateWriter:
                                                      metric, mode)
         self._paced = min_interval_s > 0
         self._clock = PacedClock(min_interval_s)
-        self._appended = dict(appended or {})  # trial id -> status of its appended record
+        self._appended = dict(appended or {})  # trial id -> status: appended, not yet seen
         self._spec = spec_record(experiment)
         self._logs = StateLogs(self._dir)
         self._trials = OpenTrials()  # only new and unfinished trials are looked at
@@ -86,14 +86,13 @@ class StateWriter:
                scheduler: Any, searcher: Any, searcher_done: bool,
                rounds: Mapping[str, int]) -> None:
         newly_finished = []
-        for trial in self._trials.look(list(trials.values())):
-            if self._appended.get(trial.trial_id) != trial.status:  # else: a resumed one's
+        for trial in self._trials.look(list(trials.values())):  # each finished trial once
+            if self._appended.pop(trial.trial_id, None) != trial.status:  # else: resumed
                 newly_finished.append(trial)
             if trial.trial_id in rounds:
                 self._finished_rounds.append([trial.trial_id, rounds[trial.trial_id]])
         if newly_finished:
             append_finished(self._dir, [t.to_dict() for t in newly_finished])
-            self._appended.update((t.trial_id, t.status) for t in newly_finished)
         unfinished = self._trials.unfinished
         save_state(self._dir, ExperimentState(
             experiment_id=self._experiment_id,
