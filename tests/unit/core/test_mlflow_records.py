@@ -130,7 +130,8 @@ def test_the_parent_record_holds_the_best_trial_counts_and_the_leaderboard():
     assert "e_00003" in record.tags[mlflow_tags.DESCRIPTION]  # the summary names the best trial
     assert {k: v for k, v in record.tags.items() if k.startswith("trials.")} == {
         "trials.total": 5, "trials.completed": 3, "trials.stopped-early": 1,
-        "trials.stopped-early.ASHA": 1, "trials.errored": 1}
+        "trials.stopped-early.ASHA": 1, "trials.errored": 1,
+        "trials.unfinished": 0}  # zeros too: they overwrite a resumed run's interrupted end's
     rows = list(csv.DictReader(io.StringIO(record.artifacts[LEADERBOARD_ARTIFACT])))
     assert [row["trial_id"] for row in rows] == ["e_00003", "e_00002", "e_00000", "e_00001",
                                                  "e_00004"]

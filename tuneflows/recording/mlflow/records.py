@@ -33,7 +33,9 @@ from tuneflows.recording.experiment_report import SummaryFacts, leaderboard_rows
 from tuneflows.recording.trial_files import ERROR_FILE, flatten
 from tuneflows.spec import Experiment
 from tuneflows.trial import Trial
-from tuneflows.model.trial_outcome import ERRORED, STOPPED_EARLY, UNFINISHED, trial_outcome
+from tuneflows.model.trial_outcome import (
+    ERRORED, OUTCOMES, STOPPED_EARLY, UNFINISHED, Outcome, trial_outcome,
+)
 
 #: Artifacts of the parent run.
 SPEC_ARTIFACT = "experiment.json"
@@ -183,7 +185,10 @@ def experiment_end_record(trials: Sequence[Trial], facts: SummaryFacts) -> Paren
     the leaderboard CSV, and the summary the Prefect run shows as its description."""
     metric, mode, rule = facts.metric, facts.mode, facts.rule
     best = best_trial_record(trials, metric, mode)
+    # Every outcome, zeros too: a resumed run's parent run still has the counts of its
+    # interrupted end (trials.unfinished=2), which these overwrite.
     counts: dict[str, int] = {"trials.total": len(trials)}
+    counts.update((f"trials.{Outcome(kind).tag}", 0) for kind in OUTCOMES)
     for trial in trials:
         outcome = trial_outcome(trial, rule)
         keys = [f"trials.{outcome.tag}"]
