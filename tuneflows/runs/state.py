@@ -5,8 +5,9 @@ State is data: ``experiment_state.json`` (unfinished trials, checkpoints, schedu
 searcher state) and ``finished_trials.jsonl`` (a finished trial's record a line), with the
 append-only parts of scheduler and searcher state in ``state_log.*.jsonl``
 (:mod:`tuneflows.runs.state_logs`), are JSON, so reading them (on resume, or to check
-whether an experiment exists) runs no code. Only ``tuneflows resume DIR`` without a script needs the trainable, scheduler and
-searcher objects: they are in ``experiment.pkl``, which nothing else reads.
+whether an experiment exists) runs no code. Only ``tuneflows resume DIR`` without a
+script needs the trainable, scheduler and searcher objects: they are in
+``experiment.pkl``, which nothing else reads.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """HyperOptSearch's state as data: a record a settled trial, appended once, and the rest.
 
 A trial is settled when its document no longer changes: completed, failed, or evaluated
-elsewhere (``add_evaluated_trial``); a trial completed again (a failed trial run again on
-resume) gets a new record, and a trial's last record is the one that counts. Its record (:func:`settled_record`) goes into an
+elsewhere (``add_evaluated_trial``). Its record (:func:`settled_record`) goes into an
 :class:`~tuneflows.model.append_only.AppendOnlyList`, which the state writer appends to a
 log instead of writing every document again at each state write; the state proper holds
-only the live trials' documents and bookkeeping. A record refers to its document's
+only the live trials' documents and bookkeeping. A trial completed again (a failed trial
+run again on resume) gets a new record, and a trial's last record is the one that counts. A record refers to its document's
 ``misc`` and ``result``, which never change after (an early-stopped trial's ranked loss
 is written into a new ``result`` of the document, not into the recorded one).
 
