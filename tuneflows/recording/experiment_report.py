@@ -226,13 +226,14 @@ def summary_markdown(trials: Sequence[Trial], facts: SummaryFacts) -> str:
         lines += [f"| {_cell(name)} | {share:.3f} |" for name, share in facts.importances.items()]
     if facts.pictures:
         lines += ["", "## Pictures", " · ".join(facts.pictures)]
-    counts = outcome_counts(trials, facts.rule)
+    tally = TrialCounts.of(trials, facts.rule)  # one walk for outcomes and budget
+    counts = tally.outcomes
     lines += ["", "## Outcomes", f"- completed: {counts['completed']}",
               f"- stopped early: {counts[STOPPED_EARLY]}" + _by_rule(counts),
               f"- errored: {counts['errored']}"]
     if counts["unfinished"]:
         lines.append(f"- unfinished: {counts['unfinished']}")
-    budget = iteration_budget(trials, facts.stop)
+    budget = tally.budget(facts.stop)
     if counts[STOPPED_EARLY]:
         lines += ["", "## Budget", f"{budget.spent} iterations spent of {budget.full} without "
                   f"early stopping ({budget.trials} trials × {budget.per_trial})"
