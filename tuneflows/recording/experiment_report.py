@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from tuneflows.model.best_trial import metric_value, ranked_trials
-from tuneflows.recording.trial_counts import Budget, TrialCounts
+from tuneflows.recording.trial_counts import TrialCounts
 from tuneflows.trial import PAUSED, PENDING, RUNNING, Trial
 from tuneflows.model.trial_outcome import OUTCOMES, STOPPED_EARLY, trial_outcome
 
@@ -115,12 +115,6 @@ def outcome_counts(trials: Sequence[Trial], rule: str) -> dict[str, int]:
     """How many trials ended each way (every outcome, zeros included), plus
     ``"stopped early by <rule>"`` counts per rule."""
     return TrialCounts.of(trials, rule).outcomes
-
-
-def iteration_budget(trials: Sequence[Trial], stop: Optional[Mapping[str, Any]]) -> Budget:
-    """The :class:`~tuneflows.recording.trial_counts.Budget` of ``trials`` under the stop
-    criteria ``stop``."""
-    return TrialCounts.of(trials, "").budget(stop)
 
 
 def progress_text(trials: Sequence[Trial], planned: int, rule: str,

@@ -15,8 +15,9 @@ import pytest
 from tuneflows.control.actions import CloneTrial, ContinueTrial, PauseTrial, RestartTrial
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import round_report
+from tuneflows.recording.trial_counts import TrialCounts
 from tuneflows.recording.experiment_report import (
-    SummaryFacts, artifact_key, iteration_budget, leaderboard_rows, progress_percent,
+    SummaryFacts, artifact_key, leaderboard_rows, progress_percent,
     progress_text,
     summary_markdown,
 )
@@ -121,9 +122,9 @@ def test_a_metric_named_like_a_column_keeps_both():
 def test_progress_and_budget():
     assert [progress_percent(e, 6) for e in (0, 3, 6)] == [0.0, 50.0, 100.0]
     trials = [trial(0, acc=1, iterations=9), trial(1, acc=1, iterations=1, stopped=True)]
-    budget = iteration_budget(trials, {"training_iteration": 9})
+    budget = TrialCounts.of(trials, "ASHA").budget({"training_iteration": 9})
     assert (budget.spent, budget.full) == (10, 18)
-    assert iteration_budget(trials, {}).full == 18  # the longest trial's iterations
+    assert TrialCounts.of(trials, "ASHA").budget({}).full == 18  # the longest trial's iterations
 
 
 def test_summary_names_best_config_counts_budget_and_where_to_look():
