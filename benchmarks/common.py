@@ -162,12 +162,17 @@ class SuggestTimer:
 
     def __init__(self) -> None:
         self.calls: list[tuple[float, float]] = []  # (time.time() at return, CPU s)
+        self.inside = False  # a call is running now
 
     def timed(self, suggest: Callable[..., Any]) -> Callable[..., Any]:
         """``suggest`` wrapped so each call's thread CPU time is recorded."""
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             c0 = time.thread_time()
-            out = suggest(*args, **kwargs)
+            self.inside = True
+            try:
+                out = suggest(*args, **kwargs)
+            finally:
+                self.inside = False
             self.calls.append((time.time(), time.thread_time() - c0))
             return out
 

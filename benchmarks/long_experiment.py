@@ -41,6 +41,7 @@ import time
 from typing import Any, Optional
 
 from benchmarks import common
+from benchmarks.collector_timer import CollectorTimer
 from benchmarks.run_all import child_env
 
 FIFTHS = 5
@@ -60,10 +61,13 @@ def workload(trials: int, asha: bool, tpe: bool = False,
 
 
 def per_fifth(ends: list[float], samples: list[tuple[float, float, float]],
-              suggests: Optional[list[tuple[float, float]]] = None) -> list[dict]:
+              suggests: Optional[list[tuple[float, float]]] = None,
+              collector: Optional[CollectorTimer] = None) -> list[dict]:
     """Trials per second and driver CPU ms per trial in each fifth of ``ends`` (finish
     times), from ``samples`` of (time, RSS MB, CPU s); with ``suggests`` (time, CPU s of
-    each suggestion) also the searcher's CPU per suggestion and the driver's without it."""
+    each suggestion) also the searcher's CPU per suggestion and the driver's without it;
+    with ``collector`` the garbage collector's ms per trial (full collections begun
+    inside and outside a suggestion, younger ones)."""
     ends = sorted(ends)
     size = len(ends) // FIFTHS
     out = []
@@ -78,6 +82,11 @@ def per_fifth(ends: list[float], samples: list[tuple[float, float, float]],
             row["suggest_cpu_ms"] = per
             row["driver_cpu_ms_per_trial_net"] = row["driver_cpu_ms_per_trial"] - (
                 sum(inside) / (size - 1) * 1000)
+        if collector:
+            spent = collector.between(first, last)
+            row["gc_full_count"] = spent.pop("full_count")
+            row.update({f"gc_{k[:-2]}_ms_per_trial": v / (size - 1) * 1000
+                        for k, v in spent.items()})
         out.append(row)
     return out
 
@@ -145,6 +154,8 @@ def child(side: str, w: common.Workload, out_path: str, profile: Optional[str]) 
     sampler = common.DriverSampler()
     profiler = (_FifthProfiler(local_dir, w.trials, profile)
                 if profile and side == "tuneflows" else None)
+    collector = CollectorTimer(lambda: common.SUGGEST_TIMER.inside)
+    collector.start()
     sampler.start()
     if profiler:
         profiler.start()
@@ -154,10 +165,12 @@ def child(side: str, w: common.Workload, out_path: str, profile: Optional[str]) 
     if profiler:
         profiler.stop()
     sampler.stop()
+    collector.stop()
     ends = [float(r["t"]) for r in results if "t" in r]
     memory = common.memory_stats(ends, sampler.samples)
     out = {"side": side, "trials": len(results), "wall_s": wall, "driver_cpu_s": cpu,
-           "fifths": per_fifth(ends, sampler.samples, common.SUGGEST_TIMER.calls),
+           "fifths": per_fifth(ends, sampler.samples, common.SUGGEST_TIMER.calls,
+                                 collector),
            "rss_mb_start_end": [sampler.samples[0][1], sampler.samples[-1][1]],
            "rss_growth_mb_per_1000_trials": memory.get("rss_growth_mb_per_1000_trials"),
            "loadavg_1m_end": os.getloadavg()[0]}
@@ -205,6 +218,12 @@ def _print(runs: list[dict]) -> None:
             print(f"{k}     | {f['trials_per_s']:8.1f} | {f['driver_cpu_ms_per_trial']:7.1f}"
                   + (f" | {f['suggest_cpu_ms']:7.1f} | {f['driver_cpu_ms_per_trial_net']:7.1f}"
                      if tpe else ""))
+        print("fifth | GC ms/trial: full collections begun in suggest, outside it, young "
+              "ones | full collections")
+        for k, f in enumerate(run["fifths"], start=1):
+            print(f"{k}     | {f['gc_full_inside_ms_per_trial']:6.2f} "
+                  f"{f['gc_full_outside_ms_per_trial']:6.2f} {f['gc_young_ms_per_trial']:6.2f}"
+                  f" | {f['gc_full_count']}")
         first, last = run["fifths"][0], run["fifths"][-1]
         print(f"last/first: rate {last['trials_per_s'] / first['trials_per_s']:.2f}x, "
               f"CPU/trial {last['driver_cpu_ms_per_trial'] / first['driver_cpu_ms_per_trial']:.2f}x")
