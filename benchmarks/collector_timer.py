@@ -56,17 +56,20 @@ class CollectorTimer:
         gc.callbacks.remove(self._callback)
 
     def between(self, first: float, last: float) -> dict[str, float]:
-        """Seconds of collection ending in [first, last], full or not, inside or outside.
+        """Seconds of collection ending in [first, last]: full and younger ones, each
+        begun inside or outside; and how many were full.
 
         Example:
             >>> timer = CollectorTimer(lambda: False)
             >>> timer.collections = [(1.0, 2, 0.5, True), (2.0, 0, 0.1, False)]
-            >>> timer.between(0.0, 3.0)
-            {'full_inside_s': 0.5, 'full_outside_s': 0.0, 'young_s': 0.1, 'full_count': 1}
+            >>> timer.between(0.0, 3.0)["full_inside_s"], timer.between(0.0, 3.0)["full_count"]
+            (0.5, 1)
         """
         with self._lock:
-            inside = [c for c in self.collections if first <= c[0] <= last]
-        return {"full_inside_s": sum((c[2] for c in inside if c[1] == 2 and c[3]), 0.0),
-                "full_outside_s": sum((c[2] for c in inside if c[1] == 2 and not c[3]), 0.0),
-                "young_s": sum((c[2] for c in inside if c[1] < 2), 0.0),
-                "full_count": sum(1 for c in inside if c[1] == 2)}
+            ended = [c for c in self.collections if first <= c[0] <= last]
+        spent = {f"{kind}_{where}_s": 0.0 for kind in ("full", "young")
+                 for where in ("inside", "outside")}
+        for _, generation, seconds, inside in ended:
+            kind = "full" if generation == 2 else "young"
+            spent[f"{kind}_{'inside' if inside else 'outside'}_s"] += seconds
+        return {**spent, "full_count": sum(1 for c in ended if c[1] == 2)}

@@ -218,12 +218,13 @@ def _print(runs: list[dict]) -> None:
             print(f"{k}     | {f['trials_per_s']:8.1f} | {f['driver_cpu_ms_per_trial']:7.1f}"
                   + (f" | {f['suggest_cpu_ms']:7.1f} | {f['driver_cpu_ms_per_trial_net']:7.1f}"
                      if tpe else ""))
-        print("fifth | GC ms/trial: full collections begun in suggest, outside it, young "
-              "ones | full collections")
+        print("fifth | GC ms/trial, full collections: begun in a suggestion, outside | "
+              "younger ones: in, outside | full collections")
         for k, f in enumerate(run["fifths"], start=1):
             print(f"{k}     | {f['gc_full_inside_ms_per_trial']:6.2f} "
-                  f"{f['gc_full_outside_ms_per_trial']:6.2f} {f['gc_young_ms_per_trial']:6.2f}"
-                  f" | {f['gc_full_count']}")
+                  f"{f['gc_full_outside_ms_per_trial']:6.2f} | "
+                  f"{f['gc_young_inside_ms_per_trial']:6.2f} "
+                  f"{f['gc_young_outside_ms_per_trial']:6.2f} | {f['gc_full_count']}")
         first, last = run["fifths"][0], run["fifths"][-1]
         print(f"last/first: rate {last['trials_per_s'] / first['trials_per_s']:.2f}x, "
               f"CPU/trial {last['driver_cpu_ms_per_trial'] / first['driver_cpu_ms_per_trial']:.2f}x")

@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 from tuneflows.recording.mlflow import tags as mlflow_tags
 from tuneflows.orchestration.action_executor import ActionExecutor
 from tuneflows.orchestration.cancel_watch import Cancellation, CancelWatch
+from tuneflows.orchestration.collector_pause import collector_paused
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
@@ -204,7 +205,9 @@ class ExperimentLoop:
         self._event_loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         while self._fatal is None and self._stopped_by is None:
-            await self._executor.carry_out_all(self.controller.fill_slots())
+            with collector_paused():  # a suggestion's temporaries freed young
+                filled = self.controller.fill_slots()
+            await self._executor.carry_out_all(filled)
             if not self._driving:
                 await self._executor.carry_out_all(self.controller.never_resumed())
                 break
