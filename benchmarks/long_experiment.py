@@ -42,6 +42,7 @@ from typing import Any, Optional
 
 from benchmarks import common
 from benchmarks.collector_timer import CollectorTimer
+from benchmarks.thread_cpu import ThreadCpuSampler
 from benchmarks.run_all import child_env
 
 FIFTHS = 5
@@ -62,12 +63,14 @@ def workload(trials: int, asha: bool, tpe: bool = False,
 
 def per_fifth(ends: list[float], samples: list[tuple[float, float, float]],
               suggests: Optional[list[tuple[float, float]]] = None,
-              collector: Optional[CollectorTimer] = None) -> list[dict]:
+              collector: Optional[CollectorTimer] = None,
+              threads: Optional[ThreadCpuSampler] = None) -> list[dict]:
     """Trials per second and driver CPU ms per trial in each fifth of ``ends`` (finish
     times), from ``samples`` of (time, RSS MB, CPU s); with ``suggests`` (time, CPU s of
     each suggestion) also the searcher's CPU per suggestion and the driver's without it;
     with ``collector`` the garbage collector's ms per trial (full collections begun
-    inside and outside a suggestion, younger ones)."""
+    inside and outside a suggestion, younger ones); with ``threads`` each thread
+    group's CPU ms per trial."""
     ends = sorted(ends)
     size = len(ends) // FIFTHS
     out = []
@@ -87,6 +90,10 @@ def per_fifth(ends: list[float], samples: list[tuple[float, float, float]],
             row["gc_full_count"] = spent.pop("full_count")
             row.update({f"gc_{k[:-2]}_ms_per_trial": v / (size - 1) * 1000
                         for k, v in spent.items()})
+        if threads:
+            row["thread_cpu_ms_per_trial"] = {
+                name: seconds / (size - 1) * 1000
+                for name, seconds in threads.between(first, last).items()}
         out.append(row)
     return out
 
@@ -156,6 +163,8 @@ def child(side: str, w: common.Workload, out_path: str, profile: Optional[str]) 
                 if profile and side == "tuneflows" else None)
     collector = CollectorTimer(lambda: common.SUGGEST_TIMER.inside)
     collector.start()
+    threads = ThreadCpuSampler()
+    threads.start()
     sampler.start()
     if profiler:
         profiler.start()
@@ -166,11 +175,12 @@ def child(side: str, w: common.Workload, out_path: str, profile: Optional[str]) 
         profiler.stop()
     sampler.stop()
     collector.stop()
+    threads.stop()
     ends = [float(r["t"]) for r in results if "t" in r]
     memory = common.memory_stats(ends, sampler.samples)
     out = {"side": side, "trials": len(results), "wall_s": wall, "driver_cpu_s": cpu,
            "fifths": per_fifth(ends, sampler.samples, common.SUGGEST_TIMER.calls,
-                                 collector),
+                                 collector, threads),
            "rss_mb_start_end": [sampler.samples[0][1], sampler.samples[-1][1]],
            "rss_growth_mb_per_1000_trials": memory.get("rss_growth_mb_per_1000_trials"),
            "loadavg_1m_end": os.getloadavg()[0]}
@@ -225,6 +235,7 @@ def _print(runs: list[dict]) -> None:
                   f"{f['gc_full_outside_ms_per_trial']:6.2f} | "
                   f"{f['gc_young_inside_ms_per_trial']:6.2f} "
                   f"{f['gc_young_outside_ms_per_trial']:6.2f} | {f['gc_full_count']}")
+        _print_threads(run["fifths"])
         first, last = run["fifths"][0], run["fifths"][-1]
         print(f"last/first: rate {last['trials_per_s'] / first['trials_per_s']:.2f}x, "
               f"CPU/trial {last['driver_cpu_ms_per_trial'] / first['driver_cpu_ms_per_trial']:.2f}x")
@@ -233,6 +244,16 @@ def _print(runs: list[dict]) -> None:
         tf, rt = by_side["tuneflows"], by_side["raytune"]
         print(f"\ntuneflows / Ray Tune: wall {tf['wall_s'] / rt['wall_s']:.2f}x, driver CPU "
               f"{tf['driver_cpu_s'] / rt['driver_cpu_s']:.2f}x")
+
+
+def _print_threads(fifths: list[dict], top: int = 8) -> None:
+    """Each thread group's CPU ms per trial by fifth, the groups spending most first."""
+    first, last = fifths[0]["thread_cpu_ms_per_trial"], fifths[-1]["thread_cpu_ms_per_trial"]
+    names = sorted(set(first) | set(last), key=lambda n: -last.get(n, 0.0))[:top]
+    print("thread CPU ms/trial by fifth (the groups spending most in the last)")
+    for name in names:
+        print(f"  {name[:28]:28} " + " ".join(
+            f"{f['thread_cpu_ms_per_trial'].get(name, 0.0):6.2f}" for f in fifths))
 
 
 def main(argv: Optional[list[str]] = None) -> list[dict]:

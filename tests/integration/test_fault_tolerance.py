@@ -164,6 +164,18 @@ def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
     )
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
 
+    # Prefect: the killed driver's flow run is not left Running; the resume's completed
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = sorted(client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            name=FlowRunFilterName(any_=["killed"]))), key=lambda r: r.created)
+    assert [r.state.type.value for r in runs] == ["CRASHED", "COMPLETED"]
+    assert runs[0].state.message == (
+        "Its driver stopped without ending it (killed, or its machine was lost); "
+        f"flow run {runs[1].id} resumed the experiment.")
+
     done = subprocess.run([sys.executable, str(script), "uninterrupted"], env=_env(tune_env),
                           capture_output=True, text=True, timeout=300)
     assert "DRIVER DONE" in done.stdout, done.stderr[-3000:]

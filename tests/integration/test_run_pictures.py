@@ -102,8 +102,10 @@ def test_a_run_is_explained_in_pictures_and_importances(tune_env, capsys, monkey
     run_page = f"#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
     assert f"{run_page}/artifacts/pictures/learning_curves.html" in summary
 
-    # the terminal: the importances under the best trial
+    # the terminal: the importances under the final status block, the best trial named once
     out = capsys.readouterr().out
-    closing = out[out.rindex("Best trial:"):]
+    closing = out[out.rindex("== Status =="):]
+    assert closing.count("Best trial:") == 1
+    assert closing.index("Best trial:") < closing.index("Parameter importances")
     assert "Parameter importances for acc (fANOVA)" in closing
     assert closing.index("│ lr ") < closing.index("│ noise ")

@@ -78,7 +78,8 @@ def test_seed_hyperopt_scheduler_example_with_mlflow_nested_runs(tune_env):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 5
-    assert parents[0].data.tags["tuneflows.searcher"] == "TrialLimiter"
+    assert parents[0].data.tags["tuneflows.searcher"] == "HyperOptSearch"  # not its wrapper
+    assert parents[0].data.params["searcher"] == "HyperOptSearch"
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parents[0].info.run_id}
     logged = sorted(float(c.data.params["param"]) for c in children)
     assert logged == pytest.approx(sorted(params))

@@ -12,9 +12,11 @@ import uuid
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from tuneflows.recording.mlflow import tags as mlflow_tags
+from tuneflows.orchestration.abandoned_runs import end_abandoned_flow_run
 from tuneflows.orchestration.action_executor import ActionExecutor
 from tuneflows.orchestration.cancel_watch import Cancellation, CancelWatch
 from tuneflows.orchestration.collector_pause import collector_paused
+from tuneflows.search.concurrency import searcher_name
 from tuneflows.runs.checkpoint_store import CheckpointStore
 from tuneflows.control.controller import TrialController
 from tuneflows.recording.round_report import RoundReport, round_report
@@ -30,7 +32,9 @@ from tuneflows.recording.mlflow.limits import mlflow_deadline_s
 from tuneflows.recording.mlflow.writer_pool import MlflowWriterPool
 from tuneflows.recording.pictures.refresher import pictures_for
 from tuneflows.orchestration.resume import restore_experiment
-from tuneflows.runs.run_dirs import ending_words, record_run_end, write_run_file
+from tuneflows.runs.run_dirs import (
+    ending_words, record_run_end, record_run_start, write_run_file,
+)
 from tuneflows.services.startup_timeline import mark
 from tuneflows.runs.state_writer import StateWriter
 from tuneflows.orchestration.stop_signals import StopSignals
@@ -109,7 +113,6 @@ class ExperimentLoop:
         self._round_task = round_task
         os.makedirs(exp.dir, exist_ok=True)
         write_run_file(exp.dir, exp.run_id, self.request.flow_run_id)
-        record_run_end(exp.dir, None)
         ship_by_value_if_local(exp.trainable)
         finished = {} if self._resume_state is None else {
             t["trial_id"]: t["status"] for t in self._resume_state.trials
@@ -120,7 +123,7 @@ class ExperimentLoop:
         mlflow = MlflowWriterPool.shared().open_experiment(
             exp.name, exp.local_dir, self.experiment_id, f"{exp.name}-{exp.run_id}",
             {mlflow_tags.SCHEDULER: type(ctl.scheduler).__name__,
-             mlflow_tags.SEARCHER: type(ctl.searcher).__name__,
+             mlflow_tags.SEARCHER: searcher_name(ctl.searcher),
              mlflow_tags.LOGDIR: exp.dir, mlflow_tags.RUN_ID: exp.run_id, **self.request.parent_tags})
         mark("MLflow experiment open")
         self.views.mlflow_experiment_id = mlflow.mlflow_experiment_id
@@ -130,6 +133,7 @@ class ExperimentLoop:
         self._recorder = ExperimentRecorder(mlflow, self.views.board, self.views.reports,
                                             pictures)
         await self.views.reports.start()
+        await self._take_over_run()
         await self.views.link_runs(mlflow)
         if pictures is not None:
             pictures.start()
@@ -249,6 +253,14 @@ class ExperimentLoop:
                         pictures.finish, status != "KILLED"))
                 await self.views.reports.finish(self.views.summary_facts(status))
         self._recorder.show_where_to_look(self.views.closing_lines())
+
+    async def _take_over_run(self) -> None:
+        """Notes this driver in ``run.json``; a flow run left Running by a driver that
+        died before it is ended Crashed (:mod:`~tuneflows.orchestration.abandoned_runs`)."""
+        own = self.views.reports.flow_run_id
+        abandoned = record_run_start(self.experiment.dir, own)
+        if abandoned is not None:
+            await end_abandoned_flow_run(abandoned, own, self.views.reports.outage)
 
     def _persist(self, force: bool = False) -> None:
         """Saves the experiment state (throttled unless ``force``)."""

@@ -24,6 +24,7 @@ from prefect_ray.task_runners import RayTaskRunner
 from tuneflows.orchestration.cancel_watch import Cancellation
 from tuneflows.orchestration.experiment_loop import ExperimentLoop
 from tuneflows.orchestration.run_endings import resume_hint
+from tuneflows.search.concurrency import searcher_name
 from tuneflows.orchestration.experiment_request import ExperimentRequest
 from tuneflows.runs.state import load_state
 from tuneflows.model.codes import RoundEnd, RoundStateName
@@ -142,7 +143,7 @@ class ExperimentParameter:
             "num_samples": exp.num_samples,
             "resources_per_trial": exp.resources,
             "scheduler": type(self.request.scheduler).__name__,
-            "searcher": type(self.request.searcher).__name__,
+            "searcher": searcher_name(self.request.searcher),
             "logdir": exp.dir,
         }
         return iter(summary.items())

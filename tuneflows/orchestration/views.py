@@ -17,7 +17,7 @@ from tuneflows.recording.mlflow.store import tracking_uri_for
 from tuneflows.recording.mlflow.writer_pool import MlflowExperimentLog
 from tuneflows.recording.run_links import RunLinks
 from tuneflows.recording.prefect_reports import PrefectReports, ReportSettings
-from tuneflows.recording.status_block import StatusDisplay, best_line
+from tuneflows.recording.status_block import StatusDisplay
 from tuneflows.recording.status_board import StatusBoard
 from tuneflows.recording.where_to_look import (
     configured_prefect_ui, mlflow_hint, mlflow_run_url, prefect_hint,
@@ -130,12 +130,10 @@ class ExperimentViews:
         return links
 
     def closing_lines(self) -> list[str]:
-        """What the terminal shows after the final status block: the best trial with
-        the parameter importances under it, then where to look."""
+        """What the terminal shows after the final status block (which names the best
+        trial): the parameter importances, then where to look."""
         table = importance_table(self.importances, self.metric or "")
-        trials = list(self._controller.trials.values())
-        head = [best_line(trials, self.metric, self.mode), table] if table else []
-        return head + self.where_to_look()
+        return ([table] if table else []) + self.where_to_look()
 
     def note_mlflow_gaps(self, gaps: MlflowGaps) -> None:
         """Warns in the run's log when MLflow lacks records of the experiment (named

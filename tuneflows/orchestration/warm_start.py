@@ -29,6 +29,7 @@ from tuneflows.model.best_trial import metric_value, ranked_trials
 from tuneflows.recording.mlflow.runs import parent_run, trial_config, trial_runs, trial_status
 from tuneflows.recording.mlflow.store import store_creation_lock
 from tuneflows.result import EARLY_STOPPED
+from tuneflows.search.concurrency import searcher_name
 from tuneflows.search.searcher import Searcher
 from tuneflows.trial import TERMINATED, Trial
 from tuneflows.model.trial_outcome import STOPPED_EARLY, Outcome
@@ -144,5 +145,5 @@ def start_from_previous_run(searcher: Searcher, client: Any, experiment_name: st
     previous.learned = previous.warm(searcher)
     logger.info("Warm start of %r from MLflow run %s: the searcher (%s) learned from %d of "
                 "its best %d trials.", experiment_name, previous.parent_run_id,
-                type(searcher).__name__, previous.learned, len(previous.observations))
+                searcher_name(searcher), previous.learned, len(previous.observations))
     return previous

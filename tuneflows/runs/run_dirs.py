@@ -25,12 +25,15 @@ from typing import Any, Optional, Sequence
 
 from tuneflows.error import TuneError
 from tuneflows.model.run_ids import is_run_id
+from tuneflows.runs.atomic_files import write_atomically
 from tuneflows.runs.lock import is_locked
 from tuneflows.runs.state import load_state, state_path
 from tuneflows.trial import ERROR, TERMINATED
 
 #: The file in a run directory naming the run and the Prefect flow run that started it.
 RUN_FILE = "run.json"
+#: The key of ``run.json`` naming the Prefect flow run of the driver running it last.
+DRIVER_FLOW_RUN_KEY = "driver_flow_run_id"
 
 
 @dataclass(frozen=True)
@@ -159,10 +162,9 @@ def ending_words(status: str, stopped_by: Optional[str] = None) -> str:
     return {"FINISHED": "finished", "FAILED": "failed"}.get(status, "interrupted")
 
 
-def record_run_end(run_dir: str, ended: Optional[str]) -> None:
+def record_run_end(run_dir: str, ended: str) -> None:
     """Notes in ``run.json`` how the run's last driver ended it (``"finished"``,
-    ``"interrupted (SIGINT)"``, ``"cancelled"``...), or clears the note (None: a driver
-    runs it again), for ``tuneflows ls``.
+    ``"interrupted (SIGINT)"``, ``"cancelled"``...), for ``tuneflows ls``.
 
     Example:
         >>> import tempfile
@@ -171,15 +173,42 @@ def record_run_end(run_dir: str, ended: Optional[str]) -> None:
         >>> read_run_file(run)["ended"]
         'interrupted (SIGINT)'
     """
+    _update_run_file(run_dir, ended=ended)
+
+
+def record_run_start(run_dir: str, flow_run_id: Optional[str]) -> Optional[str]:
+    """Notes in ``run.json`` that a driver runs the run now, in Prefect flow run
+    ``flow_run_id``, and clears how the last driver ended it.
+
+    Returns:
+        The flow run of an earlier driver that never noted an end (it died: ``kill -9``,
+        a machine lost), for its Prefect state to be ended; None when there is none or
+        it is ``flow_run_id`` itself (Prefect retrying the same flow run).
+
+    Example:
+        >>> import tempfile
+        >>> run = tempfile.mkdtemp()
+        >>> write_run_file(run, "r1", None)
+        >>> record_run_start(run, "flow-1"), record_run_start(run, "flow-2")
+        (None, 'flow-1')
+        >>> record_run_end(run, "finished")
+        >>> record_run_start(run, "flow-3")  # flow-2's driver ended it: nothing to end
+    """
     data = read_run_file(run_dir)
-    if ended is None:
-        data.pop("ended", None)
-    else:
-        data["ended"] = ended
-    path = os.path.join(run_dir, RUN_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f)
-    os.replace(path + ".tmp", path)
+    earlier = None if "ended" in data else data.get(DRIVER_FLOW_RUN_KEY)
+    _update_run_file(run_dir, ended=None, **{DRIVER_FLOW_RUN_KEY: flow_run_id})
+    return earlier if earlier != flow_run_id else None
+
+
+def _update_run_file(run_dir: str, **fields: Any) -> None:
+    """Sets ``fields`` in ``run.json`` (a None value removes its key), atomically."""
+    data = read_run_file(run_dir)
+    for key, value in fields.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    write_atomically(os.path.join(run_dir, RUN_FILE), json.dumps(data).encode())
 
 
 def latest_run_dir(local_dir: str, name: str) -> str:

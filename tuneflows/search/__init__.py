@@ -40,7 +40,9 @@ from tuneflows.search.domains import (
     sample_from,
     uniform,
 )
-from tuneflows.search.concurrency import ConcurrencyLimiter, TrialLimiter
+from tuneflows.search.concurrency import (
+    ConcurrencyLimiter, TrialLimiter, searcher_name, without_trial_limit,
+)
 from tuneflows.search.hyperopt_search import HyperOptSearch
 from tuneflows.result import EARLY_STOPPED
 from tuneflows.search.searcher import FINISHED, Searcher
@@ -59,7 +61,7 @@ __all__ = [
     "Searcher", "FINISHED", "EARLY_STOPPED",
     "BasicVariantGenerator", "generate_variants", "resolve_config", "count_variants",
     "validate_config", "format_vars",
-    "HyperOptSearch", "ConcurrencyLimiter", "TrialLimiter",
+    "HyperOptSearch", "ConcurrencyLimiter", "TrialLimiter", "searcher_name", "without_trial_limit",
     "SEARCHERS", "create_searcher",
 ]
 

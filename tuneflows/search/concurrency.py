@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional
 from tuneflows.search.argument_checks import validate_max_concurrent, validate_positive_int
 from tuneflows.search.searcher import FINISHED, Searcher, Suggestion
 
-__all__ = ["ConcurrencyLimiter", "TrialLimiter"]
+__all__ = ["ConcurrencyLimiter", "TrialLimiter", "searcher_name", "without_trial_limit"]
 
 
 class _Wrapper(Searcher):
@@ -124,3 +124,33 @@ class TrialLimiter(_Wrapper):
     def set_state(self, state: Mapping[str, Any]) -> None:
         self._count = int(state["count"])
         self.searcher.set_state(state["searcher"])
+
+
+def searcher_name(searcher: Searcher) -> str:
+    """The searcher's name as Prefect and MLflow show it: a :class:`TrialLimiter`
+    (which ``run_experiments`` adds for ``num_samples``) is not named, a
+    :class:`ConcurrencyLimiter` names what it wraps.
+
+    Example:
+        >>> from tuneflows.search import BasicVariantGenerator
+        >>> searcher_name(TrialLimiter(ConcurrencyLimiter(BasicVariantGenerator({}), 2), 9))
+        'ConcurrencyLimiter(BasicVariantGenerator)'
+    """
+    searcher = without_trial_limit(searcher)
+    if isinstance(searcher, ConcurrencyLimiter):
+        return f"ConcurrencyLimiter({searcher_name(searcher.searcher)})"
+    return type(searcher).__name__
+
+
+def without_trial_limit(searcher: Searcher) -> Searcher:
+    """The searcher under the :class:`TrialLimiter` ``run_experiments`` added, if any:
+    what a user chose, for its settings on the MLflow parent run.
+
+    Example:
+        >>> from tuneflows.search import BasicVariantGenerator
+        >>> type(without_trial_limit(TrialLimiter(BasicVariantGenerator({}), 3))).__name__
+        'BasicVariantGenerator'
+    """
+    while isinstance(searcher, TrialLimiter):
+        searcher = searcher.searcher
+    return searcher

@@ -29,6 +29,7 @@ from tuneflows.recording.mlflow.records import (
 from tuneflows.recording.mlflow.writer_commands import WriterCommand
 from tuneflows.recording.mlflow.values import metric_rows, param_strings
 from tuneflows.recording.mlflow.writer_process import MlflowWriterProcess
+from tuneflows.search import without_trial_limit
 from tuneflows.spec import Experiment
 from tuneflows.trial import ERROR, Trial
 from tuneflows.model.trial_outcome import rule_name
@@ -182,7 +183,8 @@ class MlflowExperimentLog:
         judged = ({mlflow_tags.METRIC: self._metric, mlflow_tags.MODE: self._mode}
                   if self._metric else {})
         self._log_parent(ParentRunRecord(
-            params={**settings(scheduler, "scheduler"), **settings(searcher, "searcher")},
+            params={**settings(scheduler, "scheduler"),
+                    **settings(without_trial_limit(searcher), "searcher")},
             tags=judged, artifacts={SPEC_ARTIFACT: experiment_spec_json(experiment)}))
 
     def link_parent(self, tags: Mapping[str, Any], where: Sequence[str] = ()) -> None:
