@@ -49,13 +49,13 @@ FIFTHS = 5
 
 
 def workload(trials: int, asha: bool, tpe: bool = False,
-             stand_in: bool = False) -> common.Workload:
+             stand_in: str = "") -> common.Workload:
     """The long workload: ``trials`` × 1 result, × 3 under ASHA, or × 1 from TPE."""
     if asha:
         return common.Workload(7, f"{trials} trials x 3 it, no-op, ASHA", trials, 3,
                                asha=True, grace=1, memory=True)
     if tpe or stand_in:
-        name = "TPE stand-in" if stand_in else "HyperOpt TPE"
+        name = f"TPE stand-in ({stand_in})" if stand_in else "HyperOpt TPE"
         return common.Workload(7, f"{trials} trials x 1 it, no-op, {name}", trials, 1,
                                memory=True, tpe=True, stand_in=stand_in)
     return common.Workload(7, f"{trials} trials x 1 it, no-op", trials, 1, memory=True)
@@ -261,8 +261,11 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
     parser.add_argument("--trials", type=int, default=2000)
     parser.add_argument("--asha", action="store_true")
     parser.add_argument("--tpe", action="store_true")
-    parser.add_argument("--tpe-stand-in", action="store_true",
-                        help="tuneflows only: a searcher as dear as TPE, nothing else of it")
+    parser.add_argument("--tpe-stand-in", nargs="?", const="walk", default="",
+                        choices=["walk", "spin"],
+                        help="tuneflows only: a searcher as dear as TPE, nothing else of it "
+                             "(walk: walks a record of every trial as TPE does; spin: as "
+                             "long, touching no memory)")
     parser.add_argument("--sides", default=",".join(common.SIDES))
     parser.add_argument("--profile", help="directory for py-spy profiles of tuneflows' driver")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -282,7 +285,7 @@ def main(argv: Optional[list[str]] = None) -> list[dict]:
         cmd = [sys.executable, "-m", "benchmarks.long_experiment", "--trials", str(w.trials),
                "--child", side, "--out", out] + (["--asha"] if args.asha else []) + (
                    ["--tpe"] if args.tpe else []) + (
-                   ["--tpe-stand-in"] if args.tpe_stand_in else [])
+                   ["--tpe-stand-in", args.tpe_stand_in] if args.tpe_stand_in else [])
         if args.profile:
             os.makedirs(args.profile, exist_ok=True)
             cmd += ["--profile", os.path.abspath(args.profile)]
