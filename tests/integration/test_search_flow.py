@@ -69,6 +69,9 @@ def test_seed_hyperopt_scheduler_example_with_mlflow_nested_runs(tune_env):
             -(trial.config["param"] - 10) ** 2)
         params.add(trial.config["param"])
     assert len(params) == 5  # drawn from the space, not repeated
+    # the results came from Ray unpickled: their keys are one string object each in the driver
+    keys = [k for trial in trials for k in trial.last_result]
+    assert len({id(k) for k in keys}) == len(set(keys))
 
     # Suggested trials are nested MLflow runs like any other trial.
     client = MlflowClient(tracking_uri=os.environ["MLFLOW_TRACKING_URI"])

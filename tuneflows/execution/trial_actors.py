@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional
 import ray
 
 from tuneflows.execution.result_deadline import hung_message, next_wait
+from tuneflows.execution.shared_strings import with_shared_strings
 from tuneflows.execution.actor_pool import ActorPool
 from tuneflows.execution.function_runner import FunctionTrainable, to_trainable_class
 from tuneflows.model.rounds import RoundOutcome, RoundRequest
@@ -103,10 +104,13 @@ class TrialActors:
         actor = self._actors[trial_id]
         try:
             if self._result_limit is None:
-                return await actor.run_round.remote(request)
-            return await self._await_round(trial_id, actor, request, self._result_limit)
+                outcome = await actor.run_round.remote(request)
+            else:
+                outcome = await self._await_round(trial_id, actor, request, self._result_limit)
         except ray.exceptions.RayActorError as exc:
             raise TrialActorDied(f"Trial actor died: {exc}") from exc
+        outcome.results = [with_shared_strings(r) for r in outcome.results]
+        return outcome
 
     async def _await_round(self, trial_id: str, actor: Any, request: RoundRequest,
                            limit: float) -> RoundOutcome:
