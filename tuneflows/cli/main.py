@@ -167,6 +167,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         else run_id,
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
+        metric=state.metric, mode=state.mode if state.metric else None,  # as judged before
     )
     return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
