@@ -143,6 +143,19 @@ def test_queued_records_are_written_when_the_driver_goes_away(store):
     history = client.get_metric_history(children["t1"].info.run_id, "loss")
     assert sorted(m.step for m in history) == list(range(1, 51))
 
+    # resumed: the runs are RUNNING again and no longer say why the earlier driver went
+    process = MlflowWriterPool(1)
+    try:
+        log = process.open_experiment(name, local_dir, "e1", "exp-e1", {})
+        log.reopen_trial("t1")
+        assert process.sync()
+        [parent], children = runs_of(client, name)
+        assert parent.info.status == children["t1"].info.status == "RUNNING"
+        assert "tuneflows.killed_because" not in parent.data.tags
+        assert "tuneflows.killed_because" not in children["t1"].data.tags
+    finally:
+        process.close()
+
 
 def test_a_running_trial_s_metrics_reach_mlflow_before_it_ends(store):
     """The writer merges writes but does not hold them for the trial's end: its metrics

@@ -115,6 +115,7 @@ class MlflowStore:
                 use_write_ahead_log(self.tracking_uri)
         self.parent_run_id: Optional[str] = None
         self.trial_runs: dict[str, str] = {}
+        self._killed_trials: set[str] = set()  # trial runs an earlier driver ended KILLED
         #: Writes whole trial runs in one transaction (None: not a SQL store MLflow
         #: serves with the models :mod:`~tuneflows.recording.mlflow.bulk_runs` knows).
         self.bulk: Optional[BulkRunWriter] = bulk_writer_for(self.client, self.experiment_id)
@@ -156,6 +157,8 @@ class MlflowStore:
         self.parent_run_id = found[0].info.run_id
         if reopen:
             self.client.update_run(self.parent_run_id, status="RUNNING")
+            if mlflow_tags.KILLED_BECAUSE in found[0].data.tags:  # why an earlier driver stopped
+                self.client.delete_tag(self.parent_run_id, mlflow_tags.KILLED_BECAUSE)
         self._find_trial_runs()
         return self.parent_run_id
 
@@ -171,6 +174,8 @@ class MlflowStore:
                 trial_id = run.data.tags.get(mlflow_tags.TRIAL_ID)
                 if trial_id:
                     self.trial_runs[trial_id] = run.info.run_id
+                    if mlflow_tags.KILLED_BECAUSE in run.data.tags:
+                        self._killed_trials.add(trial_id)
             page_token = page.token
             if not page_token:
                 return
@@ -284,8 +289,12 @@ class MlflowStore:
         return len(missing)
 
     def reopen_trial(self, trial_id: str) -> None:
-        """Marks a resumed trial's run RUNNING again."""
+        """Marks a resumed trial's run RUNNING again, without the tag saying why an
+        earlier driver ended it KILLED."""
         self.client.update_run(self.trial_runs[trial_id], status="RUNNING")
+        if trial_id in self._killed_trials:
+            self._killed_trials.discard(trial_id)
+            self.client.delete_tag(self.trial_runs[trial_id], mlflow_tags.KILLED_BECAUSE)
 
     def log_artifacts(self, trial_id: str, local_dir: str, artifact_path: str) -> None:
         """Copies a directory (a checkpoint) into the trial run's artifacts."""
