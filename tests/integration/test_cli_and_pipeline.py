@@ -129,15 +129,18 @@ def test_a_retried_flow_run_continues_the_run_it_started(tune_env):
     assert os.path.dirname(trial.logdir) != run_dir
 
 
-def test_cli_resume_judges_by_the_metric_the_run_was_given(tune_env):
+def test_cli_resume_keeps_the_metric_and_display_the_run_was_given(tune_env, capsys):
     from flows.quickstart import train_func
 
     spec = {"cli_metric": {"run": train_func, "stop": {"mean_accuracy": 99},
                            "config": {"lr": tuneflows.grid_search([0.4, 0.6]), "momentum": 0.1}}}
-    tuneflows.run_experiments(spec, metric="timesteps_total", mode="min", verbose=False)
+    tuneflows.run_experiments(spec, metric="timesteps_total", mode="min", verbose=0)
     exp_dir = tuneflows.latest_run_dir(tune_env, "cli_metric")
     from tuneflows.runs.state import load_state
 
     assert (load_state(exp_dir).metric, load_state(exp_dir).mode) == ("timesteps_total", "min")
+    capsys.readouterr()
     assert main(["resume", exp_dir]) == 0
     assert (load_state(exp_dir).metric, load_state(exp_dir).mode) == ("timesteps_total", "min")
+    out = capsys.readouterr().out  # verbose=0, as the run was started: no status block
+    assert out.startswith("Resuming run ") and "== Status ==" not in out, out[-2000:]

@@ -166,7 +166,7 @@ def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
 
     # Prefect: the killed driver's flow run is not left Running; the resume's completed
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 
     with get_client(sync_client=True) as client:
         runs = sorted(client.read_flow_runs(flow_run_filter=FlowRunFilter(
@@ -175,6 +175,11 @@ def test_sigkilled_driver_resumes_to_the_same_results(tune_env, tmp_path):
     assert runs[0].state.message == (
         "Its driver stopped without ending it (killed, or its machine was lost); "
         f"flow run {runs[1].id} resumed the experiment.")
+    with get_client(sync_client=True) as client:  # its rounds that were playing end too
+        rounds = client.read_task_runs(flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=[runs[0].id])))
+    assert rounds and all(r.state.is_final() for r in rounds), [
+        (r.name, r.state.type) for r in rounds if not r.state.is_final()]
 
     done = subprocess.run([sys.executable, str(script), "uninterrupted"], env=_env(tune_env),
                           capture_output=True, text=True, timeout=300)

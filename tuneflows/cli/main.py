@@ -145,7 +145,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     import tuneflows
     from tuneflows.error import TuneError
     from tuneflows.runs.state import CONFIGURATION_FILE, load_state
-    from tuneflows.runs.run_dirs import find_run_dir
+    from tuneflows.runs.run_dirs import find_run_dir, read_run_file
     from tuneflows.spec import default_local_dir
 
     directory = find_run_dir(args.experiment, default_local_dir(),
@@ -168,6 +168,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
         metric=state.metric, mode=state.mode if state.metric else None,  # as judged before
+        verbose=read_run_file(directory).get("verbose", 2) if args.verbose is None
+        else args.verbose,
     )
     return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
 
@@ -227,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a run directory, an experiment directory (its newest unfinished "
                              "run) or an experiment name under the results directory")
     resume.add_argument("--errored-only", action="store_true", help="re-run only failed trials")
+    resume.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
+                        help="0 quiet, 1 status block, 2 block and results (default: what "
+                             "the run was started with)")
     resume.add_argument("--ray-address", default=None, help=_RAY_ADDRESS_HELP)
     resume.set_defaults(handler=cmd_resume)
     ls = sub.add_parser("ls", help="list experiments and their runs with status, trials and "

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 from tuneflows.services.prefect_limits import PrefectOutage
 
@@ -55,8 +55,33 @@ async def end_abandoned_flow_run(abandoned: str, own: Optional[str],
             return False
         result = await outage.call("the abandoned flow run's end", client.set_flow_run_state(
             abandoned, Crashed(message=abandoned_message(own)), force=True), default=None)
-    if result is None:
-        return False
-    logger.info("Prefect flow run %s was left %s by a driver that died; it is now Crashed.",
-                abandoned, run.state.name)
+        if result is None:
+            return False
+        ended_rounds = await _end_open_task_runs(client, abandoned, outage)
+    logger.info("Prefect flow run %s was left %s by a driver that died; it is now Crashed "
+                "(and %d of its round task runs).", abandoned, run.state.name, ended_rounds)
     return True
+
+
+async def _end_open_task_runs(client: Any, flow_run_id: str, outage: PrefectOutage) -> int:
+    """Sets the task runs of ``flow_run_id`` that are not in a final state (the rounds
+    that were playing when its driver died) Crashed; returns how many."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterState,
+        TaskRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    open_types = [StateType.RUNNING, StateType.PENDING, StateType.SCHEDULED, StateType.PAUSED]
+    task_runs = await outage.call("the abandoned flow run's rounds", client.read_task_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+        task_run_filter=TaskRunFilter(state=TaskRunFilterState(
+            type=TaskRunFilterStateType(any_=open_types)))), default=[])
+    ended = 0
+    for task_run in task_runs:
+        done = await outage.call("the abandoned flow run's rounds", client.set_task_run_state(
+            task_run.id, Crashed(message="Its flow run's driver stopped during the round."),
+            force=True), default=None)
+        ended += done is not None
+    return ended

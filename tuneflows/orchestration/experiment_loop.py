@@ -258,7 +258,7 @@ class ExperimentLoop:
         """Notes this driver in ``run.json``; a flow run left Running by a driver that
         died before it is ended Crashed (:mod:`~tuneflows.orchestration.abandoned_runs`)."""
         own = self.views.reports.flow_run_id
-        abandoned = record_run_start(self.experiment.dir, own)
+        abandoned = record_run_start(self.experiment.dir, own, self.request.verbose)
         if abandoned is not None:
             await end_abandoned_flow_run(abandoned, own, self.views.reports.outage)
 

@@ -176,9 +176,11 @@ def record_run_end(run_dir: str, ended: str) -> None:
     _update_run_file(run_dir, ended=ended)
 
 
-def record_run_start(run_dir: str, flow_run_id: Optional[str]) -> Optional[str]:
+def record_run_start(run_dir: str, flow_run_id: Optional[str],
+                     verbose: Optional[int] = None) -> Optional[str]:
     """Notes in ``run.json`` that a driver runs the run now, in Prefect flow run
-    ``flow_run_id``, and clears how the last driver ended it.
+    ``flow_run_id`` with display level ``verbose`` (which ``tuneflows resume`` keeps),
+    and clears how the last driver ended it.
 
     Returns:
         The flow run of an earlier driver that never noted an end (it died: ``kill -9``,
@@ -196,7 +198,7 @@ def record_run_start(run_dir: str, flow_run_id: Optional[str]) -> Optional[str]:
     """
     data = read_run_file(run_dir)
     earlier = None if "ended" in data else data.get(DRIVER_FLOW_RUN_KEY)
-    _update_run_file(run_dir, ended=None, **{DRIVER_FLOW_RUN_KEY: flow_run_id})
+    _update_run_file(run_dir, ended=None, verbose=verbose, **{DRIVER_FLOW_RUN_KEY: flow_run_id})
     return earlier if earlier != flow_run_id else None
 
 
