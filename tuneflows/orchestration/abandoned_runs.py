@@ -5,7 +5,8 @@ killed outright (``kill -9``, the OOM killer, a machine lost) cannot: its flow r
 Running in the Prefect UI for good. When a run is resumed, ``run.json`` tells whether the
 driver before never noted an end (:func:`~tuneflows.runs.run_dirs.record_run_start`);
 if so, and its flow run is still not in a final state, the new driver sets it Crashed,
-saying which flow run took the experiment over.
+saying which flow run took the experiment over, and the round task runs it left
+playing.
 
 Example:
     >>> await end_abandoned_flow_run("6c1b…", "0b07…", PrefectOutage())  # doctest: +SKIP
@@ -36,9 +37,9 @@ def abandoned_message(own: Optional[str]) -> str:
 
 async def end_abandoned_flow_run(abandoned: str, own: Optional[str],
                                  outage: PrefectOutage) -> bool:
-    """Sets flow run ``abandoned`` Crashed if it is not in a final state; ``own`` is the
-    flow run resuming the experiment. Each API call is bounded by ``outage`` (a failed
-    one is counted there, never raised).
+    """Sets flow run ``abandoned`` Crashed if it is not in a final state, and its round
+    task runs that were still playing; ``own`` is the flow run resuming the experiment.
+    Each API call is bounded by ``outage`` (a failed one is counted there, never raised).
 
     Returns:
         Whether the flow run was ended here.
