@@ -145,6 +145,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     import tuneflows
     from tuneflows.error import TuneError
     from tuneflows.runs.state import CONFIGURATION_FILE, load_state
+    from tuneflows.recording.status_block import RESULTS
     from tuneflows.runs.run_dirs import find_run_dir, read_run_file
     from tuneflows.spec import default_local_dir
 
@@ -168,7 +169,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         raise_on_failed_trial=False,
         metric=state.metric, mode=state.mode if state.metric else None,  # as judged before
-        verbose=read_run_file(directory).get("verbose", 2) if args.verbose is None
+        verbose=read_run_file(directory).get("verbose", RESULTS) if args.verbose is None
         else args.verbose,
     )
     return 1 if any(t.status == TrialStatus.ERROR for t in trials) else 0
